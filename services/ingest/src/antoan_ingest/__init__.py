@@ -1,0 +1,1 @@
+"""antoan_ingest."""

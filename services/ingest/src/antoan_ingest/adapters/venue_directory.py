@@ -1,0 +1,84 @@
+"""Ingest's own view of the venue registry, read from `venues.v1`, to check venue ids at scan time."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from kafka import TopicPartition
+
+from antoan_shared import codec, topics
+from antoan_shared.events import VenueRegistered
+from antoan_shared.kafka import make_consumer
+from antoan_shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+class VenueDirectory:
+    """Venues by id. Filled from the compacted topic on start (every instance reads all partitions)."""
+
+    def __init__(self) -> None:
+        self._venues: dict[str, VenueRegistered] = {}
+        self._lock = threading.Lock()
+
+    def get(self, venue_id: str) -> VenueRegistered | None:
+        return self._venues.get(venue_id)
+
+    def put(self, venue: VenueRegistered) -> None:
+        with self._lock:
+            known = self._venues.get(venue.venue_id)
+            if known is None or known.occurred_at <= venue.occurred_at:
+                self._venues[venue.venue_id] = venue
+
+    def __len__(self) -> int:
+        return len(self._venues)
+
+
+class VenueDirectoryFollower(threading.Thread):
+    """Tails `venues.v1` from the beginning into a VenueDirectory; `caught_up` is set at the end offsets."""
+
+    def __init__(self, settings: ServiceSettings, directory: VenueDirectory) -> None:
+        super().__init__(name="venue-directory", daemon=True)
+        self._settings = settings
+        self._directory = directory
+        self._stop_requested = threading.Event()
+        self.caught_up = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_requested.set()
+
+    def run(self) -> None:
+        while not self._stop_requested.is_set():
+            try:
+                self._follow()
+            except Exception:
+                log.exception("venue directory follower failed; retrying")
+                self._stop_requested.wait(2.0)
+
+    def _follow(self) -> None:
+        topic = self._settings.topic(topics.VENUES)
+        consumer = make_consumer(self._settings, [topics.VENUES], group_id=None)
+        try:
+            partitions = consumer.partitions_for_topic(topic) or set()
+            assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+            consumer.assign(assigned)
+            consumer.seek_to_beginning(*assigned)
+            end = consumer.end_offsets(assigned)
+            while not self._stop_requested.is_set():
+                for records in consumer.poll(timeout_ms=200).values():
+                    for record in records:
+                        self._apply(record.value)
+                if not self.caught_up.is_set() and all(consumer.position(tp) >= end[tp] for tp in assigned):
+                    self.caught_up.set()
+                    log.info("venue directory caught up", extra={"venues": len(self._directory)})
+        finally:
+            consumer.close()
+
+    def _apply(self, raw: bytes) -> None:
+        try:
+            venue = codec.decode_as(VenueRegistered, raw)
+        except codec.DecodeError:
+            log.exception("skipping undecodable venue record")
+            return
+        self._directory.put(venue)

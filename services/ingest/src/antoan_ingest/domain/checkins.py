@@ -1,0 +1,28 @@
+"""Rules on accepting a scan (SPEC §3.3)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+# Idempotency: a retry with the same client_event_id is the same event, so its id is derived from it.
+_EVENT_NAMESPACE = uuid.UUID("6f1d3c1e-8a4b-4f7e-9c55-2b0d5e7a9a10")
+
+
+class ScannedAtOutOfRangeError(ValueError):
+    code = "scanned_at_out_of_range"
+
+
+def check_scanned_at(scanned_at: datetime, now: datetime, max_skew: timedelta, retention: timedelta) -> None:
+    """Up to `max_skew` in the future (device clocks), at most the retention period in the past."""
+    if scanned_at > now + max_skew:
+        raise ScannedAtOutOfRangeError(f"scanned_at is more than {max_skew} in the future")
+    if scanned_at < now - retention:
+        raise ScannedAtOutOfRangeError(f"scanned_at is older than the retention period ({retention})")
+
+
+def checkin_event_id(person_key: str, client_event_id: str | None) -> str:
+    """The event id: stable for a client's retries, fresh otherwise."""
+    if client_event_id is None:
+        return str(uuid.uuid4())
+    return str(uuid.uuid5(_EVENT_NAMESPACE, f"{person_key}/{client_event_id}"))

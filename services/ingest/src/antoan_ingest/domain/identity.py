@@ -1,0 +1,58 @@
+"""People: normalising identifiers and turning them into pseudonymous keys (SPEC §3.1)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class IdentifierKind(StrEnum):
+    PHONE = "phone"
+    CCCD = "cccd"  # 12-digit citizen identity card
+    CMND = "cmnd"  # 9-digit identity card (older)
+    PASSPORT = "passport"
+
+
+class InvalidPersonIdError(ValueError):
+    """The identifier is none of: a Vietnamese phone number, a CCCD, a CMND or a passport number."""
+
+
+@dataclass(frozen=True)
+class PersonId:
+    kind: IdentifierKind
+    value: str  # normalised: phones as 84XXXXXXXXX, documents upper-case without separators
+
+    @property
+    def canonical(self) -> str:
+        return f"{self.kind.value}:{self.value}"
+
+
+_SEPARATORS = re.compile(r"[\s.\-()]")
+# Vietnamese mobile numbers: 0 + 9 digits nationally, 84 + 9 digits internationally (prefixes 3,5,7,8,9).
+_PHONE_NATIONAL = re.compile(r"0([35789]\d{8})")
+_PHONE_INTERNATIONAL = re.compile(r"\+?84([35789]\d{8})")
+_CCCD = re.compile(r"\d{12}")
+_CMND = re.compile(r"\d{9}")
+_PASSPORT = re.compile(r"[A-Z][A-Z0-9]{5,11}")
+
+
+def normalise_person_id(raw: str) -> PersonId:
+    """`0912345678`, `+84912345678` and `84912345678` are one person; documents lose case and spaces."""
+    compact = _SEPARATORS.sub("", raw.strip()).upper()
+    if match := _PHONE_NATIONAL.fullmatch(compact) or _PHONE_INTERNATIONAL.fullmatch(compact):
+        return PersonId(IdentifierKind.PHONE, "84" + match.group(1))
+    if _CCCD.fullmatch(compact):
+        return PersonId(IdentifierKind.CCCD, compact)
+    if _CMND.fullmatch(compact):
+        return PersonId(IdentifierKind.CMND, compact)
+    if _PASSPORT.fullmatch(compact):
+        return PersonId(IdentifierKind.PASSPORT, compact)
+    raise InvalidPersonIdError("not a Vietnamese phone number, CCCD, CMND or passport number")
+
+
+def person_key(pepper: bytes, person: PersonId) -> str:
+    """The pseudonym that travels on topics: HMAC-SHA256 of the normalised identifier."""
+    return hmac.new(pepper, person.canonical.encode(), hashlib.sha256).hexdigest()

@@ -1,0 +1,89 @@
+"""Venue QR payloads: signed static posters and rotating screen codes (SPEC §3.2).
+
+Static:   ANTOAN1.S.<key id>.<venue id>.<signature>
+Rotating: ANTOAN1.R.<key id>.<venue id>.<expires at, unix seconds>.<signature>
+
+The signature is HMAC-SHA256 over everything before it, truncated to 128 bits, base64url. The key id lets
+the signing key rotate: codes printed under an older key keep working while that key is configured.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+PREFIX = "ANTOAN1"
+STATIC = "S"
+ROTATING = "R"
+_SIGNATURE_BYTES = 16
+
+
+class QrError(ValueError):
+    code = "invalid_qr"
+
+
+class MalformedQrError(QrError):
+    code = "invalid_qr_format"
+
+
+class UnknownQrKeyError(QrError):
+    code = "unknown_qr_key"
+
+
+class InvalidQrSignatureError(QrError):
+    code = "invalid_qr_signature"
+
+
+class ExpiredQrError(QrError):
+    code = "qr_expired"
+
+
+@dataclass(frozen=True)
+class VenueQr:
+    venue_id: str
+    key_id: str
+    expires_at: int | None  # None for the static poster code
+
+
+def _sign(key: bytes, message: str) -> str:
+    digest = hmac.new(key, message.encode(), hashlib.sha256).digest()[:_SIGNATURE_BYTES]
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def static_qr(keys: Mapping[str, bytes], key_id: str, venue_id: str) -> str:
+    body = f"{PREFIX}.{STATIC}.{key_id}.{venue_id}"
+    return f"{body}.{_sign(keys[key_id], body)}"
+
+
+def rotating_qr(keys: Mapping[str, bytes], key_id: str, venue_id: str, expires_at: datetime) -> str:
+    body = f"{PREFIX}.{ROTATING}.{key_id}.{venue_id}.{int(expires_at.timestamp())}"
+    return f"{body}.{_sign(keys[key_id], body)}"
+
+
+def verify_qr(keys: Mapping[str, bytes], payload: str, now: datetime) -> VenueQr:
+    """The venue a scanned payload names, or the reason it is refused."""
+    parts = payload.strip().split(".")
+    if len(parts) < 5 or parts[0] != PREFIX or parts[1] not in (STATIC, ROTATING):
+        raise MalformedQrError("not an Antoan venue QR code")
+    kind, key_id = parts[1], parts[2]
+    if (kind == STATIC and len(parts) != 5) or (kind == ROTATING and len(parts) != 6):
+        raise MalformedQrError("not an Antoan venue QR code")
+    if key_id not in keys:
+        raise UnknownQrKeyError("the QR code was signed with a key this service does not know")
+    body, signature = payload.strip().rsplit(".", 1)
+    if not hmac.compare_digest(_sign(keys[key_id], body), signature):
+        raise InvalidQrSignatureError("the QR code's signature does not match: altered or forged")
+    venue_id = parts[3]
+    if kind == STATIC:
+        return VenueQr(venue_id, key_id, None)
+    try:
+        expires_at = int(parts[4])
+    except ValueError as exc:
+        raise MalformedQrError("not an Antoan venue QR code") from exc
+    if now.timestamp() > expires_at:
+        raise ExpiredQrError("the rotating QR code has expired; scan the screen again")
+    return VenueQr(venue_id, key_id, expires_at)

@@ -1,0 +1,59 @@
+"""Signed venue QR codes (SPEC §3.2)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from antoan_ingest.domain import qr
+
+KEYS = {"k1": b"qr-secret-one", "k2": b"qr-secret-two"}
+NOW = datetime(2021, 9, 1, 8, 0, tzinfo=UTC)
+
+
+def test_a_static_code_names_its_venue() -> None:
+    payload = qr.static_qr(KEYS, "k1", "v_abc")
+    assert qr.verify_qr(KEYS, payload, NOW) == qr.VenueQr("v_abc", "k1", None)
+
+
+def test_a_code_pointing_at_another_venue_is_refused() -> None:
+    payload = qr.static_qr(KEYS, "k1", "v_abc").replace("v_abc", "v_abd")
+    with pytest.raises(qr.InvalidQrSignatureError):
+        qr.verify_qr(KEYS, payload, NOW)
+
+
+def test_a_code_signed_with_another_secret_is_refused() -> None:
+    forged = qr.static_qr({"k1": b"guessed"}, "k1", "v_abc")
+    with pytest.raises(qr.InvalidQrSignatureError):
+        qr.verify_qr(KEYS, forged, NOW)
+
+
+def test_codes_under_an_older_key_keep_working_while_it_is_configured() -> None:
+    payload = qr.static_qr(KEYS, "k2", "v_abc")
+    assert qr.verify_qr(KEYS, payload, NOW).key_id == "k2"
+    with pytest.raises(qr.UnknownQrKeyError):
+        qr.verify_qr({"k1": KEYS["k1"]}, payload, NOW)
+
+
+@pytest.mark.parametrize(
+    "payload", ["", "hello", "ANTOAN1.S.k1", "ANTOAN1.X.k1.v.sig", "ANTOAN1.R.k1.v.notanumber.sig"]
+)
+def test_what_is_not_a_venue_code_is_malformed(payload: str) -> None:
+    with pytest.raises(qr.QrError):
+        qr.verify_qr(KEYS, payload, NOW)
+
+
+def test_a_rotating_code_works_until_it_expires_and_not_after() -> None:
+    payload = qr.rotating_qr(KEYS, "k1", "v_abc", NOW + timedelta(minutes=3))
+    assert qr.verify_qr(KEYS, payload, NOW + timedelta(minutes=3)).venue_id == "v_abc"
+    with pytest.raises(qr.ExpiredQrError):
+        qr.verify_qr(KEYS, payload, NOW + timedelta(minutes=3, seconds=1))
+
+
+def test_extending_a_rotating_code_breaks_its_signature() -> None:
+    payload = qr.rotating_qr(KEYS, "k1", "v_abc", NOW)
+    parts = payload.split(".")
+    parts[4] = str(int(parts[4]) + 3600)
+    with pytest.raises(qr.InvalidQrSignatureError):
+        qr.verify_qr(KEYS, ".".join(parts), NOW)

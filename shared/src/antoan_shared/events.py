@@ -1,0 +1,277 @@
+"""Event models for every v1 topic (SPEC §4.2).
+
+Every value on a topic is UTF-8 JSON: the envelope (`event_id`, `type`, `schema_version`, `occurred_at`,
+`producer`) with the event's own fields at the top level. Models are frozen; within a version only
+additive optional fields are allowed (a breaking change means a new `.v2` topic).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_event_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Event(BaseModel):
+    """The envelope every topic value carries."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_id: str = Field(default_factory=new_event_id, description="Unique id; consumers dedupe on it")
+    type: str
+    schema_version: int = SCHEMA_VERSION
+    occurred_at: AwareDatetime = Field(default_factory=utc_now)
+    producer: str = Field(description="Writing service, e.g. `ingest`")
+
+
+# --- shared vocabularies -------------------------------------------------------------------------
+
+
+class VenueCategory(StrEnum):
+    OFFICE = "office"
+    HOSPITAL = "hospital"
+    SCHOOL = "school"
+    COMPANY = "company"
+    SUPERMARKET = "supermarket"
+    MARKET = "market"
+    HOTEL = "hotel"
+    RESTAURANT = "restaurant"
+    CAFE = "cafe"
+    SHOP = "shop"
+    FACTORY = "factory"
+    GOVERNMENT = "government"
+    PLACE_OF_WORSHIP = "place_of_worship"
+    PUBLIC_TRANSPORT = "public_transport"
+    OTHER = "other"
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class CheckInApp(StrEnum):
+    TOKHAIYTE = "tokhaiyte"
+    NCOVI = "ncovi"
+    BLUEZONE = "bluezone"
+    PC_COVID = "pc-covid"
+    VENUE_SCANNER = "venue-scanner"
+    STAFF = "staff"
+
+
+class CheckInMethod(StrEnum):
+    VENUE_QR = "venue_qr"  # the person scanned the venue's poster or screen
+    PERSON_QR = "person_qr"  # venue staff scanned the person's personal QR
+    STAFF = "staff"  # staff checked the person in by identifier, on their behalf
+
+
+class Symptom(StrEnum):
+    FEVER = "fever"
+    COUGH = "cough"
+    DIFFICULTY_BREATHING = "difficulty_breathing"
+    PNEUMONIA = "pneumonia"
+    SORE_THROAT = "sore_throat"
+    FATIGUE = "fatigue"
+
+
+class Reason(BaseModel):
+    """A machine-readable reason behind a risk level."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class HealthDeclaration(BaseModel):
+    """The short declaration that may travel with a check-in."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    symptoms: tuple[Symptom, ...] = ()
+    contact_with_case: bool = False
+    contact_with_suspected_case: bool = False
+
+
+# --- ingest ------------------------------------------------------------------------------------
+
+
+class VenueRegistered(Event):
+    """Full state of a venue (venues.v1 is compacted, so every record carries everything)."""
+
+    type: Literal["venue.registered"] = "venue.registered"
+    venue_id: str
+    name: str
+    category: VenueCategory
+    address: str = ""
+    province_code: str = ""
+    district_code: str = ""
+    ward_code: str = ""
+    lat: float | None = None
+    lon: float | None = None
+    capacity: int = Field(ge=1)
+    api_key_hash: str = Field(description="SHA-256 of the venue API key; the key itself is never stored")
+    qr_key_id: str = ""
+    active: bool = True
+
+
+class CheckInRecorded(Event):
+    type: Literal["checkin.recorded"] = "checkin.recorded"
+    venue_id: str
+    person_key: str
+    direction: Direction
+    scanned_at: AwareDatetime
+    app: CheckInApp
+    method: CheckInMethod = CheckInMethod.VENUE_QR
+    client_event_id: str | None = None
+    declaration: HealthDeclaration | None = None
+
+
+class DeclarationKind(StrEnum):
+    DOMESTIC = "domestic"
+    ENTRY = "entry"
+    DOMESTIC_MOVE = "domestic_move"
+    QUARANTINE_DAILY = "quarantine_daily"
+
+
+class DeclarationSubmitted(Event):
+    type: Literal["declaration.submitted"] = "declaration.submitted"
+    person_key: str
+    kind: DeclarationKind
+    declared_at: AwareDatetime
+    submitted_by_key: str | None = Field(default=None, description="Set when declared on behalf of someone")
+    symptoms: tuple[Symptom, ...] = ()
+    temperature_c: float | None = None
+    contact_with_case: bool = False
+    contact_with_suspected_case: bool = False
+    details: dict[str, Any] = Field(
+        default_factory=dict, description="Kind-specific fields (flight, seat, border gate, route, …)"
+    )
+
+
+class CaseConfirmed(Event):
+    type: Literal["case.confirmed"] = "case.confirmed"
+    case_id: str
+    person_key: str
+    tested_at: AwareDatetime
+    onset_at: AwareDatetime | None = None
+    isolated_at: AwareDatetime | None = None
+    confirmed_at: AwareDatetime
+    province_code: str = ""
+    district_code: str = ""
+    ward_code: str = ""
+
+
+# --- tracer ------------------------------------------------------------------------------------
+
+
+class VisitClosed(Event):
+    type: Literal["visit.closed"] = "visit.closed"
+    venue_id: str
+    person_key: str
+    visit_start: AwareDatetime
+    visit_end: AwareDatetime
+    closed_by: Literal["checkout", "auto_checkout", "moved", "out_only"]
+
+
+class OccupancyChanged(Event):
+    type: Literal["occupancy.changed"] = "occupancy.changed"
+    venue_id: str
+    current: int = Field(ge=0)
+    as_of: AwareDatetime
+
+
+class ExposureDetected(Event):
+    type: Literal["exposure.detected"] = "exposure.detected"
+    case_id: str
+    person_key: str = Field(description="The contact")
+    degree: Literal[1, 2]
+    venue_id: str
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    exposed_at: AwareDatetime
+    source_person_key: str = Field(description="The case, or the F1 through whom an F2 was exposed")
+
+
+class VenueExposureRecorded(Event):
+    """A spreader's presence window at a venue; carries no person data (public)."""
+
+    type: Literal["venue_exposure.recorded"] = "venue_exposure.recorded"
+    case_id: str
+    venue_id: str
+    spreader_degree: int = Field(ge=0, description="0 for the case itself, 1 for an F1")
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+
+
+class QuarantineAlertRaised(Event):
+    type: Literal["quarantine_alert.raised"] = "quarantine_alert.raised"
+    person_key: str
+    reason: Literal["fever", "symptom", "missed_update"]
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- safety map --------------------------------------------------------------------------------
+
+
+class VenueRiskChanged(Event):
+    type: Literal["venue_risk.changed"] = "venue_risk.changed"
+    venue_id: str
+    level: int = Field(ge=1, le=4)
+    color: Literal["green", "yellow", "orange", "red"]
+    reasons: tuple[Reason, ...] = ()
+    as_of: AwareDatetime
+
+
+class AreaRiskChanged(Event):
+    type: Literal["area_risk.changed"] = "area_risk.changed"
+    area_code: str
+    area_kind: Literal["province", "district", "ward"]
+    level: int = Field(ge=1, le=4)
+    color: Literal["green", "yellow", "orange", "red"]
+    reasons: tuple[Reason, ...] = ()
+    cases_7d: int = 0
+    population: int | None = None
+    as_of: AwareDatetime
+
+
+class DeadLettered(Event):
+    """A record a service could not handle, kept with the error instead of being dropped."""
+
+    type: Literal["dead_letter"] = "dead_letter"
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    key: str | None = None
+    value: str = Field(description="The original value, as text (undecodable bytes replaced)")
+    error: str
+
+
+AnyEvent = Annotated[
+    VenueRegistered
+    | CheckInRecorded
+    | DeclarationSubmitted
+    | CaseConfirmed
+    | VisitClosed
+    | OccupancyChanged
+    | ExposureDetected
+    | VenueExposureRecorded
+    | QuarantineAlertRaised
+    | VenueRiskChanged
+    | AreaRiskChanged
+    | DeadLettered,
+    Field(discriminator="type"),
+]

@@ -1,0 +1,272 @@
+"""kafka-python helpers: the idempotent acks=all publisher, consumers, and idempotent topic creation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.producer.future import FutureRecordMetadata, RecordMetadata
+
+from antoan_shared import codec
+from antoan_shared.events import DeadLettered, Event
+from antoan_shared.settings import ServiceSettings
+from antoan_shared.topics import DEAD_LETTERS, TopicSpec
+
+log = logging.getLogger(__name__)
+
+
+class WrongWriterError(RuntimeError):
+    """A service tried to write a topic owned by another service (each topic has one writer)."""
+
+
+def _await_record(future: FutureRecordMetadata) -> asyncio.Future[RecordMetadata]:
+    """Bridge a kafka-python future (settled on its I/O thread) into the running asyncio loop."""
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[RecordMetadata] = loop.create_future()
+
+    def settle(result: RecordMetadata | None, error: BaseException | None) -> None:
+        if waiter.done():
+            return
+        if error is not None:
+            waiter.set_exception(error)
+        else:
+            waiter.set_result(cast(RecordMetadata, result))
+
+    future.add_callback(lambda md: loop.call_soon_threadsafe(settle, md, None))
+    future.add_errback(lambda exc: loop.call_soon_threadsafe(settle, None, exc))
+    return waiter
+
+
+class EventPublisher:
+    """Publishes events of one service: acks=all, idempotent producer, keys from the topic registry.
+
+    `publish` returns only once the broker acknowledged the record, so an HTTP 202 after it means the
+    event is durable on the in-sync replicas.
+    """
+
+    def __init__(self, settings: ServiceSettings, service: str, **producer_overrides: Any) -> None:
+        self._settings = settings
+        self._service = service
+        config: dict[str, Any] = {
+            "bootstrap_servers": settings.kafka_bootstrap.split(","),
+            "client_id": f"antoan-{service}",
+            "acks": "all",
+            "enable_idempotence": True,
+            "linger_ms": 5,
+            "batch_size": 256 * 1024,
+            "max_block_ms": 10_000,
+            "request_timeout_ms": 15_000,
+            "delivery_timeout_ms": 30_000,
+        }
+        config.update(producer_overrides)
+        self._producer = KafkaProducer(**config)
+        self._warmed = False
+        # Monotonic times of the last acknowledged and the last failed delivery (readiness).
+        self._last_ack = 0.0
+        self._last_failure = 0.0
+
+    def _check_writer(self, spec: TopicSpec) -> None:
+        if spec.writer != self._service:
+            raise WrongWriterError(f"{spec.name} is written by {spec.writer}, not {self._service}")
+
+    def send(self, spec: TopicSpec, event: Event) -> FutureRecordMetadata:
+        """Queue one event; the returned future settles when the broker acknowledges it."""
+        self._check_writer(spec)
+        future = self._producer.send(
+            self._settings.topic(spec),
+            key=codec.encode_key(spec, event),
+            value=codec.encode_event(event),
+        )
+        future.add_callback(self._on_ack)
+        future.add_errback(self._on_failure)
+        return future
+
+    def _on_ack(self, _: RecordMetadata) -> None:
+        self._last_ack = time.monotonic()
+
+    def _on_failure(self, _: BaseException) -> None:
+        self._last_failure = time.monotonic()
+
+    def send_many(self, spec: TopicSpec, batch: Iterable[Event]) -> list[FutureRecordMetadata]:
+        return [self.send(spec, event) for event in batch]
+
+    async def publish(self, spec: TopicSpec, event: Event) -> RecordMetadata:
+        # send() may block (metadata, full buffer) so it runs off the event loop.
+        future = await asyncio.to_thread(self.send, spec, event)
+        return await _await_record(future)
+
+    async def publish_many(self, spec: TopicSpec, batch: Sequence[Event]) -> list[RecordMetadata]:
+        futures = await asyncio.to_thread(self.send_many, spec, batch)
+        return list(await asyncio.gather(*(_await_record(f) for f in futures)))
+
+    def publish_sync(self, spec: TopicSpec, event: Event, timeout: float = 30.0) -> RecordMetadata:
+        return self.send(spec, event).get(timeout=timeout)
+
+    def warm_up(self, specs: Iterable[TopicSpec]) -> None:
+        """Connect and fetch the topics' metadata now, so the first request does not pay for it."""
+        for spec in specs:
+            self._producer.partitions_for(self._settings.topic(spec))
+        self._warmed = True
+        self._last_ack = time.monotonic()
+
+    def flush(self, timeout: float | None = None) -> None:
+        self._producer.flush(timeout=timeout)
+
+    def connected(self) -> bool:
+        """Metadata was fetched and the latest delivery outcome was an acknowledgement."""
+        return self._warmed and self._last_ack >= self._last_failure
+
+    def close(self, timeout: float = 10.0) -> None:
+        self._producer.close(timeout=timeout)
+
+
+def make_consumer(
+    settings: ServiceSettings,
+    specs: Sequence[TopicSpec],
+    group_id: str | None,
+    **overrides: Any,
+) -> KafkaConsumer:
+    """A consumer that commits only when told to (after the work is done)."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap.split(","),
+        "group_id": group_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "max_poll_records": 2000,
+        # A member that died without leaving holds up a rebalance for up to this long (it is also the
+        # rebalance timeout), so it is kept short: handlers here take milliseconds per batch.
+        "max_poll_interval_ms": 30_000,
+        "session_timeout_ms": 10_000,
+        "heartbeat_interval_ms": 3_000,
+        "consumer_timeout_ms": float("inf"),
+    }
+    config.update(overrides)
+    consumer = KafkaConsumer(**config)
+    if group_id is not None:
+        consumer.subscribe([settings.topic(spec) for spec in specs])
+    return consumer
+
+
+def ensure_topics(settings: ServiceSettings, specs: Iterable[TopicSpec], timeout_s: float = 30.0) -> None:
+    """Create the topics that do not exist yet, with the registry's partitions and policies."""
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap.split(","),
+        client_id="antoan-topic-admin",
+        request_timeout_ms=int(timeout_s * 1000),
+    )
+    try:
+        existing = set(admin.list_topics())
+        wanted = [
+            NewTopic(
+                name=settings.topic(spec),
+                num_partitions=spec.partitions,
+                replication_factor=-1,  # the broker's default.replication.factor
+                topic_configs=spec.broker_config(settings.retention_days),
+            )
+            for spec in specs
+            if settings.topic(spec) not in existing
+        ]
+        for topic in wanted:
+            try:
+                admin.create_topics([topic], timeout_ms=int(timeout_s * 1000))
+                log.info("topic created", extra={"topic": topic.name, "partitions": topic.num_partitions})
+            except TopicAlreadyExistsError:
+                pass  # another service created it in the meantime
+    finally:
+        admin.close()
+
+
+@dataclass(frozen=True)
+class Consumed:
+    spec: TopicSpec
+    event: Event
+    partition: int
+    offset: int
+
+
+class ConsumerLoop(threading.Thread):
+    """Polls topics on a thread, hands decoded events to a handler, commits after it returns.
+
+    A record that cannot be decoded goes to the service's dead-letter topic with the error, so a bad
+    record is neither lost nor allowed to stop the stream. If the handler raises, nothing is committed
+    and the loop stops loudly: the group will redeliver from the last committed offset.
+    """
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        service: str,
+        specs: Sequence[TopicSpec],
+        handler: Callable[[list[Consumed]], None],
+        publisher: EventPublisher,
+        purpose: str = "main",
+        poll_timeout_ms: int = 200,
+    ) -> None:
+        super().__init__(name=f"consumer-{service}-{purpose}", daemon=True)
+        self._settings = settings
+        self._service = service
+        self._specs = {settings.topic(spec): spec for spec in specs}
+        self._handler = handler
+        self._publisher = publisher
+        self._group_id = settings.group_id(service, purpose)
+        self._poll_timeout_ms = poll_timeout_ms
+        self._stop_requested = threading.Event()
+        self.assigned = threading.Event()
+        self.failed: BaseException | None = None
+
+    def stop(self) -> None:
+        self._stop_requested.set()
+
+    def run(self) -> None:
+        consumer = make_consumer(self._settings, list(self._specs.values()), self._group_id)
+        try:
+            while not self._stop_requested.is_set():
+                polled = consumer.poll(timeout_ms=self._poll_timeout_ms)
+                if consumer.assignment():
+                    self.assigned.set()
+                if not polled:
+                    continue
+                batch = [item for records in polled.values() for r in records if (item := self._decode(r))]
+                if batch:
+                    self._handler(batch)
+                consumer.commit()
+        except (KafkaError, Exception) as exc:
+            self.failed = exc
+            log.exception("consumer loop stopped", extra={"group": self._group_id})
+        finally:
+            consumer.close(autocommit=False)
+
+    def _decode(self, record: Any) -> Consumed | None:
+        spec = self._specs[record.topic]
+        try:
+            return Consumed(spec, codec.decode_for_topic(spec, record.value), record.partition, record.offset)
+        except codec.DecodeError as exc:
+            self._dead_letter(record, str(exc))
+            return None
+
+    def _dead_letter(self, record: Any, error: str) -> None:
+        log.error(
+            "undecodable record sent to dead letters",
+            extra={"topic": record.topic, "partition": record.partition, "offset": record.offset},
+        )
+        raw = record.value or b""
+        self._publisher.publish_sync(
+            DEAD_LETTERS[self._service],
+            DeadLettered(
+                producer=self._service,
+                source_topic=record.topic,
+                source_partition=record.partition,
+                source_offset=record.offset,
+                key=record.key.decode(errors="replace") if record.key else None,
+                value=raw.decode(errors="replace"),
+                error=error[:2000],
+            ),
+        )

@@ -1,0 +1,191 @@
+"""The one registry of Kafka topics: name, key, value schema, partitions, compaction, retention, access.
+
+Nothing else in the code base spells a topic name. A deployment may set a namespace
+(`ANTOAN_TOPIC_NAMESPACE`), which prefixes every name: tests use it to get topics of their own on a
+shared broker, and a staging environment can live beside production on one cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from antoan_shared import events
+
+DAY_MS = 24 * 60 * 60 * 1000
+# SPEC §3.7: check-ins, visits, declarations and exposures are kept 21 days (configurable).
+DEFAULT_RETENTION_DAYS = 21
+
+
+class Access(StrEnum):
+    PUBLIC = "public"  # any subscribing agency
+    RESTRICTED = "restricted"  # only authorised agencies (ACLs in production)
+    INTERNAL = "internal"  # the platform's own services
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    key: str  # the event field the record is keyed by
+    value_types: tuple[type[events.Event], ...]
+    writer: str
+    access: Access
+    compacted: bool = False
+    partitions: int = 6
+    # None: kept forever (compacted registries); otherwise the retention period applies.
+    retained_days: int | None = DEFAULT_RETENTION_DAYS
+    description: str = ""
+
+    def address(self, namespace: str = "") -> str:
+        """The topic's name on the broker for a deployment namespace."""
+        return f"{namespace}.{self.name}" if namespace else self.name
+
+    def retention_ms(self, retention_days: int = DEFAULT_RETENTION_DAYS) -> int | None:
+        return None if self.retained_days is None else retention_days * DAY_MS
+
+    def broker_config(self, retention_days: int = DEFAULT_RETENTION_DAYS) -> dict[str, str]:
+        config = {"cleanup.policy": "compact" if self.compacted else "delete"}
+        retention = self.retention_ms(retention_days)
+        config["retention.ms"] = "-1" if retention is None else str(retention)
+        return config
+
+
+VENUES = TopicSpec(
+    "venues.v1",
+    key="venue_id",
+    value_types=(events.VenueRegistered,),
+    writer="ingest",
+    access=Access.PUBLIC,
+    compacted=True,
+    retained_days=None,
+    description="The venue registry: the latest full state of every venue.",
+)
+CHECKINS = TopicSpec(
+    "checkins.v1",
+    key="venue_id",
+    value_types=(events.CheckInRecorded,),
+    writer="ingest",
+    access=Access.RESTRICTED,
+    description="Every accepted QR scan, keyed by venue so one venue's scans stay in order.",
+)
+DECLARATIONS = TopicSpec(
+    "declarations.v1",
+    key="person_key",
+    value_types=(events.DeclarationSubmitted,),
+    writer="ingest",
+    access=Access.RESTRICTED,
+    description="Health, entry, domestic-move and quarantine daily declarations.",
+)
+CASES = TopicSpec(
+    "cases.v1",
+    key="person_key",
+    value_types=(events.CaseConfirmed,),
+    writer="ingest",
+    access=Access.RESTRICTED,
+    retained_days=None,
+    description="Confirmed cases (F0) as the health authority confirms them.",
+)
+VISITS = TopicSpec(
+    "visits.v1",
+    key="venue_id",
+    value_types=(events.VisitClosed,),
+    writer="tracer",
+    access=Access.RESTRICTED,
+    description="Closed visit intervals.",
+)
+OCCUPANCY = TopicSpec(
+    "occupancy.v1",
+    key="venue_id",
+    value_types=(events.OccupancyChanged,),
+    writer="tracer",
+    access=Access.PUBLIC,
+    compacted=True,
+    retained_days=None,
+    description="Live occupancy per venue (coalesced changes).",
+)
+EXPOSURES = TopicSpec(
+    "exposures.v1",
+    key="person_key",
+    value_types=(events.ExposureDetected,),
+    writer="tracer",
+    access=Access.RESTRICTED,
+    description="F1/F2 contacts of a case, keyed by the contact.",
+)
+VENUE_EXPOSURES = TopicSpec(
+    "venue-exposures.v1",
+    key="venue_id",
+    value_types=(events.VenueExposureRecorded,),
+    writer="tracer",
+    access=Access.PUBLIC,
+    description="A case's presence window at a venue; no person data.",
+)
+ALERTS = TopicSpec(
+    "alerts.v1",
+    key="person_key",
+    value_types=(events.QuarantineAlertRaised,),
+    writer="tracer",
+    access=Access.RESTRICTED,
+    description="Quarantine alerts for the health authority.",
+)
+VENUE_RISK = TopicSpec(
+    "venue-risk.v1",
+    key="venue_id",
+    value_types=(events.VenueRiskChanged,),
+    writer="safety-map",
+    access=Access.PUBLIC,
+    compacted=True,
+    retained_days=None,
+    description="Each venue's current risk level with reasons.",
+)
+AREA_RISK = TopicSpec(
+    "area-risk.v1",
+    key="area_code",
+    value_types=(events.AreaRiskChanged,),
+    writer="safety-map",
+    access=Access.PUBLIC,
+    compacted=True,
+    retained_days=None,
+    description="Each ward's, district's and province's current risk level.",
+)
+
+
+def _dead_letters(service: str) -> TopicSpec:
+    return TopicSpec(
+        f"deadletter.{service}.v1",
+        key="source_topic",
+        value_types=(events.DeadLettered,),
+        writer=service,
+        access=Access.INTERNAL,
+        partitions=1,
+        description=f"Records {service} could not handle, with the error.",
+    )
+
+
+DEAD_LETTERS = {service: _dead_letters(service) for service in ("ingest", "tracer", "safety-map")}
+
+# The public contract of SPEC §4.2, in its order.
+CONTRACT_TOPICS: tuple[TopicSpec, ...] = (
+    VENUES,
+    CHECKINS,
+    DECLARATIONS,
+    CASES,
+    VISITS,
+    OCCUPANCY,
+    EXPOSURES,
+    VENUE_EXPOSURES,
+    ALERTS,
+    VENUE_RISK,
+    AREA_RISK,
+)
+ALL_TOPICS: tuple[TopicSpec, ...] = CONTRACT_TOPICS + tuple(DEAD_LETTERS.values())
+
+
+def topics_written_by(service: str) -> tuple[TopicSpec, ...]:
+    return tuple(spec for spec in ALL_TOPICS if spec.writer == service)
+
+
+def spec_for(name: str) -> TopicSpec:
+    for spec in ALL_TOPICS:
+        if spec.name == name:
+            return spec
+    raise KeyError(name)
