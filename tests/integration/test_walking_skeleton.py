@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from conftest import RunningServices, wait_for
+from antoan_localstack.testing import RunningServices, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -79,3 +79,9 @@ def test_every_service_answers_health_and_readiness(running_services: RunningSer
     for url in (running_services.ingest, running_services.tracer, running_services.safety_map):
         assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
         assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
+
+
+def test_the_map_address_answers_with_a_page(running_services: RunningServices) -> None:
+    response = httpx.get(f"{running_services.safety_map}/", timeout=5)
+    assert response.status_code == 200
+    assert "text/html" in response.headers["content-type"]

@@ -8,10 +8,10 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 
+from antoan_localstack.testing import wait_for
 from antoan_shared import codec, events, topics
 from antoan_shared.kafka import Consumed, ConsumerLoop, EventPublisher, WrongWriterError, ensure_topics, make_consumer
 from antoan_shared.settings import ServiceSettings
-from conftest import wait_for
 
 pytestmark = pytest.mark.integration
 

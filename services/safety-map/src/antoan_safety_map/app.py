@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from antoan_safety_map.adapters.read_model import Keys, ReadModel, ReadModelWriter
 from antoan_safety_map.api.deps import Runtime
-from antoan_safety_map.api.routes import venues
+from antoan_safety_map.api.routes import page, venues
 from antoan_safety_map.settings import SafetyMapSettings, get_settings
 from antoan_shared import topics
 from antoan_shared.kafka import Consumed, ConsumerLoop, EventPublisher, ensure_topics
@@ -70,4 +70,5 @@ def create_app(settings: SafetyMapSettings | None = None) -> FastAPI:
 
     app.include_router(health_router(ready_checks))
     app.include_router(venues.router)
+    app.include_router(page.router)
     return app

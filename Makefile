@@ -1,0 +1,55 @@
+# Antoan: `make demo` runs the whole system, `make test` the whole suite. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+# uv from the PATH, else a private copy installed from PyPI into .tools/ on first use.
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+RUN := $(UV) run --frozen
+PYTEST_ARGS ?=
+
+.PHONY: help install demo up down status test test-unit lint format bench clean
+
+help: ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(CURDIR)/.tools/bin/uv:
+	@echo "installing uv $(UV_VERSION) into .tools/ (first run only)"
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml services/*/pyproject.toml deploy/localstack/pyproject.toml
+	$(UV) sync --frozen
+	@touch $@
+
+install: .venv/.synced ## install Python 3.11+ dependencies from the lock file
+
+demo: install ## Kafka, Redis, the three services and a simulated province in the foreground; Ctrl-C stops all
+	$(RUN) python -m antoan_localstack demo
+
+up: install ## the same stack in the background; returns once every service is ready
+	$(RUN) python -m antoan_localstack up
+
+down: install ## stop everything `make up` started
+	$(RUN) python -m antoan_localstack down
+
+status: install ## what is running
+	$(RUN) python -m antoan_localstack status
+
+lint: install ## ruff and mypy (strict)
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+
+format: install ## apply ruff's fixes and formatting
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+test-unit: install ## unit tests only: no broker, no Redis
+	$(RUN) pytest -m "not integration" $(PYTEST_ARGS)
+
+test: lint ## the whole suite: lint, unit and integration tests (starts Kafka and Redis when none are given)
+	$(RUN) pytest $(PYTEST_ARGS)
+
+clean: ## remove local state (.run/) and caches; keeps generated secrets and the Kafka jar cache
+	rm -rf .run .pytest_cache .mypy_cache .ruff_cache

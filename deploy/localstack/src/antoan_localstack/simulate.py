@@ -1,0 +1,346 @@
+"""A simulated province (Thanh Hóa, code 38): venues register, people check in and out.
+
+Everything goes through the ingest HTTP API on loopback, at a steady rate, reproducibly from a seed,
+until a stop event is set (or an optional duration passes).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+PROVINCE_CODE = "38"
+PROVINCE_NAME = "Thanh Hóa"
+APPS = ("tokhaiyte", "ncovi", "bluezone", "pc-covid")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+@dataclass(frozen=True)
+class District:
+    code: str
+    name: str
+    lat: float
+    lon: float
+    wards: tuple[tuple[str, str], ...]
+
+
+DISTRICTS: tuple[District, ...] = (
+    District(
+        "380",
+        "Thành phố Thanh Hóa",
+        19.8075,
+        105.7764,
+        (
+            ("14755", "Phường Hàm Rồng"),
+            ("14758", "Phường Đông Thọ"),
+            ("14761", "Phường Nam Ngạn"),
+            ("14764", "Phường Trường Thi"),
+            ("14767", "Phường Điện Biên"),
+            ("14770", "Phường Phú Sơn"),
+            ("14773", "Phường Lam Sơn"),
+            ("14776", "Phường Ba Đình"),
+            ("14779", "Phường Ngọc Trạo"),
+            ("14782", "Phường Đông Vệ"),
+        ),
+    ),
+    District(
+        "381",
+        "Thị xã Bỉm Sơn",
+        20.0781,
+        105.8603,
+        (
+            ("14809", "Phường Bắc Sơn"),
+            ("14812", "Phường Ba Đình"),
+            ("14815", "Phường Lam Sơn"),
+            ("14818", "Phường Ngọc Trạo"),
+        ),
+    ),
+    District(
+        "382",
+        "Thành phố Sầm Sơn",
+        19.7353,
+        105.9036,
+        (
+            ("14830", "Phường Trung Sơn"),
+            ("14833", "Phường Bắc Sơn"),
+            ("14836", "Phường Trường Sơn"),
+            ("14839", "Phường Quảng Cư"),
+        ),
+    ),
+)
+
+STREETS = (
+    "Lê Lợi",
+    "Trần Phú",
+    "Bà Triệu",
+    "Lê Hoàn",
+    "Quang Trung",
+    "Nguyễn Trãi",
+    "Hạc Thành",
+    "Phan Chu Trinh",
+    "Tống Duy Tân",
+    "Đại lộ Hùng Vương",
+)
+
+# category -> (weight when generating venues, name patterns, capacity range)
+CATEGORIES: dict[str, tuple[int, tuple[str, ...], tuple[int, int]]] = {
+    "office": (5, ("UBND {ward}", "Văn phòng Sở Y tế {n}", "Trung tâm Hành chính công {n}"), (40, 200)),
+    "hospital": (3, ("Bệnh viện Đa khoa {district}", "Trạm Y tế {ward}", "Phòng khám {n}"), (100, 800)),
+    "school": (5, ("Trường THPT {n}", "Trường THCS {ward}", "Trường Tiểu học {street}"), (300, 1500)),
+    "company": (4, ("Công ty CP May {n}", "Công ty TNHH Điện tử {n}", "Nhà máy Xi măng {n}"), (100, 2000)),
+    "supermarket": (4, ("Siêu thị Co.opmart {n}", "Siêu thị Vinmart+ {street}", "Chợ {ward}"), (80, 600)),
+    "hotel": (4, ("Khách sạn Mường Thanh {n}", "Khách sạn Biển {n}", "Nhà nghỉ {street}"), (30, 400)),
+    "restaurant": (6, ("Nhà hàng Hải sản {n}", "Quán Nem chua {street}", "Nhà hàng {n}"), (30, 200)),
+    "cafe": (6, ("Cà phê {n}", "Cà phê Phố {street}", "Trà sữa {n}"), (15, 80)),
+    "public_transport": (3, ("Xe buýt tuyến {route:02d}", "Xe khách Thanh Hóa - Hà Nội {route:02d}"), (30, 60)),
+}
+NAME_WORDS = ("Lam Sơn", "Hàm Rồng", "Sông Mã", "Hạc Thành", "Đông Sơn", "Phù Đổng", "Hòa Bình", "Thành Công")
+
+
+@dataclass(frozen=True)
+class VenueDraft:
+    name: str
+    category: str
+    address: str
+    province_code: str
+    district_code: str
+    ward_code: str
+    lat: float
+    lon: float
+    capacity: int
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "category": self.category,
+            "address": self.address,
+            "province_code": self.province_code,
+            "district_code": self.district_code,
+            "ward_code": self.ward_code,
+            "lat": self.lat,
+            "lon": self.lon,
+            "capacity": self.capacity,
+        }
+
+
+@dataclass(frozen=True)
+class Venue:
+    venue_id: str
+    qr: str
+    capacity: int
+
+
+@dataclass
+class SimStats:
+    sent: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    errors: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def record(self, outcome: str) -> None:
+        with self.lock:
+            setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+def make_venues(rng: random.Random, count: int) -> list[VenueDraft]:
+    cats = list(CATEGORIES)
+    weights = [CATEGORIES[c][0] for c in cats]
+    drafts = []
+    for i in range(count):
+        # Every category at least once, then weighted.
+        category = cats[i] if i < len(cats) else rng.choices(cats, weights)[0]
+        district = rng.choices(DISTRICTS, weights=(6, 2, 2))[0]
+        ward_code, ward_name = rng.choice(district.wards)
+        street = rng.choice(STREETS)
+        _, patterns, (cap_lo, cap_hi) = CATEGORIES[category]
+        name = rng.choice(patterns).format(
+            ward=ward_name.removeprefix("Phường "),
+            district=district.name.split(" ", 2)[-1],
+            street=street,
+            n=rng.choice(NAME_WORDS),
+            route=rng.randint(1, 20),
+        )
+        drafts.append(
+            VenueDraft(
+                name=name,
+                category=category,
+                address=f"{rng.randint(1, 399)} {street}, {ward_name}, {district.name}, {PROVINCE_NAME}",
+                province_code=PROVINCE_CODE,
+                district_code=district.code,
+                ward_code=ward_code,
+                lat=round(district.lat + rng.uniform(-0.025, 0.025), 6),
+                lon=round(district.lon + rng.uniform(-0.025, 0.025), 6),
+                capacity=rng.randint(cap_lo, cap_hi),
+            )
+        )
+    return drafts
+
+
+def make_people(rng: random.Random, count: int) -> list[str]:
+    seen: set[str] = set()
+    while len(seen) < count:
+        seen.add(f"09{rng.randrange(10**8):08d}")
+    return sorted(seen)
+
+
+def _now_rfc3339() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _check_loopback(url: str) -> None:
+    host = urlsplit(url).hostname or ""
+    if host not in LOOPBACK_HOSTS:
+        raise ValueError(f"the simulator only talks to loopback addresses, not {url!r}")
+
+
+def register_venues(
+    client: httpx.Client, ingest_url: str, drafts: list[VenueDraft], stop: threading.Event, timeout: float = 60
+) -> list[Venue]:
+    venues: list[Venue] = []
+    for draft in drafts:
+        deadline = time.monotonic() + timeout
+        while True:
+            if stop.is_set():
+                return venues
+            try:
+                resp = client.post(f"{ingest_url}/v1/venues", json=draft.body())
+            except httpx.TransportError as exc:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"ingest unreachable at {ingest_url}: {exc!r}") from exc
+                stop.wait(1.0)
+                continue
+            if resp.status_code in (200, 201):
+                data = resp.json()
+                venues.append(Venue(str(data["venue_id"]), str(data["qr"]), draft.capacity))
+                break
+            if resp.status_code >= 500 and time.monotonic() < deadline:
+                stop.wait(1.0)
+                continue
+            raise RuntimeError(f"registering venue {draft.name!r} failed: HTTP {resp.status_code} {resp.text[:300]}")
+    log.info("venues registered", extra={"venues": len(venues), "province": PROVINCE_CODE})
+    return venues
+
+
+def run(
+    ingest_url: str = "http://127.0.0.1:8001",
+    *,
+    stop: threading.Event | None = None,
+    rate: float = 20.0,
+    venues: int = 40,
+    people: int = 2000,
+    seed: int = 38,
+    workers: int = 8,
+    duration: float | None = None,
+    progress_every: float = 5.0,
+    transport: httpx.BaseTransport | None = None,
+) -> SimStats:
+    """Register venues, then send check-ins/outs at ``rate`` per second until ``stop`` is set.
+
+    ``transport`` replaces the network (tests).
+    """
+    _check_loopback(ingest_url)
+    if rate <= 0 or workers < 1 or venues < 1 or people < 1:
+        raise ValueError("rate, workers, venues and people must be positive")
+    ingest_url = ingest_url.rstrip("/")
+    stop = stop or threading.Event()
+    rng = random.Random(seed)
+    drafts = make_venues(rng, venues)
+    population = make_people(rng, people)
+    stats = SimStats()
+    limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
+
+    with httpx.Client(timeout=10.0, limits=limits, trust_env=False, transport=transport) as client:
+        registered = register_venues(client, ingest_url, drafts, stop)
+        if not registered:
+            return stats
+        venue_weights = [v.capacity for v in registered]
+        inside: dict[str, Venue] = {}  # person -> venue of their open visit
+        in_flight = threading.BoundedSemaphore(workers * 4)
+        rejections_logged = 0
+
+        def send(body: dict[str, Any]) -> None:
+            nonlocal rejections_logged
+            try:
+                resp = client.post(f"{ingest_url}/v1/checkins", json=body)
+            except httpx.HTTPError as exc:
+                stats.record("errors")
+                log.debug("check-in failed", extra={"error": repr(exc)})
+                return
+            finally:
+                in_flight.release()
+            if resp.status_code in (200, 202):
+                stats.record("accepted")
+                return
+            stats.record("rejected")
+            if rejections_logged < 5:
+                rejections_logged += 1
+                log.warning("check-in rejected", extra={"status": resp.status_code, "body": resp.text[:300]})
+
+        interval = 1.0 / rate
+        started = time.monotonic()
+        next_at = started
+        next_report = started + progress_every
+        last_report_at, last_sent = started, 0
+        log.info("simulating check-ins", extra={"people": len(population), "rate_per_s": rate, "seed": seed})
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="simulate") as pool:
+            while not stop.is_set():
+                now = time.monotonic()
+                if duration is not None and now - started >= duration:
+                    break
+                if now >= next_report:
+                    sent = stats.sent
+                    log.info(
+                        "simulator progress",
+                        extra={
+                            "sent": sent,
+                            "accepted": stats.accepted,
+                            "rejected": stats.rejected,
+                            "errors": stats.errors,
+                            "rate_per_s": round((sent - last_sent) / (now - last_report_at), 1),
+                            "inside": len(inside),
+                        },
+                    )
+                    last_report_at, last_sent, next_report = now, sent, now + progress_every
+                if now < next_at:
+                    stop.wait(min(next_at - now, 0.5))
+                    continue
+                next_at = max(next_at + interval, now - 1.0)  # catch up at most a second of lag
+                if not in_flight.acquire(timeout=0.5):
+                    continue
+                person = rng.choice(population)
+                venue = inside.pop(person, None)
+                direction = "out"
+                if venue is None:
+                    venue = rng.choices(registered, weights=venue_weights)[0]
+                    inside[person] = venue
+                    direction = "in"
+                body = {
+                    "venue_qr": venue.qr,
+                    "person_id": person,
+                    "direction": direction,
+                    "scanned_at": _now_rfc3339(),
+                    "app": rng.choice(APPS),
+                    # fresh on every run, so a re-run is not taken for retries of the last one
+                    "client_event_id": str(uuid.uuid4()),
+                }
+                stats.record("sent")
+                pool.submit(send, body)
+            pool.shutdown(wait=True, cancel_futures=True)
+    log.info(
+        "simulator stopped",
+        extra={"sent": stats.sent, "accepted": stats.accepted, "rejected": stats.rejected, "errors": stats.errors},
+    )
+    return stats

@@ -1,0 +1,155 @@
+"""The suite's pytest plugin: real Kafka and Redis servers, unique topics, running services.
+
+Registered through the `pytest11` entry point, so every package's tests get these fixtures without a
+conftest. Servers are found in this order: `KAFKA_BOOTSTRAP` and `REDIS_URL` from the environment (an
+existing cluster); else testcontainers when a Docker engine answers; else the local stack from `deploy/`,
+started once per session on free loopback ports and stopped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TypeVar
+
+import pytest
+
+from antoan_localstack import stack
+from antoan_shared.settings import ServiceSettings
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Servers:
+    kafka_bootstrap: str
+    redis_url: str
+    origin: str  # "environment", "testcontainers" or "local stack"
+
+
+@dataclass(frozen=True)
+class RunningServices:
+    ingest: str
+    tracer: str
+    safety_map: str
+    namespace: str
+    ha_token: str
+    config: stack.StackConfig
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.1, what: str = "") -> T:
+    """Poll until `condition()` returns something truthy, and return it; never a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+        time.sleep(interval)
+
+
+def new_namespace() -> str:
+    return "t" + uuid.uuid4().hex[:10]
+
+
+def _docker_engine_answers() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=15, check=False).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Servers]:
+    if os.environ.get("KAFKA_BOOTSTRAP") and os.environ.get("REDIS_URL"):
+        yield Servers(os.environ["KAFKA_BOOTSTRAP"], os.environ["REDIS_URL"], "environment")
+        return
+    if _docker_engine_answers():
+        from testcontainers.kafka import KafkaContainer
+        from testcontainers.redis import RedisContainer
+
+        with KafkaContainer("apache/kafka:3.9.1").with_kraft() as kafka, RedisContainer("redis:7-alpine") as redis:
+            host, port = redis.get_container_host_ip(), redis.get_exposed_port(6379)
+            yield Servers(kafka.get_bootstrap_server(), f"redis://{host}:{port}/0", "testcontainers")
+        return
+    cfg = stack.StackConfig.from_env(
+        state_dir=stack.repo_root() / ".run" / "test-stack",
+        kafka_port=free_port(),
+        controller_port=free_port(),
+        redis_port=free_port(),
+    )
+    try:
+        stack.start_infra(cfg)
+        stack.wait_redis_ready(cfg)
+        stack.wait_kafka_ready(cfg)
+        yield Servers(cfg.kafka_bootstrap, cfg.redis_url, "local stack")
+    finally:
+        stack.stop_all(cfg)
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A topic namespace (and consumer-group prefix) of this test's own."""
+    return new_namespace()
+
+
+@pytest.fixture
+def settings(servers: Servers, namespace: str) -> ServiceSettings:
+    return ServiceSettings(kafka_bootstrap=servers.kafka_bootstrap, topic_namespace=namespace)
+
+
+@pytest.fixture(scope="module")
+def running_services(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServices]:
+    """The three services as real processes on free ports, in a namespace of this test module's own."""
+    namespace = new_namespace()
+    cfg = stack.StackConfig(
+        state_dir=tmp_path_factory.mktemp("services"),
+        # Only the services' ports are used: the infrastructure is the session's (`servers`).
+        kafka_port=free_port(),
+        controller_port=free_port(),
+        redis_port=free_port(),
+        ingest_port=free_port(),
+        tracer_port=free_port(),
+        safety_map_port=free_port(),
+    )
+    ha_token = secrets.token_urlsafe(32)
+    env = {
+        "ANTOAN_ENV": "test",
+        "KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
+        "REDIS_URL": servers.redis_url,
+        "ANTOAN_TOPIC_NAMESPACE": namespace,
+        "SAFETY_MAP_REDIS_PREFIX": f"{namespace}:",
+        "ANTOAN_PEPPER": secrets.token_urlsafe(32),
+        "ANTOAN_QR_SECRET": secrets.token_urlsafe(32),
+        "ANTOAN_HA_TOKEN": ha_token,
+        "TRACER_AUTO_CHECKOUT_INTERVAL_S": "1",
+    }
+    try:
+        stack.start_services(cfg, env)
+        stack.wait_services_ready(cfg)
+        yield RunningServices(
+            ingest=cfg.service_url("ingest"),
+            tracer=cfg.service_url("tracer"),
+            safety_map=cfg.service_url("safety-map"),
+            namespace=namespace,
+            ha_token=ha_token,
+            config=cfg,
+        )
+    finally:
+        stack.stop_all(cfg)
