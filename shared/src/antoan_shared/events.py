@@ -109,10 +109,9 @@ class HealthDeclaration(BaseModel):
 # --- ingest ------------------------------------------------------------------------------------
 
 
-class VenueRegistered(Event):
-    """Full state of a venue (venues.v1 is compacted, so every record carries everything)."""
+class VenueState(Event):
+    """Full state of a venue. `venues.v1` is compacted, so every record carries everything."""
 
-    type: Literal["venue.registered"] = "venue.registered"
     venue_id: str
     name: str
     category: VenueCategory
@@ -123,9 +122,23 @@ class VenueRegistered(Event):
     lat: float | None = None
     lon: float | None = None
     capacity: int = Field(ge=1)
+    owner_key: str | None = Field(default=None, description="person_key of the owner; contact in the vault")
     api_key_hash: str = Field(description="SHA-256 of the venue API key; the key itself is never stored")
     qr_key_id: str = ""
     active: bool = True
+
+
+class VenueRegistered(VenueState):
+    type: Literal["venue.registered"] = "venue.registered"
+
+
+class VenueUpdated(VenueState):
+    type: Literal["venue.updated"] = "venue.updated"
+
+
+class VenueDeactivated(VenueState):
+    type: Literal["venue.deactivated"] = "venue.deactivated"
+    active: bool = False
 
 
 class CheckInRecorded(Event):
@@ -160,6 +173,25 @@ class DeclarationSubmitted(Event):
     details: dict[str, Any] = Field(
         default_factory=dict, description="Kind-specific fields (flight, seat, border gate, route, …)"
     )
+
+
+class IdentityRecorded(Event):
+    """Encrypted contact details of a person (the identity vault's durable copy; internal topic)."""
+
+    type: Literal["identity.recorded"] = "identity.recorded"
+    person_key: str
+    key_id: str = Field(description="Which vault key encrypted the fields")
+    fields: dict[str, str] = Field(description="field name -> base64 AES-GCM ciphertext (nonce first)")
+
+
+class PersonalDataRead(Event):
+    """An audited read of personal data by the health authority."""
+
+    type: Literal["personal_data.read"] = "personal_data.read"
+    actor: str
+    resource: str
+    person_keys: tuple[str, ...] = ()
+    purpose: str = ""
 
 
 class CaseConfirmed(Event):
@@ -262,6 +294,10 @@ class DeadLettered(Event):
 
 AnyEvent = Annotated[
     VenueRegistered
+    | VenueUpdated
+    | VenueDeactivated
+    | IdentityRecorded
+    | PersonalDataRead
     | CheckInRecorded
     | DeclarationSubmitted
     | CaseConfirmed

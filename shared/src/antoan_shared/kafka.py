@@ -107,6 +107,16 @@ class EventPublisher:
         futures = await asyncio.to_thread(self.send_many, spec, batch)
         return list(await asyncio.gather(*(_await_record(f) for f in futures)))
 
+    async def publish_many_settled(
+        self, spec: TopicSpec, batch: Sequence[Event]
+    ) -> list[RecordMetadata | BaseException]:
+        """Publish a batch; each event's outcome (its metadata, or the error) in order, none raised."""
+        try:
+            futures = await asyncio.to_thread(self.send_many, spec, batch)
+        except KafkaError as exc:  # e.g. metadata unavailable: nothing was queued
+            return [exc] * len(batch)
+        return list(await asyncio.gather(*(_await_record(f) for f in futures), return_exceptions=True))
+
     def publish_sync(self, spec: TopicSpec, event: Event, timeout: float = 30.0) -> RecordMetadata:
         return self.send(spec, event).get(timeout=timeout)
 

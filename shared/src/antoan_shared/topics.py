@@ -41,7 +41,11 @@ class TopicSpec:
         return f"{namespace}.{self.name}" if namespace else self.name
 
     def retention_ms(self, retention_days: int = DEFAULT_RETENTION_DAYS) -> int | None:
-        return None if self.retained_days is None else retention_days * DAY_MS
+        """Topics with the default retention follow the configured period; others keep their own."""
+        if self.retained_days is None:
+            return None
+        days = retention_days if self.retained_days == DEFAULT_RETENTION_DAYS else self.retained_days
+        return days * DAY_MS
 
     def broker_config(self, retention_days: int = DEFAULT_RETENTION_DAYS) -> dict[str, str]:
         config = {"cleanup.policy": "compact" if self.compacted else "delete"}
@@ -53,7 +57,7 @@ class TopicSpec:
 VENUES = TopicSpec(
     "venues.v1",
     key="venue_id",
-    value_types=(events.VenueRegistered,),
+    value_types=(events.VenueRegistered, events.VenueUpdated, events.VenueDeactivated),
     writer="ingest",
     access=Access.PUBLIC,
     compacted=True,
@@ -148,6 +152,27 @@ AREA_RISK = TopicSpec(
     description="Each ward's, district's and province's current risk level.",
 )
 
+IDENTITY_VAULT = TopicSpec(
+    "identity-vault.v1",
+    key="person_key",
+    value_types=(events.IdentityRecorded,),
+    writer="ingest",
+    access=Access.INTERNAL,
+    compacted=True,
+    retained_days=None,
+    description="Encrypted contact details by person_key, from which the vault can be rebuilt.",
+)
+AUDIT = TopicSpec(
+    "audit.v1",
+    key="actor",
+    value_types=(events.PersonalDataRead,),
+    writer="ingest",
+    access=Access.INTERNAL,
+    retained_days=400,
+    partitions=1,
+    description="Every read of personal data, for the audit trail.",
+)
+
 
 def _dead_letters(service: str) -> TopicSpec:
     return TopicSpec(
@@ -177,7 +202,7 @@ CONTRACT_TOPICS: tuple[TopicSpec, ...] = (
     VENUE_RISK,
     AREA_RISK,
 )
-ALL_TOPICS: tuple[TopicSpec, ...] = CONTRACT_TOPICS + tuple(DEAD_LETTERS.values())
+ALL_TOPICS: tuple[TopicSpec, ...] = (*CONTRACT_TOPICS, IDENTITY_VAULT, AUDIT, *DEAD_LETTERS.values())
 
 
 def topics_written_by(service: str) -> tuple[TopicSpec, ...]:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import hashlib
+import hmac
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REJECTED = Counter("antoan_http_rejected_total", "Requests refused with a 4xx or 5xx, by error code", ["code"])
 
 
 class ErrorBody(BaseModel):
@@ -36,9 +43,16 @@ class ApiError(Exception):
         self.detail = detail
 
 
-def error_response(status: int, code: str, message: str, detail: Any | None = None) -> JSONResponse:
+def error_body(code: str, message: str, detail: Any | None = None) -> dict[str, Any]:
     body = ErrorResponse(error=ErrorBody(code=code, message=message, detail=detail))
-    return JSONResponse(status_code=status, content=body.model_dump(mode="json", exclude_none=True))
+    return body.model_dump(mode="json", exclude_none=True)
+
+
+def error_response(
+    status: int, code: str, message: str, detail: Any | None = None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    REJECTED.labels(code).inc()
+    return JSONResponse(status_code=status, content=error_body(code, message, detail), headers=headers)
 
 
 _STATUS_CODES = {
@@ -108,3 +122,112 @@ def serve(app: FastAPI, service: str, host: str, port: int, log_level: str) -> N
 
     configure_logging(service, log_level)
     uvicorn.run(app, host=host, port=port, log_config=None)
+
+
+def bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def tokens_match(given: str | None, expected: str) -> bool:
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+class BodySizeLimit:
+    """Refuses request bodies over a limit with 413 before they are read into memory."""
+
+    def __init__(self, app: ASGIApp, default_limit: int, limits: Mapping[str, int] | None = None) -> None:
+        self._app = app
+        self._default = default_limit
+        self._limits = dict(limits or {})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        limit = self._limits.get(scope["path"], self._default)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _send_error(send, 413, "body_too_large", f"the request body is limited to {limit} bytes")
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLargeError
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._app(scope, limited_receive, tracking_send)
+        except _BodyTooLargeError:
+            if not started:
+                await _send_error(send, 413, "body_too_large", f"the request body is limited to {limit} bytes")
+
+
+class _BodyTooLargeError(Exception):
+    pass
+
+
+async def _send_error(
+    send: Send, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> None:
+    response = error_response(status, code, message, headers=headers)
+    await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+class TokenBuckets:
+    """Per-client token buckets: `rate` requests a second on average, bursts up to `burst`."""
+
+    def __init__(self, rate: float, burst: float, max_clients: int = 100_000) -> None:
+        self._rate = rate
+        self._burst = burst
+        self._max_clients = max_clients
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def allow(self, client: str, now: float) -> bool:
+        tokens, last = self._buckets.pop(client, (self._burst, now))
+        tokens = min(self._burst, tokens + (now - last) * self._rate)
+        allowed = tokens >= 1.0
+        self._buckets[client] = (tokens - 1.0 if allowed else tokens, now)
+        if len(self._buckets) > self._max_clients:
+            self._buckets.popitem(last=False)  # the least recently seen client
+        return allowed
+
+
+class RateLimit:
+    """429 for a client (its bearer token, else its address) over its request rate."""
+
+    EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})
+
+    def __init__(self, app: ASGIApp, rate: float, burst: float) -> None:
+        self._app = app
+        self._buckets = TokenBuckets(rate, burst) if rate > 0 else None
+        self._retry_after = str(max(1, round(1 / rate))) if rate > 0 else "1"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limited = self._buckets is not None and scope["type"] == "http" and scope["path"] not in self.EXEMPT
+        if limited and not self._buckets.allow(_client_of(scope), time.monotonic()):  # type: ignore[union-attr]
+            await _send_error(
+                send, 429, "rate_limited", "too many requests; slow down", {"retry-after": self._retry_after}
+            )
+            return
+        await self._app(scope, receive, send)
+
+
+def _client_of(scope: Scope) -> str:
+    authorization = dict(scope["headers"]).get(b"authorization")
+    if authorization:
+        return "key:" + hashlib.sha256(authorization).hexdigest()[:16]
+    client = scope.get("client")
+    return f"ip:{client[0]}" if client else "ip:?"

@@ -22,7 +22,10 @@ from typing import TypeVar
 import pytest
 
 from antoan_localstack import stack
+from antoan_shared import codec
+from antoan_shared.events import Event
 from antoan_shared.settings import ServiceSettings
+from antoan_shared.topics import TopicSpec
 
 T = TypeVar("T")
 
@@ -42,6 +45,11 @@ class RunningServices:
     namespace: str
     ha_token: str
     config: stack.StackConfig
+    env: dict[str, str]
+    servers: Servers
+
+    def settings(self) -> ServiceSettings:
+        return ServiceSettings(kafka_bootstrap=self.servers.kafka_bootstrap, topic_namespace=self.namespace)
 
 
 def free_port() -> int:
@@ -62,8 +70,14 @@ def wait_for(condition: Callable[[], T | None], timeout: float = 30.0, interval:
         time.sleep(interval)
 
 
+# Every namespace this session made, so a test can look at everything the suite produced.
+SESSION_NAMESPACES: list[str] = []
+
+
 def new_namespace() -> str:
-    return "t" + uuid.uuid4().hex[:10]
+    namespace = "t" + uuid.uuid4().hex[:10]
+    SESSION_NAMESPACES.append(namespace)
+    return namespace
 
 
 def _docker_engine_answers() -> bool:
@@ -73,6 +87,38 @@ def _docker_engine_answers() -> bool:
         return subprocess.run(["docker", "info"], capture_output=True, timeout=15, check=False).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
+
+
+class TopicReader:
+    """Reads a topic of a namespace from the beginning, decoding every record; for assertions."""
+
+    def __init__(self, settings: ServiceSettings, spec: TopicSpec) -> None:
+        from kafka import KafkaConsumer, TopicPartition
+
+        self._consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap.split(","), enable_auto_commit=False)
+        topic = settings.topic(spec)
+        partitions = wait_for(lambda: self._consumer.partitions_for_topic(topic), timeout=30, what=f"{topic}")
+        assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+        self._consumer.assign(assigned)
+        self._consumer.seek_to_beginning(*assigned)
+        self.events: list[Event] = []
+        self.keys: list[bytes] = []
+
+    def read(self, timeout_ms: int = 300) -> list[Event]:
+        for records in self._consumer.poll(timeout_ms=timeout_ms).values():
+            for record in records:
+                self.keys.append(record.key)
+                self.events.append(codec.decode_event(record.value))
+        return self.events
+
+    def wait_until(
+        self, predicate: Callable[[list[Event]], bool], timeout: float = 30.0, what: str = ""
+    ) -> list[Event]:
+        wait_for(lambda: predicate(self.read()), timeout=timeout, what=what or "records on the topic")
+        return self.events
+
+    def close(self) -> None:
+        self._consumer.close()
 
 
 @pytest.fixture(scope="session")
@@ -134,7 +180,8 @@ def running_services(servers: Servers, tmp_path_factory: pytest.TempPathFactory)
         "KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
         "REDIS_URL": servers.redis_url,
         "ANTOAN_TOPIC_NAMESPACE": namespace,
-        "SAFETY_MAP_REDIS_PREFIX": f"{namespace}:",
+        "SAFETY_MAP_REDIS_PREFIX": f"{namespace}:map:",
+        "INGEST_REDIS_PREFIX": f"{namespace}:ingest:",
         "ANTOAN_PEPPER": secrets.token_urlsafe(32),
         "ANTOAN_QR_SECRET": secrets.token_urlsafe(32),
         "ANTOAN_HA_TOKEN": ha_token,
@@ -150,6 +197,8 @@ def running_services(servers: Servers, tmp_path_factory: pytest.TempPathFactory)
             namespace=namespace,
             ha_token=ha_token,
             config=cfg,
+            env=env,
+            servers=servers,
         )
     finally:
         stack.stop_all(cfg)

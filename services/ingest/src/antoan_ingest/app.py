@@ -1,4 +1,4 @@
-"""The ingest service: venues, QR codes and check-ins into Kafka."""
+"""The ingest service: venues, QR codes, check-ins, declarations and cases into Kafka."""
 
 from __future__ import annotations
 
@@ -7,19 +7,30 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import redis
+import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from kafka.errors import KafkaError
 
+from antoan_ingest.adapters.idempotency import IdempotencyStore
+from antoan_ingest.adapters.vault import IdentityVault, VaultCipher, derive_vault_key
 from antoan_ingest.adapters.venue_directory import VenueDirectory, VenueDirectoryFollower
 from antoan_ingest.api.deps import Runtime
-from antoan_ingest.api.routes import checkins, venues
+from antoan_ingest.api.routes import cases, checkins, declarations, persons, venues
+from antoan_ingest.checkins import CheckInRecorder
 from antoan_ingest.settings import IngestSettings, get_settings
 from antoan_shared import topics
 from antoan_shared.kafka import EventPublisher, ensure_topics
-from antoan_shared.web import error_response, health_router, install_error_handlers
+from antoan_shared.web import BodySizeLimit, RateLimit, error_response, health_router, install_error_handlers
 
 log = logging.getLogger(__name__)
+
+
+def _vault_cipher(settings: IngestSettings) -> VaultCipher:
+    if settings.vault_key is not None:
+        return VaultCipher(derive_vault_key(settings.vault_key.get_secret_value().encode()), "vault-key")
+    return VaultCipher(derive_vault_key(settings.pepper.get_secret_value().encode()), "pepper-hkdf")
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
@@ -30,10 +41,14 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         await asyncio.to_thread(ensure_topics, settings, topics.topics_written_by("ingest"))
         publisher = EventPublisher(settings, "ingest")
         await asyncio.to_thread(publisher.warm_up, topics.topics_written_by("ingest"))
+        client = aioredis.Redis.from_url(settings.redis_url)
         directory = VenueDirectory()
         follower = VenueDirectoryFollower(settings, directory)
         follower.start()
-        app.state.runtime = Runtime(settings, publisher, directory, follower)
+        vault = IdentityVault(client, publisher, _vault_cipher(settings), settings.redis_prefix)
+        idempotency = IdempotencyStore(client, settings.redis_prefix, settings.idempotency_ttl_s)
+        recorder = CheckInRecorder(settings, directory, publisher, idempotency, vault)
+        app.state.runtime = Runtime(settings, publisher, directory, follower, vault, recorder)
         log.info("ingest started", extra={"host": settings.host, "port": settings.port})
         try:
             yield
@@ -41,11 +56,15 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             follower.stop()
             await asyncio.to_thread(follower.join, 15.0)
             await asyncio.to_thread(publisher.close)
+            await client.aclose()
 
     app = FastAPI(
         title="Antoan ingest",
         version="1",
-        description="Venues, signed QR codes, check-ins, declarations and cases, published to Kafka.",
+        description=(
+            "Venues, signed QR codes, check-ins, declarations and cases, published to Kafka. Every 4xx and 5xx "
+            'answer is `{"error": {"code": ..., "message": ...}}` with a machine-readable code.'
+        ),
         lifespan=lifespan,
     )
     install_error_handlers(app)
@@ -54,16 +73,32 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         log.warning("broker unavailable", extra={"error": repr(exc)})
         return error_response(503, "broker_unavailable", "the event broker did not acknowledge; retry")
 
+    async def on_redis_error(_: Request, exc: Exception) -> Response:
+        log.warning("redis unavailable", extra={"error": repr(exc)})
+        return error_response(503, "store_unavailable", "the idempotency and vault store is unreachable; retry")
+
     app.add_exception_handler(KafkaError, on_broker_error)
+    app.add_exception_handler(redis.RedisError, on_redis_error)
 
     async def ready_checks() -> dict[str, bool]:
         runtime: Runtime = app.state.runtime
+        try:
+            redis_ok = bool(await runtime.vault.ping())
+        except redis.RedisError:
+            redis_ok = False
         return {
             "kafka": runtime.publisher.connected(),
+            "redis": redis_ok,
             "venue_directory": runtime.follower.caught_up.is_set(),
         }
 
     app.include_router(health_router(ready_checks))
-    app.include_router(venues.router)
-    app.include_router(checkins.router)
+    for module in (venues, checkins, declarations, cases, persons):
+        app.include_router(module.router)
+    app.add_middleware(RateLimit, rate=settings.rate_limit_per_s, burst=settings.rate_limit_burst)
+    app.add_middleware(
+        BodySizeLimit,
+        default_limit=settings.max_body_bytes,
+        limits={"/v1/checkins/batch": settings.max_batch_body_bytes},
+    )
     return app

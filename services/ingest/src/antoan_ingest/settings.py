@@ -7,16 +7,28 @@ from functools import lru_cache
 
 from pydantic import Field, SecretStr, model_validator
 
-from antoan_shared.settings import HealthAuthorityTokenSettings
+from antoan_shared.settings import HealthAuthorityTokenSettings, RedisSettings
 
 
-class IngestSettings(HealthAuthorityTokenSettings):
+class IngestSettings(HealthAuthorityTokenSettings, RedisSettings):
     host: str = Field(default="127.0.0.1", validation_alias="INGEST_HOST")
     port: int = Field(default=8001, validation_alias="INGEST_PORT")
     pepper: SecretStr = Field(validation_alias="ANTOAN_PEPPER")
     qr_secret: SecretStr = Field(validation_alias="ANTOAN_QR_SECRET")
     qr_key_id: str = Field(default="k1", pattern=r"^[A-Za-z0-9_-]{1,16}$", validation_alias="ANTOAN_QR_KEY_ID")
+    # Earlier QR signing keys still accepted, as "kid:secret,kid:secret" (key rotation).
+    qr_previous_keys: SecretStr = Field(default=SecretStr(""), validation_alias="ANTOAN_QR_PREVIOUS_KEYS")
+    rotating_qr_ttl_s: int = Field(default=180, ge=30, le=3600, validation_alias="ANTOAN_ROTATING_QR_TTL_S")
+    vault_key: SecretStr | None = Field(default=None, validation_alias="ANTOAN_VAULT_KEY")
     max_clock_skew_s: int = Field(default=300, ge=0, validation_alias="ANTOAN_MAX_CLOCK_SKEW_S")
+    idempotency_ttl_s: int = Field(default=48 * 3600, ge=24 * 3600, validation_alias="ANTOAN_IDEMPOTENCY_TTL_S")
+    redis_prefix: str = Field(default="antoan:ingest:", validation_alias="INGEST_REDIS_PREFIX")
+    batch_max_items: int = Field(default=1000, ge=1, le=10_000, validation_alias="ANTOAN_BATCH_MAX_ITEMS")
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, validation_alias="INGEST_MAX_BODY_BYTES")
+    max_batch_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, validation_alias="INGEST_MAX_BATCH_BODY_BYTES")
+    # Requests a second per client (bearer token, else address); 0 turns the limit off.
+    rate_limit_per_s: float = Field(default=200.0, ge=0, validation_alias="INGEST_RATE_LIMIT_PER_S")
+    rate_limit_burst: float = Field(default=400.0, ge=1, validation_alias="INGEST_RATE_LIMIT_BURST")
 
     @model_validator(mode="after")
     def _secrets_are_real(self) -> IngestSettings:
@@ -26,7 +38,13 @@ class IngestSettings(HealthAuthorityTokenSettings):
 
     @property
     def qr_keys(self) -> dict[str, bytes]:
-        return {self.qr_key_id: self.qr_secret.get_secret_value().encode()}
+        keys = {}
+        for entry in self.qr_previous_keys.get_secret_value().split(","):
+            key_id, _, secret = entry.strip().partition(":")
+            if key_id and secret:
+                keys[key_id] = secret.encode()
+        keys[self.qr_key_id] = self.qr_secret.get_secret_value().encode()
+        return keys
 
     @property
     def max_clock_skew(self) -> timedelta:

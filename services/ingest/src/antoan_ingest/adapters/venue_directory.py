@@ -8,7 +8,7 @@ import threading
 from kafka import TopicPartition
 
 from antoan_shared import codec, topics
-from antoan_shared.events import VenueRegistered
+from antoan_shared.events import VenueState
 from antoan_shared.kafka import make_consumer
 from antoan_shared.settings import ServiceSettings
 
@@ -19,17 +19,25 @@ class VenueDirectory:
     """Venues by id. Filled from the compacted topic on start (every instance reads all partitions)."""
 
     def __init__(self) -> None:
-        self._venues: dict[str, VenueRegistered] = {}
+        self._venues: dict[str, VenueState] = {}
+        self._by_api_key_hash: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def get(self, venue_id: str) -> VenueRegistered | None:
+    def get(self, venue_id: str) -> VenueState | None:
         return self._venues.get(venue_id)
 
-    def put(self, venue: VenueRegistered) -> None:
+    def by_api_key_hash(self, api_key_hash: str) -> VenueState | None:
+        venue_id = self._by_api_key_hash.get(api_key_hash)
+        return None if venue_id is None else self._venues.get(venue_id)
+
+    def put(self, venue: VenueState) -> None:
         with self._lock:
             known = self._venues.get(venue.venue_id)
             if known is None or known.occurred_at <= venue.occurred_at:
+                if known is not None:
+                    self._by_api_key_hash.pop(known.api_key_hash, None)
                 self._venues[venue.venue_id] = venue
+                self._by_api_key_hash[venue.api_key_hash] = venue.venue_id
 
     def __len__(self) -> int:
         return len(self._venues)
@@ -77,8 +85,9 @@ class VenueDirectoryFollower(threading.Thread):
 
     def _apply(self, raw: bytes) -> None:
         try:
-            venue = codec.decode_as(VenueRegistered, raw)
+            venue = codec.decode_for_topic(topics.VENUES, raw)
         except codec.DecodeError:
             log.exception("skipping undecodable venue record")
             return
+        assert isinstance(venue, VenueState)
         self._directory.put(venue)

@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
+from antoan_ingest.adapters.vault import IdentityVault
 from antoan_ingest.adapters.venue_directory import VenueDirectory, VenueDirectoryFollower
+from antoan_ingest.checkins import CheckInRecorder, api_key_hash
 from antoan_ingest.settings import IngestSettings
+from antoan_shared.events import VenueState
 from antoan_shared.kafka import EventPublisher
+from antoan_shared.web import ApiError, bearer_token, tokens_match
 
 
 @dataclass
@@ -18,6 +22,8 @@ class Runtime:
     publisher: EventPublisher
     venues: VenueDirectory
     follower: VenueDirectoryFollower
+    vault: IdentityVault
+    checkins: CheckInRecorder
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -26,3 +32,38 @@ def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+BearerToken = Annotated[str | None, Depends(bearer_token)]
+
+
+def require_health_authority(runtime: RuntimeDep, token: BearerToken) -> str:
+    """The caller presented the health authority's token; returns the actor name for the audit log."""
+    if token is None:
+        raise ApiError(401, "token_required", "this endpoint needs the health authority's bearer token")
+    if not tokens_match(token, runtime.settings.ha_token.get_secret_value()):
+        raise ApiError(403, "invalid_token", "the bearer token is not the health authority's")
+    return "health-authority"
+
+
+HealthAuthority = Annotated[str, Depends(require_health_authority)]
+
+
+def known_venue(runtime: RuntimeDep, venue_id: Annotated[str, Path(max_length=64)]) -> VenueState:
+    venue = runtime.venues.get(venue_id)
+    if venue is None:
+        raise ApiError(404, "venue_not_found", "no venue has this id")
+    return venue
+
+
+KnownVenue = Annotated[VenueState, Depends(known_venue)]
+
+
+def owned_venue(venue: KnownVenue, token: BearerToken) -> VenueState:
+    """The venue of the path, when the caller holds its API key."""
+    if token is None:
+        raise ApiError(401, "venue_key_required", "this endpoint needs the venue's API key as bearer token")
+    if api_key_hash(token) != venue.api_key_hash:
+        raise ApiError(403, "invalid_venue_key", "the API key does not belong to this venue")
+    return venue
+
+
+OwnedVenue = Annotated[VenueState, Depends(owned_venue)]

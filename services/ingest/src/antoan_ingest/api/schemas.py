@@ -2,75 +2,287 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from datetime import date
+from typing import Annotated, Literal
 
-from antoan_shared.events import CheckInApp, Direction, HealthDeclaration, VenueCategory
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+
+from antoan_shared.events import CheckInApp, Direction, HealthDeclaration, Symptom, VenueCategory
+from antoan_shared.web import ErrorBody
+
+AreaCodes = dict[str, str]
+ProvinceCode = Annotated[str, Field(pattern=r"^(\d{2})?$", description="2 digits, national code list (Thanh Hóa: 38)")]
+DistrictCode = Annotated[str, Field(pattern=r"^(\d{3})?$")]
+WardCode = Annotated[str, Field(pattern=r"^(\d{5})?$")]
+PersonIdText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        description="A Vietnamese phone number (any spelling), a 12-digit CCCD, a 9-digit CMND or a passport number",
+        examples=["0912345678"],
+    ),
+]
 
 
-class VenueRegistration(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "Cà phê Hạc Thành",
-                    "category": "cafe",
-                    "address": "12 Lê Lợi, Phường Điện Biên, TP Thanh Hóa",
-                    "province_code": "38",
-                    "district_code": "380",
-                    "ward_code": "14755",
-                    "lat": 19.8067,
-                    "lon": 105.7852,
-                    "capacity": 40,
-                }
-            ]
-        },
-    )
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- venues --------------------------------------------------------------------------------------
+
+_VENUE_EXAMPLE: dict[str, JsonValue] = {
+    "name": "Cà phê Hạc Thành",
+    "category": "cafe",
+    "address": "12 Lê Lợi, Phường Điện Biên, TP Thanh Hóa",
+    "province_code": "38",
+    "district_code": "380",
+    "ward_code": "14755",
+    "lat": 19.8067,
+    "lon": 105.7852,
+    "capacity": 40,
+    "owner_phone": "0912345678",
+}
+
+
+class VenueRegistration(_Strict):
+    model_config = ConfigDict(json_schema_extra={"examples": [_VENUE_EXAMPLE]})
 
     name: str = Field(min_length=1, max_length=200)
     category: VenueCategory
     address: str = Field(default="", max_length=500)
-    province_code: str = Field(default="", pattern=r"^(\d{2})?$")
-    district_code: str = Field(default="", pattern=r"^(\d{3})?$")
-    ward_code: str = Field(default="", pattern=r"^(\d{5})?$")
-    lat: float | None = Field(default=None, ge=8.0, le=24.0)  # Vietnam, with its islands
+    province_code: ProvinceCode = ""
+    district_code: DistrictCode = ""
+    ward_code: WardCode = ""
+    lat: float | None = Field(default=None, ge=8.0, le=24.0, description="Vietnam, with its islands")
     lon: float | None = Field(default=None, ge=102.0, le=118.0)
     capacity: int = Field(ge=1, le=1_000_000)
+    owner_phone: PersonIdText | None = Field(default=None, description="Kept in the identity vault, not on topics")
 
 
-class VenueRegistered(BaseModel):
+class VenueUpdate(_Strict):
+    """Fields to change; those left out keep their value."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"capacity": 60, "name": "Cà phê Hạc Thành 2"}]})
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    category: VenueCategory | None = None
+    address: str | None = Field(default=None, max_length=500)
+    province_code: ProvinceCode | None = None
+    district_code: DistrictCode | None = None
+    ward_code: WardCode | None = None
+    lat: float | None = Field(default=None, ge=8.0, le=24.0)
+    lon: float | None = Field(default=None, ge=102.0, le=118.0)
+    capacity: int | None = Field(default=None, ge=1, le=1_000_000)
+
+
+class VenueCreated(BaseModel):
     venue_id: str
     qr: str = Field(description="Payload for the printed poster's QR code")
     api_key: str = Field(description="Key for the venue's scanner devices; shown once, stored only as a hash")
 
 
-class CheckInRequest(BaseModel):
+class VenueView(BaseModel):
+    venue_id: str
+    name: str
+    category: VenueCategory
+    address: str
+    province_code: str
+    district_code: str
+    ward_code: str
+    lat: float | None
+    lon: float | None
+    capacity: int
+    active: bool
+
+
+class RotatingQr(BaseModel):
+    qr: str
+    expires_at: AwareDatetime
+
+
+# --- check-ins -----------------------------------------------------------------------------------
+
+
+class CheckInRequest(_Strict):
     model_config = ConfigDict(
-        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
-                    "venue_qr": "ANTOAN1.S.k1.v_3f2a9c1b7d4e5a60.Q2xq…",
+                    "venue_qr": "ANTOAN1.S.k1.v_3f2a9c1b7d4e5a60.N5eI9VN3fjaqqDpiKNo6Qw",
                     "person_id": "0912345678",
                     "direction": "in",
                     "scanned_at": "2021-09-01T08:30:00+07:00",
                     "app": "pc-covid",
                     "client_event_id": "3b8e2a4e-5a0b-4d7f-9a43-0c2f7c1f6b9e",
-                }
+                },
+                {
+                    "person_qr": "038099001234|Nguyễn Văn An|01/02/1990|CCCD|Q123|",
+                    "direction": "in",
+                    "app": "venue-scanner",
+                },
             ]
-        },
+        }
     )
 
-    venue_qr: str = Field(min_length=1, max_length=512)
-    person_id: str = Field(min_length=1, max_length=64)
+    venue_qr: str | None = Field(default=None, min_length=1, max_length=512, description="Scanned venue QR code")
+    person_id: PersonIdText | None = None
+    person_qr: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=512,
+        description="Personal QR (SoGiayTo|HoTen|NgaySinh|LoaiDinhDanh|QID|EXT), scanned by staff with the venue key",
+    )
     direction: Direction = Direction.IN
-    scanned_at: AwareDatetime | None = Field(default=None, description="When the scan happened; default now")
+    scanned_at: AwareDatetime | None = Field(
+        default=None, description="When the scan happened (RFC 3339); now if left out"
+    )
     app: CheckInApp
-    client_event_id: str | None = Field(default=None, min_length=1, max_length=128)
+    client_event_id: str | None = Field(default=None, min_length=1, max_length=128, description="Retries reuse it")
     declaration: HealthDeclaration | None = None
+    dependants: list[PersonIdText] = Field(
+        default_factory=list, max_length=10, description="A household check-in: people without a phone, with this one"
+    )
+
+
+class DependantAccepted(BaseModel):
+    event_id: str
+    person_key: str
 
 
 class CheckInAccepted(BaseModel):
     event_id: str
     person_key: str
     venue_id: str
+    dependants: list[DependantAccepted] = Field(default_factory=list)
+
+
+class CheckInBatch(_Strict):
+    items: list[CheckInRequest] = Field(
+        min_length=1, max_length=10_000, description="Up to 1,000 scans (an offline upload; ANTOAN_BATCH_MAX_ITEMS)"
+    )
+
+
+class BatchItemResult(BaseModel):
+    index: int
+    status: int
+    result: CheckInAccepted | None = None
+    error: ErrorBody | None = None
+
+
+class BatchResults(BaseModel):
+    accepted: int
+    rejected: int
+    results: list[BatchItemResult]
+
+
+# --- declarations --------------------------------------------------------------------------------
+
+
+class Contact(_Strict):
+    """Contact details: kept encrypted in the identity vault, never on a topic."""
+
+    full_name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=32)
+    address: str | None = Field(default=None, max_length=500)
+    birth_date: date | None = None
+
+
+class _DeclarationBase(_Strict):
+    person_id: PersonIdText
+    declared_by: PersonIdText | None = Field(default=None, description="Who declares, when on behalf of someone")
+    declared_at: AwareDatetime | None = None
+    contact: Contact | None = None
+    client_event_id: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class DomesticDeclaration(_DeclarationBase):
+    kind: Literal["domestic"]
+    symptoms: list[Symptom] = Field(default_factory=list, description="In the last 14 days")
+    contact_with_case: bool = False
+    contact_with_suspected_case: bool = False
+    places_visited: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=50)
+
+
+class EntryDeclaration(_DeclarationBase):
+    kind: Literal["entry"]
+    nationality: str = Field(min_length=2, max_length=64)
+    flight_or_vehicle: str = Field(min_length=1, max_length=64)
+    seat: str = Field(default="", max_length=16)
+    origin: str = Field(min_length=1, max_length=128)
+    border_gate: str = Field(min_length=1, max_length=128)
+    arrival_date: date
+    travel_history_14d: list[Annotated[str, Field(max_length=128)]] = Field(default_factory=list, max_length=50)
+    quarantine_address: str = Field(min_length=1, max_length=500)
+    symptoms: list[Symptom] = Field(default_factory=list)
+
+
+class DomesticMoveDeclaration(_DeclarationBase):
+    kind: Literal["domestic_move"]
+    vehicle: str = Field(min_length=1, max_length=64)
+    route_from: str = Field(min_length=1, max_length=200)
+    route_to: str = Field(min_length=1, max_length=200)
+    departure_gate: str = Field(default="", max_length=128)
+    arrival_gate: str = Field(default="", max_length=128)
+    travel_date: date
+    symptoms: list[Symptom] = Field(default_factory=list)
+
+
+class QuarantineDailyDeclaration(_DeclarationBase):
+    kind: Literal["quarantine_daily"]
+    temperature_c: float = Field(ge=30.0, le=45.0)
+    symptoms: list[Symptom] = Field(default_factory=list)
+
+
+DeclarationRequest = Annotated[
+    DomesticDeclaration | EntryDeclaration | DomesticMoveDeclaration | QuarantineDailyDeclaration,
+    Field(discriminator="kind"),
+]
+
+
+class DeclarationAccepted(BaseModel):
+    event_id: str
+    person_key: str
+
+
+# --- cases and persons ---------------------------------------------------------------------------
+
+
+class CaseConfirmation(_Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "person_id": "0912345678",
+                    "tested_at": "2021-09-03T10:00:00+07:00",
+                    "onset_at": "2021-09-02T08:00:00+07:00",
+                    "province_code": "38",
+                    "district_code": "380",
+                    "ward_code": "14755",
+                }
+            ]
+        }
+    )
+
+    person_id: PersonIdText
+    case_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="The authority's own id (e.g. BN12345); a retry with it is the same case",
+    )
+    tested_at: AwareDatetime
+    onset_at: AwareDatetime | None = None
+    isolated_at: AwareDatetime | None = None
+    province_code: ProvinceCode = ""
+    district_code: DistrictCode = ""
+    ward_code: WardCode = ""
+
+
+class CaseAccepted(BaseModel):
+    case_id: str
+    person_key: str
+
+
+class PersonContact(BaseModel):
+    person_key: str
+    contact: dict[str, str]

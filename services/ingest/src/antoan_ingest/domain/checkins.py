@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import datetime, timedelta
 
@@ -21,8 +22,22 @@ def check_scanned_at(scanned_at: datetime, now: datetime, max_skew: timedelta, r
         raise ScannedAtOutOfRangeError(f"scanned_at is older than the retention period ({retention})")
 
 
-def checkin_event_id(person_key: str, client_event_id: str | None) -> str:
-    """The event id: stable for a client's retries, fresh otherwise."""
+def derived_event_id(scope: str, client_event_id: str | None) -> str:
+    """The event id: stable for a client's retries within a scope (a person), fresh otherwise."""
     if client_event_id is None:
         return str(uuid.uuid4())
-    return str(uuid.uuid5(_EVENT_NAMESPACE, f"{person_key}/{client_event_id}"))
+    return str(uuid.uuid5(_EVENT_NAMESPACE, f"{scope}/{client_event_id}"))
+
+
+def checkin_event_id(person_key: str, client_event_id: str | None) -> str:
+    return derived_event_id(person_key, client_event_id)
+
+
+def dependant_client_event_id(client_event_id: str | None, index: int) -> str | None:
+    """A household scan's dependants get ids of their own, derived from the scan's."""
+    return None if client_event_id is None else f"{client_event_id}#dependant-{index}"
+
+
+def fingerprint(*parts: object) -> str:
+    """What a retry must repeat for it to be the same request."""
+    return hashlib.sha256("\x1f".join(str(part) for part in parts).encode()).hexdigest()[:32]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import redis
 import redis.asyncio as aioredis
 
-from antoan_shared.events import Event, OccupancyChanged, VenueRegistered
+from antoan_shared.events import Event, OccupancyChanged, VenueState
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class ReadModelWriter:
     def apply(self, batch: list[Event]) -> None:
         pipe = self._client.pipeline(transaction=False)
         for event in batch:
-            if isinstance(event, VenueRegistered):
+            if isinstance(event, VenueState):
                 pipe.hset(
                     self._keys.venue(event.venue_id),
                     mapping={"name": event.name, "category": event.category.value, "capacity": event.capacity},

@@ -1,39 +1,151 @@
-"""Venue registration."""
+"""Venues: registration, updates, and their QR codes and posters."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
+from typing import Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
+from antoan_ingest.adapters import qr_render
 from antoan_ingest.api import schemas
-from antoan_ingest.api.deps import RuntimeDep
-from antoan_ingest.domain.qr import static_qr
+from antoan_ingest.api.deps import KnownVenue, OwnedVenue, RuntimeDep
+from antoan_ingest.domain import identity
+from antoan_ingest.domain.qr import rotating_qr, static_qr
+from antoan_ingest.domain.venues import CATEGORY_LABELS_VI
 from antoan_shared import events, topics
-from antoan_shared.web import ErrorResponse
+from antoan_shared.web import ApiError, ErrorResponse
 
 router = APIRouter(prefix="/v1/venues", tags=["venues"])
 
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse},
+    403: {"model": ErrorResponse},
+    404: {"model": ErrorResponse},
+    422: {"model": ErrorResponse},
+    503: {"model": ErrorResponse},
+}
 
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    response_model=schemas.VenueRegistered,
-    responses={422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
-)
-async def register_venue(body: schemas.VenueRegistration, runtime: RuntimeDep) -> schemas.VenueRegistered:
+
+def _view(venue: events.VenueState) -> schemas.VenueView:
+    return schemas.VenueView.model_validate(venue.model_dump())
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=schemas.VenueCreated, responses=_ERRORS)
+async def register_venue(body: schemas.VenueRegistration, runtime: RuntimeDep) -> schemas.VenueCreated:
     """Register a venue: its id, the poster's signed QR payload and an API key for its scanners."""
+    settings = runtime.settings
     venue_id = "v_" + secrets.token_hex(8)
     api_key = "vk_" + secrets.token_urlsafe(24)
+    owner_key = None
+    fields = body.model_dump(exclude={"owner_phone"})
+    if body.owner_phone is not None:
+        try:
+            owner = identity.normalise_person_id(body.owner_phone)
+        except identity.InvalidPersonIdError as exc:
+            raise ApiError(400, "invalid_owner_phone", str(exc)) from exc
+        owner_key = identity.person_key(settings.pepper.get_secret_value().encode(), owner)
+        await runtime.vault.remember([(owner_key, {"identifier": owner.canonical, "phone": "+" + owner.value})])
     venue = events.VenueRegistered(
         producer="ingest",
         venue_id=venue_id,
+        owner_key=owner_key,
         api_key_hash=hashlib.sha256(api_key.encode()).hexdigest(),
-        qr_key_id=runtime.settings.qr_key_id,
-        **body.model_dump(),
+        qr_key_id=settings.qr_key_id,
+        **fields,
     )
     await runtime.publisher.publish(topics.VENUES, venue)
     runtime.venues.put(venue)
-    qr = static_qr(runtime.settings.qr_keys, runtime.settings.qr_key_id, venue_id)
-    return schemas.VenueRegistered(venue_id=venue_id, qr=qr, api_key=api_key)
+    return schemas.VenueCreated(
+        venue_id=venue_id, qr=static_qr(settings.qr_keys, settings.qr_key_id, venue_id), api_key=api_key
+    )
+
+
+@router.get("/{venue_id}", response_model=schemas.VenueView, responses=_ERRORS)
+async def get_venue(venue: KnownVenue) -> schemas.VenueView:
+    return _view(venue)
+
+
+@router.patch("/{venue_id}", response_model=schemas.VenueView, responses=_ERRORS)
+async def update_venue(body: schemas.VenueUpdate, venue: OwnedVenue, runtime: RuntimeDep) -> schemas.VenueView:
+    """Change a venue's details (with its API key)."""
+    _require_active(venue)
+    changes = body.model_dump(exclude_unset=True)
+    if any(changes.get(name, True) is None for name in ("name", "category", "address", "capacity")):
+        raise ApiError(422, "invalid_request", "name, category, address and capacity cannot be emptied")
+    state = venue.model_dump(exclude={"event_id", "type", "occurred_at"}) | changes
+    updated = events.VenueUpdated.model_validate(state)
+    await runtime.publisher.publish(topics.VENUES, updated)
+    runtime.venues.put(updated)
+    return _view(updated)
+
+
+@router.delete("/{venue_id}", response_model=schemas.VenueView, responses=_ERRORS)
+async def deactivate_venue(venue: OwnedVenue, runtime: RuntimeDep) -> schemas.VenueView:
+    """Deactivate a venue (with its API key): its QR codes stop working."""
+    state = venue.model_dump(exclude={"event_id", "type", "occurred_at", "active"})
+    deactivated = events.VenueDeactivated.model_validate(state)
+    await runtime.publisher.publish(topics.VENUES, deactivated)
+    runtime.venues.put(deactivated)
+    return _view(deactivated)
+
+
+def _require_active(venue: events.VenueState) -> None:
+    if not venue.active:
+        raise ApiError(409, "venue_inactive", "the venue was deactivated")
+
+
+def _poster_payload(runtime: RuntimeDep, venue: events.VenueState) -> str:
+    _require_active(venue)
+    return static_qr(runtime.settings.qr_keys, runtime.settings.qr_key_id, venue.venue_id)
+
+
+_IMAGE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/svg+xml": {}}},
+    404: {"model": ErrorResponse},
+    409: {"model": ErrorResponse},
+}
+
+
+@router.get("/{venue_id}/qr.svg", response_class=Response, responses=_IMAGE)
+async def venue_qr_svg(venue: KnownVenue, runtime: RuntimeDep) -> Response:
+    """The poster's QR code as SVG."""
+    return Response(qr_render.qr_svg(_poster_payload(runtime, venue)), media_type="image/svg+xml")
+
+
+@router.get("/{venue_id}/qr.png", response_class=Response, responses={**_IMAGE, 200: {"content": {"image/png": {}}}})
+async def venue_qr_png(venue: KnownVenue, runtime: RuntimeDep) -> Response:
+    """The poster's QR code as PNG."""
+    return Response(qr_render.qr_png(_poster_payload(runtime, venue)), media_type="image/png")
+
+
+@router.get(
+    "/{venue_id}/poster.pdf",
+    response_class=Response,
+    responses={**_IMAGE, 200: {"content": {"application/pdf": {}}}},
+)
+async def venue_poster(venue: KnownVenue, runtime: RuntimeDep) -> Response:
+    """A printable A4 poster: the venue's name, its QR code and Vietnamese instructions."""
+    poster = qr_render.PosterVenue(
+        venue_id=venue.venue_id,
+        name=venue.name,
+        address=venue.address,
+        category_label=CATEGORY_LABELS_VI[venue.category],
+    )
+    return Response(
+        qr_render.poster_pdf(poster, _poster_payload(runtime, venue)),
+        media_type="application/pdf",
+        headers={"content-disposition": f'inline; filename="antoan-{venue.venue_id}.pdf"'},
+    )
+
+
+@router.get("/{venue_id}/qr/rotating", response_model=schemas.RotatingQr, responses=_ERRORS)
+async def venue_rotating_qr(venue: OwnedVenue, runtime: RuntimeDep) -> schemas.RotatingQr:
+    """A QR code for a screen at the entrance, expiring after a few minutes (with the venue's API key)."""
+    _require_active(venue)
+    settings = runtime.settings
+    expires_at = events.utc_now() + timedelta(seconds=settings.rotating_qr_ttl_s)
+    payload = rotating_qr(settings.qr_keys, settings.qr_key_id, venue.venue_id, expires_at)
+    return schemas.RotatingQr(qr=payload, expires_at=expires_at)

@@ -1,0 +1,76 @@
+"""Idempotency records of client event ids in Redis (SPEC §3.3: a retry is the same event).
+
+A record is claimed (`pending`) before publishing and marked `done` once the broker acknowledged, so a
+retry that races the first attempt is told to come back rather than answered before the event is safe.
+If publishing fails the claim is released, and the retry publishes. Event ids are derived from the client
+id, so even with the records lost (Redis emptied) a re-published retry carries the same event id and the
+tracer drops it as a duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import redis.asyncio as aioredis
+
+PENDING = "pending"
+DONE = "done"
+
+
+class ClaimOutcome(StrEnum):
+    NEW = "new"  # claimed now: publish it
+    DONE = "done"  # published before with the same content: answer as before
+    IN_PROGRESS = "in_progress"  # another attempt is publishing it right now
+    CONFLICT = "conflict"  # the same client id was used for a different request
+
+
+@dataclass(frozen=True)
+class Claim:
+    event_id: str
+    fingerprint: str
+
+
+class IdempotencyStore:
+    def __init__(self, client: aioredis.Redis, prefix: str, ttl_s: int) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._ttl_s = ttl_s
+
+    def _key(self, event_id: str) -> str:
+        return f"{self._prefix}idem:{event_id}"
+
+    async def claim(self, claims: Sequence[Claim]) -> list[ClaimOutcome]:
+        """Claim every event id in one round trip; existing records are compared by fingerprint."""
+        if not claims:
+            return []
+        pipe = self._client.pipeline(transaction=False)
+        for claim in claims:
+            pipe.set(self._key(claim.event_id), f"{PENDING}|{claim.fingerprint}", nx=True, ex=self._ttl_s)
+            pipe.get(self._key(claim.event_id))
+        replies = await pipe.execute()
+        outcomes = []
+        for claim, claimed, current in zip(claims, replies[0::2], replies[1::2], strict=True):
+            if claimed:
+                outcomes.append(ClaimOutcome.NEW)
+                continue
+            state, _, fingerprint = (current or b"").decode().partition("|")
+            if fingerprint != claim.fingerprint:
+                outcomes.append(ClaimOutcome.CONFLICT)
+            elif state == DONE:
+                outcomes.append(ClaimOutcome.DONE)
+            else:
+                outcomes.append(ClaimOutcome.IN_PROGRESS)
+        return outcomes
+
+    async def settle(self, published: Sequence[Claim], failed: Sequence[Claim]) -> None:
+        """Mark acknowledged events done and release the claims of those the broker did not take."""
+        if not published and not failed:
+            return
+        pipe = self._client.pipeline(transaction=False)
+        for claim in published:
+            pipe.set(self._key(claim.event_id), f"{DONE}|{claim.fingerprint}", ex=self._ttl_s)
+        for claim in failed:
+            pipe.delete(self._key(claim.event_id))
+        await pipe.execute()

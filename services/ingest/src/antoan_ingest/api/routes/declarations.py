@@ -1,0 +1,65 @@
+"""Health declarations: domestic, entry into the country, domestic move, quarantine daily update."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from antoan_ingest.api import schemas
+from antoan_ingest.api.deps import RuntimeDep
+from antoan_ingest.domain import checkins, identity
+from antoan_shared import events, topics
+from antoan_shared.web import ApiError, ErrorResponse
+
+router = APIRouter(prefix="/v1/declarations", tags=["declarations"])
+
+# Identifying fields stay in the vault; everything else of a declaration travels on the topic.
+_NOT_ON_TOPIC = {"person_id", "declared_by", "declared_at", "contact", "client_event_id", "kind", "symptoms"}
+_SHARED_FIELDS = {"temperature_c", "contact_with_case", "contact_with_suspected_case"}
+
+
+def _person(raw: str, code: str) -> identity.PersonId:
+    try:
+        return identity.normalise_person_id(raw)
+    except identity.InvalidPersonIdError as exc:
+        raise ApiError(400, code, str(exc)) from exc
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=schemas.DeclarationAccepted,
+    responses={400: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
+)
+async def declare(body: schemas.DeclarationRequest, runtime: RuntimeDep) -> schemas.DeclarationAccepted:
+    """Record a declaration, possibly on behalf of someone else; 202 once Kafka acknowledged it."""
+    settings = runtime.settings
+    pepper = settings.pepper.get_secret_value().encode()
+    now = events.utc_now()
+    declared_at = body.declared_at or now
+    if declared_at > now + settings.max_clock_skew:
+        raise ApiError(400, "declared_at_in_future", "declared_at is in the future")
+    person = _person(body.person_id, "invalid_person_id")
+    person_key = identity.person_key(pepper, person)
+    declarant_key = None
+    contacts: list[tuple[str, dict[str, str]]] = [(person_key, {"identifier": person.canonical})]
+    if body.declared_by is not None:
+        declarant = _person(body.declared_by, "invalid_declared_by")
+        declarant_key = identity.person_key(pepper, declarant)
+        contacts.append((declarant_key, {"identifier": declarant.canonical}))
+    if body.contact is not None:
+        contacts[0][1].update({k: str(v) for k, v in body.contact.model_dump(exclude_none=True).items()})
+    fields = body.model_dump(mode="json", exclude=_NOT_ON_TOPIC)
+    event = events.DeclarationSubmitted(
+        event_id=checkins.derived_event_id(f"declaration/{person_key}", body.client_event_id),
+        producer="ingest",
+        person_key=person_key,
+        kind=events.DeclarationKind(body.kind),
+        declared_at=declared_at,
+        submitted_by_key=declarant_key,
+        symptoms=tuple(body.symptoms),
+        **{name: fields.pop(name) for name in _SHARED_FIELDS if name in fields},
+        details=fields,
+    )
+    await runtime.vault.remember(contacts)
+    await runtime.publisher.publish(topics.DECLARATIONS, event)
+    return schemas.DeclarationAccepted(event_id=event.event_id, person_key=person_key)

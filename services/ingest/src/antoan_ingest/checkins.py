@@ -1,0 +1,266 @@
+"""Recording check-ins: one scan or an offline batch, each item accepted or refused on its own.
+
+The single and the batch endpoints both come through here, so an item of a batch gets exactly the answer
+it would get alone. Every event is acknowledged by the broker before its item is reported accepted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from prometheus_client import Counter, Histogram
+
+from antoan_ingest.adapters.idempotency import Claim, ClaimOutcome, IdempotencyStore
+from antoan_ingest.adapters.vault import IdentityVault
+from antoan_ingest.adapters.venue_directory import VenueDirectory
+from antoan_ingest.domain import checkins, identity, personal_qr, qr
+from antoan_ingest.settings import IngestSettings
+from antoan_shared import events, topics
+from antoan_shared.events import CheckInApp, CheckInMethod, Direction, HealthDeclaration, VenueState
+from antoan_shared.kafka import EventPublisher
+from antoan_shared.web import ApiError
+
+ACCEPTED = Counter("antoan_ingest_checkins_accepted_total", "Check-in events acknowledged by Kafka", ["method"])
+REJECTED_ITEMS = Counter("antoan_ingest_checkins_rejected_total", "Check-in items refused, by reason", ["code"])
+ACK_SECONDS = Histogram(
+    "antoan_ingest_broker_ack_seconds",
+    "From handing a batch of events to the producer to the broker's acknowledgement (acks=all)",
+    buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10),
+)
+
+
+@dataclass(frozen=True)
+class ScanCommand:
+    """One scan: a person at a venue, by either of the two ways in (SPEC §3.3)."""
+
+    app: CheckInApp
+    direction: Direction = Direction.IN
+    venue_qr: str | None = None
+    person_id: str | None = None
+    person_qr: str | None = None
+    scanned_at: datetime | None = None
+    client_event_id: str | None = None
+    declaration: HealthDeclaration | None = None
+    dependants: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PersonRecorded:
+    event_id: str
+    person_key: str
+
+
+@dataclass(frozen=True)
+class ScanAccepted:
+    event_id: str
+    person_key: str
+    venue_id: str
+    dependants: tuple[PersonRecorded, ...] = ()
+
+
+@dataclass
+class _Pending:
+    """An item that passed validation: its events and what the vault should learn."""
+
+    venue: VenueState
+    events: list[events.CheckInRecorded]
+    contacts: list[tuple[str, dict[str, str]]]
+    fingerprint: str
+    outcome: ClaimOutcome | None = None
+    failed: bool = False
+    published: list[bool] = field(default_factory=list)
+
+
+def api_key_hash(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+class CheckInRecorder:
+    def __init__(
+        self,
+        settings: IngestSettings,
+        venues: VenueDirectory,
+        publisher: EventPublisher,
+        idempotency: IdempotencyStore,
+        vault: IdentityVault,
+    ) -> None:
+        self._settings = settings
+        self._venues = venues
+        self._publisher = publisher
+        self._idempotency = idempotency
+        self._vault = vault
+        self._pepper = settings.pepper.get_secret_value().encode()
+
+    def venue_for_key(self, api_key: str | None) -> VenueState | None:
+        """The venue a scanner's API key belongs to; None without a key, ApiError for a wrong one."""
+        if api_key is None:
+            return None
+        venue = self._venues.by_api_key_hash(api_key_hash(api_key))
+        if venue is None or not venue.active:
+            raise ApiError(401, "invalid_venue_key", "the venue API key is not valid")
+        return venue
+
+    async def record(self, commands: Sequence[ScanCommand], api_key: str | None) -> list[ScanAccepted | ApiError]:
+        keyed_venue = self.venue_for_key(api_key)
+        now = events.utc_now()
+        results: list[ScanAccepted | ApiError | _Pending] = []
+        for command in commands:
+            try:
+                results.append(self._validate(command, keyed_venue, now))
+            except ApiError as error:
+                results.append(error)
+        pending = [item for item in results if isinstance(item, _Pending)]
+        await self._claim(pending)
+        await self._vault.remember([c for item in pending if item.outcome is ClaimOutcome.NEW for c in item.contacts])
+        await self._publish([item for item in pending if item.outcome is ClaimOutcome.NEW])
+        answers = [self._answer(item) for item in results]
+        for answer in answers:
+            if isinstance(answer, ApiError):
+                REJECTED_ITEMS.labels(answer.code).inc()
+        return answers
+
+    def _validate(self, command: ScanCommand, keyed_venue: VenueState | None, now: datetime) -> _Pending:
+        settings = self._settings
+        if command.venue_qr is not None:
+            venue = self._venue_from_qr(command.venue_qr, now)
+            method = CheckInMethod.VENUE_QR
+        elif keyed_venue is not None:
+            venue = keyed_venue
+            method = CheckInMethod.PERSON_QR if command.person_qr is not None else CheckInMethod.STAFF
+        else:
+            raise ApiError(401, "venue_key_required", "without a venue QR code, a check-in needs the venue's API key")
+        person, contact = self._person(command)
+        scanned_at = command.scanned_at or now
+        try:
+            checkins.check_scanned_at(scanned_at, now, settings.max_clock_skew, settings.retention)
+        except checkins.ScannedAtOutOfRangeError as exc:
+            raise ApiError(400, exc.code, str(exc)) from exc
+
+        people = [(person, contact, command.client_event_id)]
+        for index, dependant_id in enumerate(command.dependants):
+            dependant = self._normalise(dependant_id, "invalid_dependant_id")
+            people.append(
+                (
+                    dependant,
+                    {"identifier": dependant.canonical},
+                    checkins.dependant_client_event_id(command.client_event_id, index),
+                )
+            )
+        recorded, contacts = [], []
+        for each, each_contact, client_event_id in people:
+            person_key = identity.person_key(self._pepper, each)
+            recorded.append(
+                events.CheckInRecorded(
+                    event_id=checkins.checkin_event_id(person_key, client_event_id),
+                    producer="ingest",
+                    venue_id=venue.venue_id,
+                    person_key=person_key,
+                    direction=command.direction,
+                    scanned_at=scanned_at,
+                    app=command.app,
+                    method=method,
+                    client_event_id=client_event_id,
+                    declaration=command.declaration if each is person else None,
+                )
+            )
+            contacts.append((person_key, each_contact))
+        fingerprint = checkins.fingerprint(
+            venue.venue_id, command.direction, scanned_at.isoformat(), *(e.person_key for e in recorded)
+        )
+        return _Pending(venue, recorded, contacts, fingerprint)
+
+    def _venue_from_qr(self, payload: str, now: datetime) -> VenueState:
+        try:
+            venue_qr = qr.verify_qr(self._settings.qr_keys, payload, now)
+        except qr.QrError as exc:
+            raise ApiError(400, exc.code, str(exc)) from exc
+        venue = self._venues.get(venue_qr.venue_id)
+        if venue is None or not venue.active:
+            raise ApiError(404, "venue_not_found", "no active venue has this QR code")
+        return venue
+
+    def _person(self, command: ScanCommand) -> tuple[identity.PersonId, dict[str, str]]:
+        if command.person_qr is not None and command.person_id is not None:
+            raise ApiError(422, "ambiguous_person", "give either person_qr or person_id, not both")
+        if command.person_qr is not None:
+            try:
+                scanned = personal_qr.parse_personal_qr(command.person_qr)
+            except personal_qr.InvalidPersonalQrError as exc:
+                raise ApiError(400, exc.code, str(exc)) from exc
+            person = self._normalise(scanned.document_number, "invalid_person_qr")
+            contact = {
+                "identifier": person.canonical,
+                "full_name": scanned.full_name,
+                "birth_date": scanned.birth_date,
+                "id_type": scanned.id_type,
+            }
+            return person, contact
+        if command.person_id is None:
+            raise ApiError(422, "person_required", "a check-in needs person_id or person_qr")
+        person = self._normalise(command.person_id, "invalid_person_id")
+        contact = {"identifier": person.canonical}
+        if person.kind is identity.IdentifierKind.PHONE:
+            contact["phone"] = "+" + person.value
+        return person, contact
+
+    @staticmethod
+    def _normalise(raw: str, code: str) -> identity.PersonId:
+        try:
+            return identity.normalise_person_id(raw)
+        except identity.InvalidPersonIdError as exc:
+            raise ApiError(400, code, str(exc)) from exc
+
+    async def _claim(self, pending: list[_Pending]) -> None:
+        """Items with client event ids claim them; items without are always new."""
+        claims = [(item, Claim(item.events[0].event_id, item.fingerprint)) for item in pending]
+        with_ids = [(item, claim) for item, claim in claims if item.events[0].client_event_id is not None]
+        outcomes = await self._idempotency.claim([claim for _, claim in with_ids])
+        for item in pending:
+            item.outcome = ClaimOutcome.NEW
+        for (item, _), outcome in zip(with_ids, outcomes, strict=True):
+            item.outcome = outcome
+
+    async def _publish(self, items: list[_Pending]) -> None:
+        batch = [event for item in items for event in item.events]
+        if not batch:
+            return
+        started = time.perf_counter()
+        outcomes = await self._publisher.publish_many_settled(topics.CHECKINS, batch)
+        ACK_SECONDS.observe(time.perf_counter() - started)
+        position = 0
+        for item in items:
+            item.published = [
+                not isinstance(o, BaseException) for o in outcomes[position : position + len(item.events)]
+            ]
+            position += len(item.events)
+            item.failed = not all(item.published)
+            for event, ok in zip(item.events, item.published, strict=True):
+                if ok:
+                    ACCEPTED.labels(event.method.value).inc()
+        with_ids = [item for item in items if item.events[0].client_event_id is not None]
+        await self._idempotency.settle(
+            published=[Claim(i.events[0].event_id, i.fingerprint) for i in with_ids if not i.failed],
+            failed=[Claim(i.events[0].event_id, i.fingerprint) for i in with_ids if i.failed],
+        )
+
+    @staticmethod
+    def _answer(item: ScanAccepted | ApiError | _Pending) -> ScanAccepted | ApiError:
+        if not isinstance(item, _Pending):
+            return item
+        if item.outcome is ClaimOutcome.CONFLICT:
+            return ApiError(409, "client_event_id_conflict", "this client_event_id was used for another check-in")
+        if item.outcome is ClaimOutcome.IN_PROGRESS:
+            return ApiError(409, "request_in_progress", "this check-in is being recorded; retry in a moment")
+        if item.failed:
+            return ApiError(503, "broker_unavailable", "the event broker did not acknowledge; retry")
+        main, *dependants = item.events
+        return ScanAccepted(
+            event_id=main.event_id,
+            person_key=main.person_key,
+            venue_id=item.venue.venue_id,
+            dependants=tuple(PersonRecorded(e.event_id, e.person_key) for e in dependants),
+        )
