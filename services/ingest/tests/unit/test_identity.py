@@ -30,7 +30,7 @@ def test_passport_numbers_ignore_case_and_spaces() -> None:
     assert normalise_person_id("c 1234567").value == normalise_person_id("C1234567").value == "C1234567"
 
 
-@pytest.mark.parametrize("raw", ["", "abc", "12345", "0112345678", "+1 415 555 0100"])
+@pytest.mark.parametrize("raw", ["", "abc", "nobody", "12345", "0112345678", "+1 415 555 0100"])
 def test_what_is_no_identifier_is_refused(raw: str) -> None:
     with pytest.raises(InvalidPersonIdError):
         normalise_person_id(raw)

@@ -36,7 +36,7 @@ _PHONE_NATIONAL = re.compile(r"0([35789]\d{8})")
 _PHONE_INTERNATIONAL = re.compile(r"\+?84([35789]\d{8})")
 _CCCD = re.compile(r"\d{12}")
 _CMND = re.compile(r"\d{9}")
-_PASSPORT = re.compile(r"[A-Z][A-Z0-9]{5,11}")
+_PASSPORT = re.compile(r"[A-Z](?=[A-Z0-9]*\d)[A-Z0-9]{5,11}")  # a letter first, and digits in it
 
 
 def normalise_person_id(raw: str) -> PersonId:
