@@ -32,10 +32,10 @@ _FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
 _PAGE_W, _PAGE_H = 210.0, 297.0
 _MARGIN = 15.0
 _CONTENT_W = _PAGE_W - 2 * _MARGIN
-_HEADER_H = 24.0
-_NAME_TOP = _HEADER_H + 7.0
+_HEADER_H = 26.0
+_NAME_TOP = _HEADER_H + 6.0
 _NAME_MAX_H = 30.0  # the name shrinks (and, at the smallest size, is cut with "…") to stay within this
-_QR_MAX_SIDE = 130.0  # the symbol itself, without its quiet zone; at least 120 mm is left for it
+_QR_MAX_SIDE = 130.0  # the symbol itself, without its quiet zone
 _QR_GAP = 3.0  # between the frame around the quiet zone and the text above and below
 _FOOTER_RULE_Y = _PAGE_H - 17.0
 _PT_TO_MM = 25.4 / 72
@@ -81,7 +81,12 @@ def qr_png(payload: str, scale: int = 10) -> bytes:
 
 
 def poster_pdf(venue: PosterVenue, payload: str) -> bytes:
-    """A one-page A4 portrait poster: title, venue, a large QR code (at least 12 cm) and instructions."""
+    """A one-page A4 portrait poster: title, venue, a large QR code and the instructions.
+
+    The symbol is 130 mm wide when the venue texts are short, never under 120 mm for any payload over 14 bytes
+    (QR version 2 and up; real venue payloads are ~45 bytes). Long names shrink, down to 10 pt, and are cut
+    with "…" beyond 7 lines at that size; whitespace is collapsed and text normalised to NFC.
+    """
     matrix = _make_qr(payload).matrix
     name = _nfc(venue.name)
     pdf = _new_document(f"{TITLE} — {name}")
@@ -91,7 +96,7 @@ def poster_pdf(venue: PosterVenue, payload: str) -> bytes:
     pdf.set_fill_color(*_ACCENT)
     pdf.rect(0, 0, _PAGE_W, _HEADER_H, style="F")
     pdf.set_text_color(*_WHITE)
-    _fitted_lines(pdf, TITLE, style="B", top=0, max_pt=26, min_pt=14, max_lines=1, height=_HEADER_H)
+    _fitted_lines(pdf, TITLE, style="B", top=1, max_pt=25, min_pt=14, max_lines=1, height=_HEADER_H)
 
     # Venue: name, category, address. Everything below the QR code is laid out from the bottom up, so the
     # space between the two blocks is what the QR code gets.
@@ -165,7 +170,8 @@ def _wrap(pdf: FPDF, text: str, style: str, size_pt: float, width: float = _CONT
     """The lines ``multi_cell`` would break ``text`` into at this font and width (nothing is drawn)."""
     pdf.set_font(_FONT_FAMILY, style, size_pt)
     lines = pdf.multi_cell(width, text=text, dry_run=True, output=MethodReturnValue.LINES)
-    assert isinstance(lines, list)
+    if not isinstance(lines, list):  # the return type depends on ``output``
+        raise TypeError(f"multi_cell returned {type(lines).__name__}, expected the list of lines")
     return [str(line) for line in lines]
 
 
@@ -179,7 +185,6 @@ def _fitted_lines(
     min_pt: float,
     max_lines: int,
     height: float | None = None,
-    align: Align = Align.C,
 ) -> float:
     """Draw ``text`` centred across the content width from ``top``, at the largest size from ``max_pt`` down to
     ``min_pt`` at which it fits in ``max_lines`` lines (and ``height``, when given, in which it is then centred
@@ -194,15 +199,12 @@ def _fitted_lines(
     if not fits:
         room = max_lines if height is None else max(1, min(max_lines, int(height // _line_height(size))))
         lines = lines[:room]
-        last = lines[-1].rstrip()
-        while last and pdf.get_string_width(last + "…") > _CONTENT_W:
-            last = last[:-1].rstrip()
-        lines[-1] = last + "…"
+        lines[-1] = _cut(pdf, lines[-1], _CONTENT_W)
     line_h = _line_height(size)
     y = top if height is None else top + (height - len(lines) * line_h) / 2
     pdf.set_xy(_MARGIN, y)
     for line in lines:
-        pdf.cell(_CONTENT_W, line_h, line, align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.cell(_CONTENT_W, line_h, line, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     return top + height if height is not None else pdf.get_y()
 
 
@@ -258,10 +260,14 @@ def _instructions_and_footer(pdf: FPDF, venue_id: str) -> float:
 
 
 def _ellipsize(pdf: FPDF, text: str, width: float) -> str:
-    if pdf.get_string_width(text) <= width:
-        return text
+    return text if pdf.get_string_width(text) <= width else _cut(pdf, text, width)
+
+
+def _cut(pdf: FPDF, text: str, width: float) -> str:
+    """``text`` shortened as needed so that it and a closing "…" fit in ``width`` at the current font."""
+    text = text.rstrip()
     while text and pdf.get_string_width(text + "…") > width:
-        text = text[:-1]
+        text = text[:-1].rstrip()
     return text + "…"
 
 
