@@ -230,7 +230,7 @@ class ExposureDetected(Event):
     type: Literal["exposure.detected"] = "exposure.detected"
     case_id: str
     person_key: str = Field(description="The contact")
-    degree: Literal[1, 2]
+    degree: int = Field(ge=1, description="1 for F1, 2 for F2 (higher only if the maximum degree is raised)")
     venue_id: str
     window_start: AwareDatetime
     window_end: AwareDatetime
@@ -254,6 +254,67 @@ class QuarantineAlertRaised(Event):
     person_key: str
     reason: Literal["fever", "symptom", "missed_update"]
     detail: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- internal to the tracer (its own topics: re-keyed streams between its agents) -------------------
+
+
+class VenueVisitChanged(Event):
+    """A person's visit at a venue as it now stands (`removed` when late data undid it)."""
+
+    type: Literal["tracer.venue_visit.changed"] = "tracer.venue_visit.changed"
+    venue_id: str
+    visit_id: str
+    person_key: str
+    start: AwareDatetime
+    end: AwareDatetime
+    removed: bool = False
+
+
+class SpreaderWindowChanged(Event):
+    """A spreader's window at a venue, to be matched against the venue's visits."""
+
+    type: Literal["tracer.spreader_window.changed"] = "tracer.spreader_window.changed"
+    venue_id: str
+    window_id: str
+    case_id: str
+    spreader_key: str
+    spreader_degree: int = Field(ge=0)
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class PresenceChanged(Event):
+    """Where a person's open visit is: at this venue from `start` until `until`, or (None) not here."""
+
+    type: Literal["tracer.presence.changed"] = "tracer.presence.changed"
+    venue_id: str
+    person_key: str
+    start: AwareDatetime | None
+    until: AwareDatetime | None
+    revision: int = Field(description="The person's scan count when this was decided; older ones are ignored")
+
+
+class ContactFound(Event):
+    """A person whose visit overlapped a spreader's window, on its way to that person's own state."""
+
+    type: Literal["tracer.contact.found"] = "tracer.contact.found"
+    person_key: str
+    case_id: str
+    degree: int = Field(ge=1)
+    exposed_at: AwareDatetime
+    venue_id: str
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    source_person_key: str
+
+
+class QuarantineAlertMarked(Event):
+    """The tracer's own note that a missed-update alert went out for a person and a day."""
+
+    type: Literal["tracer.quarantine_alert.marked"] = "tracer.quarantine_alert.marked"
+    person_key: str
+    day: str
 
 
 # --- safety map --------------------------------------------------------------------------------
@@ -308,6 +369,11 @@ AnyEvent = Annotated[
     | QuarantineAlertRaised
     | VenueRiskChanged
     | AreaRiskChanged
-    | DeadLettered,
+    | DeadLettered
+    | VenueVisitChanged
+    | SpreaderWindowChanged
+    | PresenceChanged
+    | ContactFound
+    | QuarantineAlertMarked,
     Field(discriminator="type"),
 ]

@@ -173,6 +173,55 @@ AUDIT = TopicSpec(
     description="Every read of personal data, for the audit trail.",
 )
 
+# The tracer's internal topics: the same streams re-keyed, so each agent sees one key's events in order.
+TRACER_PERSON_SCANS = TopicSpec(
+    "tracer.person-scans.v1",
+    key="person_key",
+    value_types=(events.CheckInRecorded,),
+    writer="tracer",
+    access=Access.INTERNAL,
+    description="checkins.v1 re-keyed by person: visits are built per person.",
+)
+TRACER_VENUE_UPDATES = TopicSpec(
+    "tracer.venue-updates.v1",
+    key="venue_id",
+    value_types=(events.VenueVisitChanged, events.SpreaderWindowChanged, events.PresenceChanged),
+    writer="tracer",
+    access=Access.INTERNAL,
+    description="Visits, spreader windows and presence, re-keyed by venue for matching and occupancy.",
+)
+TRACER_PERSON_CONTACTS = TopicSpec(
+    "tracer.person-contacts.v1",
+    key="person_key",
+    value_types=(events.ContactFound,),
+    writer="tracer",
+    access=Access.INTERNAL,
+    description="Contacts found at venues, re-keyed by the contact: lowest degree per case is kept per person.",
+)
+TRACER_CASE_CONTACTS = TopicSpec(
+    "tracer.case-contacts.v1",
+    key="case_id",
+    value_types=(events.ExposureDetected,),
+    writer="tracer",
+    access=Access.INTERNAL,
+    description="exposures.v1 re-keyed by case, for the health authority's contact list.",
+)
+TRACER_QUARANTINE_MARKS = TopicSpec(
+    "tracer.quarantine-marks.v1",
+    key="person_key",
+    value_types=(events.QuarantineAlertMarked,),
+    writer="tracer",
+    access=Access.INTERNAL,
+    description="Missed-update alerts already raised, so a restart does not raise them again.",
+)
+TRACER_INTERNAL = (
+    TRACER_PERSON_SCANS,
+    TRACER_VENUE_UPDATES,
+    TRACER_PERSON_CONTACTS,
+    TRACER_CASE_CONTACTS,
+    TRACER_QUARANTINE_MARKS,
+)
+
 
 def _dead_letters(service: str) -> TopicSpec:
     return TopicSpec(
@@ -202,7 +251,13 @@ CONTRACT_TOPICS: tuple[TopicSpec, ...] = (
     VENUE_RISK,
     AREA_RISK,
 )
-ALL_TOPICS: tuple[TopicSpec, ...] = (*CONTRACT_TOPICS, IDENTITY_VAULT, AUDIT, *DEAD_LETTERS.values())
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    *CONTRACT_TOPICS,
+    IDENTITY_VAULT,
+    AUDIT,
+    *TRACER_INTERNAL,
+    *DEAD_LETTERS.values(),
+)
 
 
 def topics_written_by(service: str) -> tuple[TopicSpec, ...]:

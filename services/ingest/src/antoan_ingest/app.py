@@ -15,13 +15,13 @@ from kafka.errors import KafkaError
 
 from antoan_ingest.adapters.idempotency import IdempotencyStore
 from antoan_ingest.adapters.vault import IdentityVault, VaultCipher, derive_vault_key
-from antoan_ingest.adapters.venue_directory import VenueDirectory, VenueDirectoryFollower
 from antoan_ingest.api.deps import Runtime
 from antoan_ingest.api.routes import cases, checkins, declarations, persons, venues
 from antoan_ingest.checkins import CheckInRecorder
 from antoan_ingest.settings import IngestSettings, get_settings
 from antoan_shared import topics
 from antoan_shared.kafka import EventPublisher, ensure_topics
+from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower
 from antoan_shared.web import BodySizeLimit, RateLimit, error_response, health_router, install_error_handlers
 
 log = logging.getLogger(__name__)

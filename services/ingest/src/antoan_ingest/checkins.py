@@ -16,12 +16,12 @@ from prometheus_client import Counter, Histogram
 
 from antoan_ingest.adapters.idempotency import Claim, ClaimOutcome, IdempotencyStore
 from antoan_ingest.adapters.vault import IdentityVault
-from antoan_ingest.adapters.venue_directory import VenueDirectory
 from antoan_ingest.domain import checkins, identity, personal_qr, qr
 from antoan_ingest.settings import IngestSettings
 from antoan_shared import events, topics
 from antoan_shared.events import CheckInApp, CheckInMethod, Direction, HealthDeclaration, VenueState
 from antoan_shared.kafka import EventPublisher
+from antoan_shared.venues import VenueDirectory
 from antoan_shared.web import ApiError
 
 ACCEPTED = Counter("antoan_ingest_checkins_accepted_total", "Check-in events acknowledged by Kafka", ["method"])

@@ -1,24 +1,23 @@
-"""The tracer's Faust application: topics from the registry, tables, web pages."""
+"""The tracer's Faust application and what its agents share: topics from the registry, venue lookups."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import faust
 
-from antoan_shared import topics
+from antoan_shared import codec, topics
+from antoan_shared.events import Event
+from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower
 from antoan_tracer.settings import TracerSettings
 
-
-class Readiness:
-    """Set once the consumer group gave this worker its partitions (possibly none)."""
-
-    def __init__(self) -> None:
-        self.assigned = False
+PARTITIONS = topics.CHECKINS.partitions
 
 
 def create_app(settings: TracerSettings) -> faust.App:
-    app = faust.App(
+    return faust.App(
         settings.group_id("tracer"),
         broker=settings.faust_broker,
         store=settings.store,
@@ -26,16 +25,55 @@ def create_app(settings: TracerSettings) -> faust.App:
         web_bind=settings.host,
         web_port=settings.port,
         web_host=settings.host,
-        topic_partitions=topics.CHECKINS.partitions,
+        topic_partitions=PARTITIONS,
         topic_replication_factor=settings.replication_factor,
         producer_acks=-1,
-        # Faust's default serialiser is JSON; records are encoded by antoan_shared.codec instead.
+        # Records are encoded by antoan_shared.codec, not by Faust's own JSON.
         value_serializer="raw",
         key_serializer="raw",
         autodiscover=False,
+        # At-least-once: offsets are committed after processing; every state change is idempotent.
+        processing_guarantee="at_least_once",
     )
-    return app
 
 
-def source_topic(app: faust.App, settings: TracerSettings, spec: topics.TopicSpec) -> Any:
-    return app.topic(settings.topic(spec), key_type=bytes, value_type=bytes, partitions=spec.partitions)
+def json_table(app: faust.App, name: str) -> Any:
+    """A RocksDB-backed table with string keys (as the producers key the streams) and JSON values."""
+    return app.Table(
+        name,
+        default=dict,
+        partitions=PARTITIONS,
+        schema=faust.Schema(key_type=str, key_serializer="raw", value_serializer="json"),
+    )
+
+
+@dataclass
+class Tracer:
+    """What the agents share."""
+
+    app: faust.App
+    settings: TracerSettings
+    venues: VenueDirectory
+    follower: VenueDirectoryFollower
+    _topics: dict[tuple[str, ...], Any] = field(default_factory=dict)
+
+    def topic(self, *specs: topics.TopicSpec) -> Any:
+        names = tuple(self.settings.topic(spec) for spec in specs)
+        if names not in self._topics:
+            self._topics[names] = self.app.topic(*names, key_type=bytes, value_type=bytes)
+        return self._topics[names]
+
+    async def send(self, spec: topics.TopicSpec, event: Event) -> None:
+        if spec.writer != "tracer":
+            raise RuntimeError(f"{spec.name} is written by {spec.writer}")
+        await self.topic(spec).send(key=codec.encode_key(spec, event), value=codec.encode_event(event))
+
+    def follower_caught_up(self) -> bool:
+        return self.follower.caught_up.is_set()
+
+    def dwell(self, venue_id: str) -> timedelta:
+        venue = self.venues.get(venue_id)
+        return self.settings.dwell_for(venue.category if venue is not None else None)
+
+    def cutoff(self, now: datetime) -> datetime:
+        return now - self.settings.retention

@@ -1,16 +1,42 @@
-"""The tracer's HTTP pages on Faust's web server: health and readiness."""
+"""The tracer's HTTP pages on Faust's web server, each request routed to the worker owning its key."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
+from datetime import datetime
 from typing import Any
 
-import faust
+import aiohttp
 from faust.web import Request, Response, View
 
-from antoan_tracer.app import Readiness
+from antoan_tracer.app import Tracer
+from antoan_tracer.domain.venue import visits_from_json
+from antoan_tracer.venues.agents import day_key, days_between
+
+log = logging.getLogger(__name__)
 
 
-def register(app: faust.App, readiness: Readiness) -> None:
+class Readiness:
+    """Set once the consumer group gave this worker its partitions (possibly none)."""
+
+    def __init__(self) -> None:
+        self.assigned = False
+
+
+def _error(view: View, status: int, code: str, message: str) -> Response:
+    return view.json({"error": {"code": code, "message": message}}, status=status)
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def register(tracer: Tracer, readiness: Readiness, case_contacts: Any, venue_meta: Any, visits_by_day: Any) -> None:
+    app, settings = tracer.app, tracer.settings
+
     @app.on_partitions_assigned.connect
     async def on_assigned(*_: Any, **__: Any) -> None:
         readiness.assigned = True
@@ -21,8 +47,98 @@ def register(app: faust.App, readiness: Readiness) -> None:
 
     @app.page("/readyz")
     async def readyz(self: View, request: Request) -> Response:
-        checks = {"kafka_assignment": readiness.assigned, "not_rebalancing": not app.rebalancing}
+        checks = {
+            "kafka_assignment": readiness.assigned,
+            "not_rebalancing": not app.rebalancing,
+            "venue_directory": tracer.follower_caught_up(),
+        }
         if all(checks.values()):
             return self.json({"status": "ready", "checks": checks})
-        body = {"error": {"code": "not_ready", "message": "the worker has no assignment yet", "detail": checks}}
+        body = {"error": {"code": "not_ready", "message": "the worker is not ready", "detail": checks}}
         return self.json(body, status=503)
+
+    @app.page("/v1/cases/{case_id}/contacts")
+    @app.table_route(table=case_contacts, match_info="case_id")
+    async def contacts_of_case(self: View, request: Request, case_id: str) -> Response:
+        """The F1 and F2 contacts of a case, with contact details from the identity vault (audited there)."""
+        token = _bearer(request)
+        if token is None:
+            return _error(self, 401, "token_required", "this endpoint needs the health authority's bearer token")
+        if not hmac.compare_digest(token.encode(), settings.ha_token.get_secret_value().encode()):
+            return _error(self, 403, "invalid_token", "the bearer token is not the health authority's")
+        contacts = dict(case_contacts[case_id])
+        details = await _contact_details(settings.ingest_url, token, sorted(contacts), case_id)
+        listed = [
+            {"person_key": person_key, **fields, "contact": details.get(person_key)}
+            for person_key, fields in sorted(
+                contacts.items(), key=lambda item: (item[1]["degree"], item[1]["exposed_at"])
+            )
+        ]
+        return self.json(
+            {
+                "case_id": case_id,
+                "contacts": listed,
+                "f1": sum(1 for c in listed if c["degree"] == 1),
+                "f2": sum(1 for c in listed if c["degree"] == 2),
+                "contact_details_available": bool(details) or not listed,
+            }
+        )
+
+    @app.page("/v1/venues/{venue_id}/visits")
+    @app.table_route(table=venue_meta, match_info="venue_id")
+    async def visits_of_venue(self: View, request: Request, venue_id: str) -> Response:
+        """The venue owner's visitor history (pseudonymous), with the venue's API key."""
+        venue = tracer.venues.get(venue_id)
+        if venue is None:
+            return _error(self, 404, "venue_not_found", "no venue has this id")
+        token = _bearer(request)
+        if token is None:
+            return _error(self, 401, "venue_key_required", "this endpoint needs the venue's API key as bearer token")
+        if not hmac.compare_digest(hashlib.sha256(token.encode()).hexdigest(), venue.api_key_hash):
+            return _error(self, 403, "invalid_venue_key", "the API key does not belong to this venue")
+        try:
+            start = datetime.fromisoformat(request.query["from"])
+            end = datetime.fromisoformat(request.query["to"])
+        except (KeyError, ValueError):
+            return _error(self, 400, "invalid_range", "give from and to as RFC 3339 timestamps with a time zone")
+        if start.tzinfo is None or end.tzinfo is None or end < start or end - start > settings.retention:
+            return _error(
+                self, 400, "invalid_range", "from must precede to, with time zones, within the retention period"
+            )
+        visits = []
+        for day in days_between(start - settings.longest_visit, end):
+            for visit_id, visit in visits_from_json(visits_by_day.get(day_key(venue_id, day))).items():
+                if visit.start <= end and visit.end >= start:
+                    visits.append(
+                        {
+                            "visit_id": visit_id,
+                            "person_key": visit.person_key,
+                            "start": visit.start.isoformat(),
+                            "end": visit.end.isoformat(),
+                        }
+                    )
+        visits.sort(key=lambda v: (v["start"], v["visit_id"]))
+        return self.json({"venue_id": venue_id, "from": start.isoformat(), "to": end.isoformat(), "visits": visits})
+
+
+async def _contact_details(ingest_url: str, token: str, person_keys: list[str], case_id: str) -> dict[str, Any]:
+    """Contact details from ingest's vault, in one audited lookup; empty when ingest cannot be reached."""
+    if not person_keys:
+        return {}
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session,
+            session.post(
+                f"{ingest_url}/v1/persons/lookup",
+                json={"person_keys": person_keys, "purpose": f"contacts of case {case_id}"},
+                headers={"Authorization": f"Bearer {token}"},
+            ) as response,
+        ):
+            if response.status != 200:
+                log.warning("contact details unavailable", extra={"status": response.status})
+                return {}
+            found: dict[str, Any] = (await response.json())["contacts"]
+            return found
+    except (aiohttp.ClientError, TimeoutError):
+        log.warning("contact details unavailable: ingest unreachable", exc_info=True)
+        return {}

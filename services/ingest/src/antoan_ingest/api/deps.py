@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 
 from antoan_ingest.adapters.vault import IdentityVault
-from antoan_ingest.adapters.venue_directory import VenueDirectory, VenueDirectoryFollower
 from antoan_ingest.checkins import CheckInRecorder, api_key_hash
 from antoan_ingest.settings import IngestSettings
 from antoan_shared.events import VenueState
 from antoan_shared.kafka import EventPublisher
+from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower
 from antoan_shared.web import ApiError, bearer_token, tokens_match
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+from pydantic import BaseModel, Field
 
 from antoan_ingest.api import schemas
 from antoan_ingest.api.deps import HealthAuthority, RuntimeDep
@@ -33,3 +34,34 @@ async def person_contact(
     if contact is None:
         raise ApiError(404, "person_not_found", "the vault holds nothing for this person_key")
     return schemas.PersonContact(person_key=person_key, contact=contact)
+
+
+class PersonLookup(BaseModel):
+    person_keys: list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = Field(min_length=1, max_length=10_000)
+    purpose: str = Field(default="", max_length=200, description="Why: kept in the audit log")
+
+
+class PersonContacts(BaseModel):
+    contacts: dict[str, dict[str, str]] = Field(description="person_key -> contact details, for those the vault holds")
+
+
+@router.post(
+    "/lookup",
+    response_model=PersonContacts,
+    responses={401: {"model": ErrorResponse}, 403: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
+)
+async def people_contacts(body: PersonLookup, runtime: RuntimeDep, actor: HealthAuthority) -> PersonContacts:
+    """Contact details of many people at once (a case's contact list); one audit record for the read."""
+    keys = tuple(dict.fromkeys(body.person_keys))
+    await runtime.publisher.publish(
+        topics.AUDIT,
+        events.PersonalDataRead(
+            producer="ingest", actor=actor, resource="/v1/persons/lookup", person_keys=keys, purpose=body.purpose
+        ),
+    )
+    found = {}
+    for person_key in keys:
+        contact = await runtime.vault.contact(person_key)
+        if contact is not None:
+            found[person_key] = contact
+    return PersonContacts(contacts=found)

@@ -1,4 +1,5 @@
-"""Ingest's own view of the venue registry, read from `venues.v1`, to check venue ids at scan time."""
+"""A service's own view of the venue registry, read from `venues.v1` (ingest checks venue ids at scan time,
+the tracer finds a venue's dwell time and API key, without a database round trip)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,186 @@
+"""People: check-ins re-keyed by person, visits built per person, cases and contacts kept per person.
+
+`checkins.v1` is keyed by venue (one venue's scans in order), but visits are a person's: the scans are
+re-keyed through `tracer.person-scans.v1`. That topic, `cases.v1` and `tracer.person-contacts.v1` all have
+the same key (person_key) and partition count, so one agent sees everything about a person in order and
+owns their state. What changes at venues is re-keyed back by venue (`tracer.venue-updates.v1`).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from antoan_shared import codec, topics
+from antoan_shared.events import (
+    CaseConfirmed,
+    CheckInRecorded,
+    ContactFound,
+    ExposureDetected,
+    PresenceChanged,
+    SpreaderWindowChanged,
+    VenueExposureRecorded,
+    VenueVisitChanged,
+    VisitClosed,
+    utc_now,
+)
+from antoan_tracer.app import Tracer, json_table
+from antoan_tracer.domain.exposure import CaseExposure, case_interval
+from antoan_tracer.domain.person import Effects, PersonState
+from antoan_tracer.domain.visits import Scan
+
+log = logging.getLogger(__name__)
+
+_EXPOSURE_IDS = uuid.UUID("0c8f5f0e-3f0e-4a53-9b51-6c1a2d7a4e21")
+
+
+def register(tracer: Tracer) -> Any:
+    app, settings = tracer.app, tracer.settings
+    persons = json_table(app, "persons")
+
+    @app.agent(tracer.topic(topics.CHECKINS), name="rekey-checkins")
+    async def rekey_checkins(stream: Any) -> None:
+        """Venue-keyed scans to person-keyed scans (the value is passed on untouched)."""
+        async for raw in stream:
+            try:
+                scan = codec.decode_as(CheckInRecorded, raw)
+            except codec.DecodeError:
+                log.exception("skipping undecodable check-in")
+                continue
+            await tracer.topic(topics.TRACER_PERSON_SCANS).send(key=scan.person_key.encode(), value=raw)
+
+    @app.agent(tracer.topic(topics.TRACER_PERSON_SCANS, topics.CASES, topics.TRACER_PERSON_CONTACTS), name="people")
+    async def people(stream: Any) -> None:
+        async for raw in stream:
+            try:
+                event = codec.decode_event(raw)
+            except codec.DecodeError:
+                log.exception("skipping undecodable record")
+                continue
+            if isinstance(event, CheckInRecorded):
+                state = PersonState.from_json(event.person_key, persons[event.person_key])
+                scan = Scan(event.scanned_at, event.event_id, event.venue_id, event.direction)
+                effects = state.apply_scan(scan, tracer.dwell, settings.exposure_buffer, tracer.cutoff(utc_now()))
+            elif isinstance(event, CaseConfirmed):
+                state = PersonState.from_json(event.person_key, persons[event.person_key])
+                interval = case_interval(event.tested_at, event.onset_at, event.isolated_at, event.confirmed_at)
+                effects = state.apply_case(event.case_id, interval, tracer.dwell, settings.exposure_buffer)
+                log.info("case confirmed", extra={"case_id": event.case_id, "windows": len(effects.windows)})
+            elif isinstance(event, ContactFound):
+                state = PersonState.from_json(event.person_key, persons[event.person_key])
+                exposure = CaseExposure(
+                    event.degree,
+                    event.exposed_at,
+                    event.venue_id,
+                    event.window_start,
+                    event.window_end,
+                    event.source_person_key,
+                )
+                effects = state.apply_contact(
+                    event.case_id, exposure, settings.max_degree, tracer.dwell, settings.exposure_buffer
+                )
+            else:
+                continue
+            persons[state.person_key] = state.to_json()
+            await publish(state, effects)
+
+    async def publish(state: PersonState, effects: Effects) -> None:
+        person_key = state.person_key
+        for visit in effects.changed_visits:
+            await tracer.send(
+                topics.TRACER_VENUE_UPDATES,
+                VenueVisitChanged(
+                    producer="tracer",
+                    venue_id=visit.venue_id,
+                    visit_id=visit.visit_id,
+                    person_key=person_key,
+                    start=visit.start,
+                    end=visit.end,
+                ),
+            )
+        for visit in effects.removed_visits:
+            await tracer.send(
+                topics.TRACER_VENUE_UPDATES,
+                VenueVisitChanged(
+                    producer="tracer",
+                    venue_id=visit.venue_id,
+                    visit_id=visit.visit_id,
+                    person_key=person_key,
+                    start=visit.start,
+                    end=visit.end,
+                    removed=True,
+                ),
+            )
+        for visit in effects.closed_visits:
+            await tracer.send(
+                topics.VISITS,
+                VisitClosed(
+                    # One id per visit and shape, so a replay publishes the same event again.
+                    event_id=str(uuid.uuid5(_EXPOSURE_IDS, f"visit|{visit.visit_id}|{visit.end.isoformat()}")),
+                    producer="tracer",
+                    venue_id=visit.venue_id,
+                    person_key=person_key,
+                    visit_start=visit.start,
+                    visit_end=visit.end,
+                    closed_by=visit.closed_by,
+                ),
+            )
+        for venue_id, open_visit in effects.presence:
+            await tracer.send(
+                topics.TRACER_VENUE_UPDATES,
+                PresenceChanged(
+                    producer="tracer",
+                    venue_id=venue_id,
+                    person_key=person_key,
+                    start=open_visit.start if open_visit else None,
+                    until=open_visit.end if open_visit else None,
+                    revision=state.revision,
+                ),
+            )
+        for spread in effects.windows:
+            window = spread.window
+            await tracer.send(
+                topics.TRACER_VENUE_UPDATES,
+                SpreaderWindowChanged(
+                    producer="tracer",
+                    venue_id=window.venue_id,
+                    window_id=window.window_id,
+                    case_id=spread.case_id,
+                    spreader_key=person_key,
+                    spreader_degree=spread.degree,
+                    start=window.start,
+                    end=window.end,
+                ),
+            )
+            if spread.degree == 0:  # the case's own presence: public, without person data
+                await tracer.send(
+                    topics.VENUE_EXPOSURES,
+                    VenueExposureRecorded(
+                        event_id=str(uuid.uuid5(_EXPOSURE_IDS, f"venue|{window.window_id}|{window.end.isoformat()}")),
+                        producer="tracer",
+                        case_id=spread.case_id,
+                        venue_id=window.venue_id,
+                        spreader_degree=0,
+                        window_start=window.start,
+                        window_end=window.end,
+                    ),
+                )
+        for case_id, exposure in effects.exposures:
+            detected = ExposureDetected(
+                # Deterministic: a replay after a crash publishes the same event, which consumers drop.
+                event_id=str(uuid.uuid5(_EXPOSURE_IDS, f"{case_id}|{person_key}|{exposure.degree}")),
+                producer="tracer",
+                case_id=case_id,
+                person_key=person_key,
+                degree=exposure.degree,
+                venue_id=exposure.venue_id,
+                window_start=exposure.window_start,
+                window_end=exposure.window_end,
+                exposed_at=exposure.exposed_at,
+                source_person_key=exposure.source_person_key,
+            )
+            await tracer.send(topics.EXPOSURES, detected)
+            await tracer.send(topics.TRACER_CASE_CONTACTS, detected)
+
+    return persons
