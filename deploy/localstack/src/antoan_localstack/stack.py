@@ -813,6 +813,7 @@ def service_env(cfg: StackConfig, env: Mapping[str, str]) -> dict[str, str]:
             "KAFKA_BOOTSTRAP": cfg.kafka_bootstrap,
             "REDIS_URL": cfg.redis_url,
             "TRACER_DATA_DIR": str(cfg.tracer_data_dir),
+            "INGEST_URL": cfg.service_url("ingest"),
             "ANTOAN_ENV": os.environ.get("ANTOAN_ENV") or "local",
             "PYTHONUNBUFFERED": "1",
         }

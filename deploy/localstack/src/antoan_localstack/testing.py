@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -161,7 +163,15 @@ def settings(servers: Servers, namespace: str) -> ServiceSettings:
 
 
 @pytest.fixture(scope="module")
-def running_services(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServices]:
+def services_env() -> dict[str, str]:
+    """Extra environment for `running_services`; a test module overrides this fixture to tune the services."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def running_services(
+    servers: Servers, tmp_path_factory: pytest.TempPathFactory, services_env: dict[str, str]
+) -> Iterator[RunningServices]:
     """The three services as real processes on free ports, in a namespace of this test module's own."""
     namespace = new_namespace()
     cfg = stack.StackConfig(
@@ -186,7 +196,9 @@ def running_services(servers: Servers, tmp_path_factory: pytest.TempPathFactory)
         "ANTOAN_QR_SECRET": secrets.token_urlsafe(32),
         "ANTOAN_HA_TOKEN": ha_token,
         "TRACER_AUTO_CHECKOUT_INTERVAL_S": "1",
+        **services_env,
     }
+    env["INGEST_URL"] = cfg.service_url("ingest")
     try:
         stack.start_services(cfg, env)
         stack.wait_services_ready(cfg)
@@ -202,3 +214,61 @@ def running_services(servers: Servers, tmp_path_factory: pytest.TempPathFactory)
         )
     finally:
         stack.stop_all(cfg)
+
+
+class TracerWorker:
+    """One more tracer worker in the same consumer group as `running_services`' own (scaling out)."""
+
+    def __init__(self, services: RunningServices, name: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        state = services.config.state_dir / name
+        state.mkdir(parents=True, exist_ok=True)
+        self.log_path = state / "tracer.log"
+        env = stack.service_env(services.config, services.env)
+        env.update({"TRACER_PORT": str(self.port), "TRACER_DATA_DIR": str(state / "data")})
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "antoan_tracer"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        import httpx
+
+        def ready() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the tracer worker exited:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(ready, timeout=timeout, interval=0.3, what="the extra tracer worker")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def kill_service(services: RunningServices, name: str) -> int:
+    """SIGKILL a running service (its whole process group), as a crash would; returns the pid."""
+    pid = stack.running(services.config)[name]
+    assert pid is not None, f"{name} is not running"
+    os.killpg(pid, signal.SIGKILL)
+    wait_for(lambda: stack.running(services.config)[name] is None, timeout=15, what=f"{name} to die")
+    return pid
+
+
+def restart_services(services: RunningServices) -> None:
+    """Start whatever of the module's services is not running, and wait until all are ready."""
+    stack.start_services(services.config, services.env)
+    stack.wait_services_ready(services.config)
