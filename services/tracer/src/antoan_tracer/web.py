@@ -66,7 +66,7 @@ def register(tracer: Tracer, readiness: Readiness, case_contacts: Any, venue_met
             return _error(self, 401, "token_required", "this endpoint needs the health authority's bearer token")
         if not hmac.compare_digest(token.encode(), settings.ha_token.get_secret_value().encode()):
             return _error(self, 403, "invalid_token", "the bearer token is not the health authority's")
-        contacts = dict(case_contacts[case_id])
+        contacts = dict(case_contacts.get(case_id) or {})  # reading a missing key must not create it
         details = await _contact_details(settings.ingest_url, token, sorted(contacts), case_id)
         listed = [
             {"person_key": person_key, **fields, "contact": details.get(person_key)}

@@ -54,7 +54,7 @@ def register(tracer: Tracer) -> tuple[Any, Any, Any]:
     app, settings = tracer.app, tracer.settings
     visits_by_day = json_table(app, "venue-visits")  # "<venue>|<day>" -> {visit_id: [person, start, end]}
     venue_meta = json_table(app, "venue-meta")  # venue -> {"windows": {...}, "days": [...]}
-    presence_table = json_table(app, "presence")  # venue -> {person: [start, until, revision]}
+    presence_table = json_table(app, "venue-presence")  # venue -> {person: [start, until, revision]}
     published: dict[str, int] = {}  # last occupancy this worker published per venue
 
     async def send_contacts(contacts: list[Contact]) -> None:
@@ -163,6 +163,10 @@ def register(tracer: Tracer) -> tuple[Any, Any, Any]:
     async def apply_automatic_checkouts() -> None:
         """Occupancy falls when open visits reach their automatic check-out, with no event to say so."""
         for venue_id, data in list(presence_table.items()):
-            await publish_occupancy(venue_id, Presence.from_json(data))
+            try:
+                await publish_occupancy(venue_id, Presence.from_json(data))
+            except (ValueError, TypeError, KeyError):
+                # A timer that raises stops the whole worker; one bad entry must not.
+                log.exception("cannot count occupancy", extra={"venue_id": venue_id})
 
     return visits_by_day, venue_meta, presence_table
