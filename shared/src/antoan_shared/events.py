@@ -149,7 +149,9 @@ class CheckInRecorded(Event):
     scanned_at: AwareDatetime
     app: CheckInApp
     method: CheckInMethod = CheckInMethod.VENUE_QR
-    client_event_id: str | None = None
+    client_event_id: str | None = Field(
+        default=None, description="A keyed hash of the client's own id for the scan (never the id itself)"
+    )
     declaration: HealthDeclaration | None = None
 
 
@@ -269,6 +271,7 @@ class VenueVisitChanged(Event):
     start: AwareDatetime
     end: AwareDatetime
     removed: bool = False
+    revision: int = Field(default=0, description="The person's state revision; older ones are ignored")
 
 
 class SpreaderWindowChanged(Event):
@@ -282,6 +285,7 @@ class SpreaderWindowChanged(Event):
     spreader_degree: int = Field(ge=0)
     start: AwareDatetime
     end: AwareDatetime
+    revision: int = Field(default=0, description="The spreader's state revision; older ones are ignored")
 
 
 class PresenceChanged(Event):

@@ -136,8 +136,10 @@ def servers() -> Iterator[Servers]:
             host, port = redis.get_container_host_ip(), redis.get_exposed_port(6379)
             yield Servers(kafka.get_bootstrap_server(), f"redis://{host}:{port}/0", "testcontainers")
         return
+    # A state directory of this session's own: concurrent test sessions must not share (or stop) a stack.
+    state_dir = stack.repo_root() / ".run" / "test-stacks" / f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
     cfg = stack.StackConfig.from_env(
-        state_dir=stack.repo_root() / ".run" / "test-stack",
+        state_dir=state_dir,
         kafka_port=free_port(),
         controller_port=free_port(),
         redis_port=free_port(),
@@ -149,6 +151,7 @@ def servers() -> Iterator[Servers]:
         yield Servers(cfg.kafka_bootstrap, cfg.redis_url, "local stack")
     finally:
         stack.stop_all(cfg)
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -22,7 +22,14 @@ from antoan_ingest.settings import IngestSettings, get_settings
 from antoan_shared import topics
 from antoan_shared.kafka import EventPublisher, ensure_topics
 from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower
-from antoan_shared.web import BodySizeLimit, RateLimit, error_response, health_router, install_error_handlers
+from antoan_shared.web import (
+    BodySizeLimit,
+    ErrorResponse,
+    RateLimit,
+    error_response,
+    health_router,
+    install_error_handlers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +73,14 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             'answer is `{"error": {"code": ..., "message": ...}}` with a machine-readable code.'
         ),
         lifespan=lifespan,
+        # What any route may answer besides its own documented outcomes.
+        responses={
+            400: {"model": ErrorResponse, "description": "a body that cannot be parsed (bad_request)"},
+            413: {"model": ErrorResponse, "description": "body_too_large"},
+            422: {"model": ErrorResponse, "description": "invalid_request: the body or parameters break the schema"},
+            429: {"model": ErrorResponse, "description": "rate_limited"},
+            503: {"model": ErrorResponse, "description": "broker_unavailable, store_unavailable"},
+        },
     )
     install_error_handlers(app)
 

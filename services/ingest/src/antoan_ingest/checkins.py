@@ -163,7 +163,7 @@ class CheckInRecorder:
                     scanned_at=scanned_at,
                     app=command.app,
                     method=method,
-                    client_event_id=client_event_id,
+                    client_event_id=checkins.client_reference(self._pepper, client_event_id),
                     declaration=command.declaration if each is person else None,
                 )
             )

@@ -108,7 +108,7 @@ def register(tracer: Tracer, readiness: Readiness, case_contacts: Any, venue_met
         visits = []
         for day in days_between(start - settings.longest_visit, end):
             for visit_id, visit in visits_from_json(visits_by_day.get(day_key(venue_id, day))).items():
-                if visit.start <= end and visit.end >= start:
+                if not visit.removed and visit.start <= end and visit.end >= start:
                     visits.append(
                         {
                             "visit_id": visit_id,

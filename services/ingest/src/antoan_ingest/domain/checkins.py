@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import uuid
 from datetime import datetime, timedelta
 
@@ -36,6 +37,13 @@ def checkin_event_id(person_key: str, client_event_id: str | None) -> str:
 def dependant_client_event_id(client_event_id: str | None, index: int) -> str | None:
     """A household scan's dependants get ids of their own, derived from the scan's."""
     return None if client_event_id is None else f"{client_event_id}#dependant-{index}"
+
+
+def client_reference(pepper: bytes, client_event_id: str | None) -> str | None:
+    """What travels on the topic instead of the client's own id, which may be built from personal data."""
+    if client_event_id is None:
+        return None
+    return hmac.new(pepper, f"client-event/{client_event_id}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def fingerprint(*parts: object) -> str:

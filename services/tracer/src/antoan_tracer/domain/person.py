@@ -50,6 +50,8 @@ class PersonState:
     scans: list[Scan] = field(default_factory=list)
     roles: dict[str, Role] = field(default_factory=dict)
     exposures: dict[str, CaseExposure] = field(default_factory=dict)
+    # Counts every change of this state; what is sent from it carries the count, so that the receiving
+    # side can tell a replayed older message from a newer one.
     revision: int = 0
 
     # --- the three facts ----------------------------------------------------------------------------
@@ -69,6 +71,7 @@ class PersonState:
         if self.roles.get(case_id) == role:
             return Effects()
         before = self._derive(dwell, buffer)
+        self.revision += 1
         self.roles[case_id] = role
         self.exposures.pop(case_id, None)  # the case is nobody's contact in their own case
         return self._compare(before, self._derive(dwell, buffer))
@@ -83,6 +86,7 @@ class PersonState:
         if not exposure.improves_on(current):
             return Effects()
         before = self._derive(dwell, buffer)
+        self.revision += 1
         self.exposures[case_id] = exposure
         if exposure.degree < max_degree:
             # An F(k) spreads from their (earliest) exposure on, with no end.

@@ -97,6 +97,7 @@ def register(tracer: Tracer) -> Any:
                     person_key=person_key,
                     start=visit.start,
                     end=visit.end,
+                    revision=state.revision,
                 ),
             )
         for visit in effects.removed_visits:
@@ -110,6 +111,7 @@ def register(tracer: Tracer) -> Any:
                     start=visit.start,
                     end=visit.end,
                     removed=True,
+                    revision=state.revision,
                 ),
             )
         for visit in effects.closed_visits:
@@ -151,6 +153,7 @@ def register(tracer: Tracer) -> Any:
                     spreader_degree=spread.degree,
                     start=window.start,
                     end=window.end,
+                    revision=state.revision,
                 ),
             )
             if spread.degree == 0:  # the case's own presence: public, without person data

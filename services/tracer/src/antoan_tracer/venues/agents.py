@@ -88,14 +88,10 @@ def register(tracer: Tracer) -> tuple[Any, Any, Any]:
     def on_visit(change: VenueVisitChanged, meta: dict[str, Any]) -> list[Contact]:
         key = day_key(change.venue_id, change.start.date())
         stored = visits_from_json(visits_by_day[key])
-        if change.removed:
-            if stored.pop(change.visit_id, None) is None:
-                return []
-            visits_by_day[key] = visits_to_json(stored)
-            return []
-        visit = StoredVisit(change.person_key, change.start, change.end)
-        if stored.get(change.visit_id) == visit:
-            return []  # a replay
+        known = stored.get(change.visit_id)
+        visit = StoredVisit(change.person_key, change.start, change.end, change.revision, change.removed)
+        if known is not None and (known.revision > change.revision or known == visit):
+            return []  # a replay, or older news than what is stored
         stored[change.visit_id] = visit
         visits_by_day[key] = visits_to_json(stored)
         days = set(meta.get("days", []))
@@ -111,9 +107,11 @@ def register(tracer: Tracer) -> tuple[Any, Any, Any]:
             change.case_id,
             change.spreader_key,
             change.spreader_degree,
+            change.revision,
         )
-        if windows.get(change.window_id) == window:
-            return []  # a replay
+        known = windows.get(change.window_id)
+        if known is not None and (known.revision > change.revision or known == window):
+            return []  # a replay, or older news than what is stored
         windows[change.window_id] = window
         meta["windows"] = windows_to_json(windows)
         contacts = []
@@ -146,8 +144,9 @@ def register(tracer: Tracer) -> tuple[Any, Any, Any]:
                 continue
             if isinstance(event, PresenceChanged):
                 presence = Presence.from_json(presence_table[event.venue_id])
-                if presence.apply(event.person_key, event.start, event.until, event.revision):
-                    presence.forget_ended(utc_now() - settings.longest_visit)
+                now = utc_now()
+                if presence.apply(event.person_key, event.start, event.until, event.revision, now):
+                    presence.forget_before(now - settings.longest_visit)
                     presence_table[event.venue_id] = presence.to_json()
                     await publish_occupancy(event.venue_id, presence)
                 continue

@@ -22,9 +22,11 @@ from antoan_shared.web import ApiError, ErrorResponse
 router = APIRouter(prefix="/v1/venues", tags=["venues"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "invalid_owner_phone"},
     401: {"model": ErrorResponse},
     403: {"model": ErrorResponse},
     404: {"model": ErrorResponse},
+    409: {"model": ErrorResponse, "description": "venue_inactive"},
     422: {"model": ErrorResponse},
     503: {"model": ErrorResponse},
 }
