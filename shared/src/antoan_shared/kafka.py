@@ -167,14 +167,9 @@ def make_consumer(
 
 def ensure_topics(settings: ServiceSettings, specs: Iterable[TopicSpec], timeout_s: float = 30.0) -> None:
     """Create the topics that do not exist yet, with the registry's partitions and policies."""
-    admin = KafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap.split(","),
-        client_id="antoan-topic-admin",
-        request_timeout_ms=int(timeout_s * 1000),
-    )
-    try:
-        existing = set(admin.list_topics())
-        wanted = [
+    _create_missing(
+        settings,
+        [
             NewTopic(
                 name=settings.topic(spec),
                 num_partitions=spec.partitions,
@@ -182,8 +177,31 @@ def ensure_topics(settings: ServiceSettings, specs: Iterable[TopicSpec], timeout
                 topic_configs=spec.broker_config(settings.retention_days),
             )
             for spec in specs
-            if settings.topic(spec) not in existing
-        ]
+        ],
+        timeout_s,
+    )
+
+
+def ensure_changelog_topics(
+    settings: ServiceSettings, names: Iterable[str], partitions: int, replication_factor: int, timeout_s: float = 30.0
+) -> None:
+    """Create a stream processor's compacted changelog topics (named by the processor) before it starts."""
+    _create_missing(
+        settings,
+        [NewTopic(name, partitions, replication_factor, topic_configs={"cleanup.policy": "compact"}) for name in names],
+        timeout_s,
+    )
+
+
+def _create_missing(settings: ServiceSettings, topics: list[NewTopic], timeout_s: float) -> None:
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap.split(","),
+        client_id="antoan-topic-admin",
+        request_timeout_ms=int(timeout_s * 1000),
+    )
+    try:
+        existing = set(admin.list_topics())
+        wanted = [topic for topic in topics if topic.name not in existing]
         for topic in wanted:
             try:
                 admin.create_topics([topic], timeout_ms=int(timeout_s * 1000))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import faust
 
 from antoan_shared import topics
-from antoan_shared.kafka import ensure_topics
+from antoan_shared.kafka import ensure_changelog_topics, ensure_topics
 from antoan_shared.logs import logging_config
 from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower
 from antoan_tracer import contacts, web
-from antoan_tracer.app import Tracer, create_app
+from antoan_tracer.app import PARTITIONS, Tracer, create_app
 from antoan_tracer.people import agents as people
 from antoan_tracer.quarantine import agents as quarantine
 from antoan_tracer.settings import TracerSettings, get_settings
@@ -43,6 +43,14 @@ def main() -> None:
     ensure_topics(settings, TRACER_TOPICS)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app, follower = build(settings)
+    # Faust would create its changelog topics itself, but a table written before the new topic reaches the
+    # producer's metadata fails ("changelog topic has 0 partitions"): they are created before the worker.
+    ensure_changelog_topics(
+        settings,
+        [table.changelog_topic.get_topic_name() for table in app.tables.values()],
+        PARTITIONS,
+        settings.replication_factor,
+    )
     follower.start()
     worker = faust.Worker(
         app,
