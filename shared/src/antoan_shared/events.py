@@ -213,12 +213,17 @@ class CaseConfirmed(Event):
 
 
 class VisitClosed(Event):
+    """A visit interval as it now stands. Late scans can change a visit: the latest record per `visit_id`
+    is the current one, and `withdrawn` marks a visit that late data undid."""
+
     type: Literal["visit.closed"] = "visit.closed"
     venue_id: str
     person_key: str
+    visit_id: str = ""
     visit_start: AwareDatetime
     visit_end: AwareDatetime
     closed_by: Literal["checkout", "auto_checkout", "moved", "out_only"]
+    withdrawn: bool = False
 
 
 class OccupancyChanged(Event):

@@ -366,3 +366,13 @@ def test_a_client_over_its_rate_is_told_to_slow_down(servers: Servers, namespace
         assert refused.headers["retry-after"] == "1"
         assert local.get("/v1/venues/v_0000000000000000", headers={"authorization": "Bearer other"}).status_code == 404
         assert local.get("/healthz", headers=flood).status_code == 200  # health checks are never limited
+
+
+def test_metrics_count_accepted_and_refused_check_ins(client: httpx.Client) -> None:
+    venue = register(client)
+    assert scan(client, venue_qr=venue["qr"], person_id="0912000060").status_code == 202
+    assert scan(client, venue_qr=venue["qr"] + "x", person_id="0912000060").status_code == 400
+    metrics = client.get("/metrics").text
+    assert 'antoan_ingest_checkins_accepted_total{method="venue_qr"}' in metrics
+    assert 'antoan_ingest_checkins_rejected_total{code="invalid_qr_signature"}' in metrics
+    assert "antoan_ingest_broker_ack_seconds_bucket" in metrics

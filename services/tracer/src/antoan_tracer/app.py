@@ -14,6 +14,8 @@ from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower
 from antoan_tracer.settings import TracerSettings
 
 PARTITIONS = topics.CHECKINS.partitions
+# Internal topics feeding the tables that web requests are routed by (contacts by case, visits by venue).
+ROUTED = (topics.TRACER_CASE_CONTACTS, topics.TRACER_VENUE_UPDATES)
 
 
 def create_app(settings: TracerSettings) -> faust.App:
@@ -38,7 +40,7 @@ def create_app(settings: TracerSettings) -> faust.App:
 
 
 def json_table(app: faust.App, name: str) -> Any:
-    """A RocksDB-backed table with string keys (as the producers key the streams) and JSON values."""
+    """A RocksDB-backed table with string keys and JSON values; keys are written with their stream's event."""
     return app.Table(
         name,
         default=dict,
@@ -66,7 +68,12 @@ class Tracer:
     async def send(self, spec: topics.TopicSpec, event: Event) -> None:
         if spec.writer != "tracer":
             raise RuntimeError(f"{spec.name} is written by {spec.writer}")
-        await self.topic(spec).send(key=codec.encode_key(spec, event), value=codec.encode_event(event))
+        key = codec.encode_key(spec, event)
+        if spec in ROUTED:
+            # Faust routes a web request to the worker owning a table key by hashing the key as the table
+            # serialises it (JSON for str keys); the stream feeding that table is keyed the same way.
+            key = codec.dumps(key.decode())
+        await self.topic(spec).send(key=key, value=codec.encode_event(event))
 
     def follower_caught_up(self) -> bool:
         return self.follower.caught_up.is_set()

@@ -57,8 +57,26 @@ def register(tracer: Tracer, readiness: Readiness, case_contacts: Any, venue_met
         body = {"error": {"code": "not_ready", "message": "the worker is not ready", "detail": checks}}
         return self.json(body, status=503)
 
-    @app.page("/v1/cases/{case_id}/contacts")
-    @app.table_route(table=case_contacts, match_info="case_id")
+    def routed(path: str, table: Any, key: str) -> Any:
+        """A page answered by the worker owning its key (Faust forwards it), 503 while that is unknown."""
+
+        def decorate(handler: Any) -> Any:
+            forwarding = app.table_route(table=table, match_info=key)(handler)
+
+            @app.page(path)
+            async def page(self: View, request: Request, **kwargs: Any) -> Response:
+                try:
+                    return await forwarding(self, request, **kwargs)
+                except (TypeError, KeyError):
+                    # Right after start the router may not know the partition owners yet.
+                    log.warning("cannot route the request yet", exc_info=True)
+                    return _error(self, 503, "not_ready", "the tracer is still joining its group; retry")
+
+            return page
+
+        return decorate
+
+    @routed("/v1/cases/{case_id}/contacts", case_contacts, "case_id")
     async def contacts_of_case(self: View, request: Request, case_id: str) -> Response:
         """The F1 and F2 contacts of a case, with contact details from the identity vault (audited there)."""
         token = _bearer(request)
@@ -84,8 +102,7 @@ def register(tracer: Tracer, readiness: Readiness, case_contacts: Any, venue_met
             }
         )
 
-    @app.page("/v1/venues/{venue_id}/visits")
-    @app.table_route(table=venue_meta, match_info="venue_id")
+    @routed("/v1/venues/{venue_id}/visits", venue_meta, "venue_id")
     async def visits_of_venue(self: View, request: Request, venue_id: str) -> Response:
         """The venue owner's visitor history (pseudonymous), with the venue's API key."""
         venue = tracer.venues.get(venue_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -141,3 +141,39 @@ def test_quarantine_fever_symptom_and_missed_updates_raise_alerts(
     assert {e.reason for e in raised if e.person_key == well} == {"missed_update"}
     missed = [e.event_id for e in raised if e.person_key == well]
     assert len(missed) == len(set(missed))
+
+
+def test_a_venue_reads_its_visitor_history_with_its_key_only(
+    ingest: httpx.Client, running_services: RunningServices
+) -> None:
+    # Given a venue where one person came and went and another is still inside
+    hall = venue(ingest)
+    scan(ingest, hall, "0913000060", ago=timedelta(minutes=30))
+    scan(ingest, hall, "0913000060", direction="out", ago=timedelta(minutes=10))
+    scan(ingest, hall, "0913000061", ago=timedelta(minutes=5))
+    window = {
+        "from": (events.utc_now() - timedelta(hours=2)).isoformat(),
+        "to": (events.utc_now() + timedelta(minutes=1)).isoformat(),
+    }
+    url = f"{running_services.tracer}/v1/venues/{hall['venue_id']}/visits"
+
+    def history() -> list[dict[str, str]] | None:
+        response = httpx.get(url, params=window, headers={"authorization": f"Bearer {hall['api_key']}"}, timeout=10)
+        assert response.status_code == 200, response.text
+        visits: list[dict[str, str]] = response.json()["visits"]
+        return visits if len(visits) == 2 else None
+
+    # Then the owner sees both visits, the closed one with its check-out time
+    visits = wait_for(history, timeout=30, what="two visits in the history")
+    durations = sorted(
+        (datetime.fromisoformat(v["end"]) - datetime.fromisoformat(v["start"])).total_seconds() for v in visits
+    )
+    assert durations[0] == pytest.approx(20 * 60, abs=2)  # 30 min ago until 10 min ago
+    assert durations[1] == pytest.approx(60 * 60, abs=2)  # still inside: until the automatic check-out
+    # And nobody else does
+    assert httpx.get(url, params=window, timeout=10).status_code == 401
+    other = venue(ingest)
+    wrong = httpx.get(url, params=window, headers={"authorization": f"Bearer {other['api_key']}"}, timeout=10)
+    assert wrong.status_code == 403
+    bad = httpx.get(url, params={"from": "yesterday"}, headers={"authorization": f"Bearer {hall['api_key']}"})
+    assert bad.status_code == 400

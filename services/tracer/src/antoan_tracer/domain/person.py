@@ -7,6 +7,7 @@ everything before and after the change and comparing: that is what makes late da
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,15 +34,49 @@ class SpreadWindow:
     degree: int
 
 
+@dataclass(frozen=True)
+class ScanFact:
+    scan: Scan
+
+
+@dataclass(frozen=True)
+class CaseFact:
+    case_id: str
+    interval: Interval
+
+
+@dataclass(frozen=True)
+class ContactFact:
+    case_id: str
+    exposure: CaseExposure
+
+
+Fact = ScanFact | CaseFact | ContactFact
+
+
+@dataclass(frozen=True)
+class Rules:
+    dwell: Dwell
+    buffer: timedelta
+    cutoff: datetime | None = None  # retention: what is older is forgotten
+    max_degree: int = 2
+
+
 @dataclass
 class Effects:
     changed_visits: list[Visit] = field(default_factory=list)
     removed_visits: list[Visit] = field(default_factory=list)
-    closed_visits: list[Visit] = field(default_factory=list)  # new or changed closed visits, for visits.v1
     # (venue, open visit there or None): where the person's open visit moved
     presence: list[tuple[str, Visit | None]] = field(default_factory=list)
     windows: list[SpreadWindow] = field(default_factory=list)  # new or changed
-    exposures: list[tuple[str, CaseExposure]] = field(default_factory=list)  # (case_id, newly lower degree)
+    exposures: list[tuple[str, CaseExposure]] = field(default_factory=list)  # (case_id, best so far)
+
+    @property
+    def changed(self) -> bool:
+        """Whether the state changed at all (then it is stored, even if nothing is to be sent)."""
+        return self.state_changed or bool(self.changed_visits or self.removed_visits or self.windows)
+
+    state_changed: bool = False
 
 
 @dataclass
@@ -56,49 +91,96 @@ class PersonState:
 
     # --- the three facts ----------------------------------------------------------------------------
 
-    def apply_scan(self, scan: Scan, dwell: Dwell, buffer: timedelta, cutoff: datetime) -> Effects:
-        if any(known.event_id == scan.event_id for known in self.scans):
-            return Effects()  # a replayed event: already counted
-        before = self._derive(dwell, buffer)
-        self.scans.append(scan)
-        self.scans.sort()
+    def apply(self, facts: Sequence[Fact], rules: Rules) -> Effects:
+        """Apply facts in order and return what changed, once for all of them.
+
+        Facts that arrive together (an offline upload's in and out) are applied as one change, so that
+        nothing is published for the moment in between (a visit that was open for a split second).
+        """
+        before = self._derive(rules.dwell, rules.buffer)
+        changed = replayed = False
+        reports: dict[str, CaseExposure] = {}
+        for fact in facts:
+            if isinstance(fact, ScanFact):
+                recorded = self._record_scan(fact.scan, rules.cutoff)
+                replayed |= not recorded
+            elif isinstance(fact, CaseFact):
+                recorded = self._record_case(fact.case_id, fact.interval)
+                replayed |= not recorded
+            else:
+                recorded = self._record_contact(fact.case_id, fact.exposure, rules.max_degree)
+                replayed |= self.exposures.get(fact.case_id) == fact.exposure and not recorded
+                if recorded:
+                    reports[fact.case_id] = fact.exposure
+            changed |= recorded
+        if not changed:
+            # A fact seen before is a replay (after a crash, or a retry). What it caused the first time
+            # may not have gone out before the crash, so everything that follows from the state goes out
+            # again: every receiver drops what it already has (revisions, event ids).
+            return self.current_effects(rules) if replayed else Effects()
         self.revision += 1
-        self._forget_before(cutoff)
-        return self._compare(before, self._derive(dwell, buffer))
+        effects = self._compare(before, self._derive(rules.dwell, rules.buffer))
+        effects.state_changed = True
+        # Each report is the person's best exposure in the case so far: a lower degree, or the same degree
+        # found earlier than before (late data); the case's contact list keeps the best.
+        effects.exposures = [(case_id, e) for case_id, e in reports.items() if self.exposures.get(case_id) == e]
+        return effects
+
+    def current_effects(self, rules: Rules) -> Effects:
+        """Everything the state implies, as if it all were new."""
+        visits, windows = self._derive(rules.dwell, rules.buffer)
+        now = open_visit(visits)
+        elsewhere = sorted({visit.venue_id for visit in visits} - ({now.venue_id} if now else set()))
+        presence: list[tuple[str, Visit | None]] = [(venue, None) for venue in elsewhere]
+        if now is not None:
+            presence.append((now.venue_id, now))
+        return Effects(
+            changed_visits=visits,
+            presence=presence,
+            windows=list(windows.values()),
+            exposures=list(self.exposures.items()),
+        )
+
+    def apply_scan(self, scan: Scan, dwell: Dwell, buffer: timedelta, cutoff: datetime) -> Effects:
+        return self.apply([ScanFact(scan)], Rules(dwell, buffer, cutoff))
 
     def apply_case(self, case_id: str, interval: Interval, dwell: Dwell, buffer: timedelta) -> Effects:
-        role = Role(case_id, 0, interval, None)
-        if self.roles.get(case_id) == role:
-            return Effects()
-        before = self._derive(dwell, buffer)
-        self.revision += 1
-        self.roles[case_id] = role
-        self.exposures.pop(case_id, None)  # the case is nobody's contact in their own case
-        return self._compare(before, self._derive(dwell, buffer))
+        return self.apply([CaseFact(case_id, interval)], Rules(dwell, buffer))
 
     def apply_contact(
         self, case_id: str, exposure: CaseExposure, max_degree: int, dwell: Dwell, buffer: timedelta
     ) -> Effects:
+        return self.apply([ContactFact(case_id, exposure)], Rules(dwell, buffer, max_degree=max_degree))
+
+    def _record_scan(self, scan: Scan, cutoff: datetime | None) -> bool:
+        if any(known.event_id == scan.event_id for known in self.scans):
+            return False  # a replayed event: already counted
+        self.scans.append(scan)
+        self.scans.sort()
+        if cutoff is not None:
+            self._forget_before(cutoff)
+        return True
+
+    def _record_case(self, case_id: str, interval: Interval) -> bool:
+        role = Role(case_id, 0, interval, None)
+        if self.roles.get(case_id) == role:
+            return False
+        self.roles[case_id] = role
+        self.exposures.pop(case_id, None)  # the case is nobody's contact in their own case
+        return True
+
+    def _record_contact(self, case_id: str, exposure: CaseExposure, max_degree: int) -> bool:
         role = self.roles.get(case_id)
         if role is not None and role.degree == 0:
-            return Effects()  # the case itself
-        current = self.exposures.get(case_id)
-        if not exposure.improves_on(current):
-            return Effects()
-        before = self._derive(dwell, buffer)
-        self.revision += 1
+            return False  # the case itself
+        if not exposure.improves_on(self.exposures.get(case_id)):
+            return False
         self.exposures[case_id] = exposure
         if exposure.degree < max_degree:
             # An F(k) spreads from their (earliest) exposure on, with no end.
-            self.roles[case_id] = Role(
-                case_id, exposure.degree, Interval(exposure.exposed_at, None), exposure.source_person_key
-            )
-        elif role is not None:
-            del self.roles[case_id]  # cannot happen with a lower degree arriving; kept for clarity
-        effects = self._compare(before, self._derive(dwell, buffer))
-        if current is None or exposure.degree < current.degree:
-            effects.exposures.append((case_id, exposure))
-        return effects
+            spreads = Interval(exposure.exposed_at, None)
+            self.roles[case_id] = Role(case_id, exposure.degree, spreads, exposure.source_person_key)
+        return True
 
     # --- derivation ---------------------------------------------------------------------------------
 
@@ -124,8 +206,6 @@ class PersonState:
         for visit_id, visit in new_by_id.items():
             if old_by_id.get(visit_id) != visit:
                 effects.changed_visits.append(visit)
-                if not visit.open:
-                    effects.closed_visits.append(visit)
         effects.removed_visits = [visit for visit_id, visit in old_by_id.items() if visit_id not in new_by_id]
         was, now = open_visit(old_visits), open_visit(new_visits)
         if was != now:

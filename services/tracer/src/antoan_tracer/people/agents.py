@@ -27,12 +27,17 @@ from antoan_shared.events import (
 )
 from antoan_tracer.app import Tracer, json_table
 from antoan_tracer.domain.exposure import CaseExposure, case_interval
-from antoan_tracer.domain.person import Effects, PersonState
+from antoan_tracer.domain.person import CaseFact, ContactFact, Effects, Fact, PersonState, Rules, ScanFact
 from antoan_tracer.domain.visits import Scan
 
 log = logging.getLogger(__name__)
 
 _EXPOSURE_IDS = uuid.UUID("0c8f5f0e-3f0e-4a53-9b51-6c1a2d7a4e21")
+
+
+def _derived_id(*parts: object) -> str:
+    """Event ids derived from what an event says: a replay after a crash publishes the same id again."""
+    return str(uuid.uuid5(_EXPOSURE_IDS, "|".join(str(part) for part in parts)))
 
 
 def register(tracer: Tracer) -> Any:
@@ -59,16 +64,12 @@ def register(tracer: Tracer) -> Any:
                 log.exception("skipping undecodable record")
                 continue
             if isinstance(event, CheckInRecorded):
-                state = PersonState.from_json(event.person_key, persons[event.person_key])
-                scan = Scan(event.scanned_at, event.event_id, event.venue_id, event.direction)
-                effects = state.apply_scan(scan, tracer.dwell, settings.exposure_buffer, tracer.cutoff(utc_now()))
+                fact: Fact = ScanFact(Scan(event.scanned_at, event.event_id, event.venue_id, event.direction))
             elif isinstance(event, CaseConfirmed):
-                state = PersonState.from_json(event.person_key, persons[event.person_key])
                 interval = case_interval(event.tested_at, event.onset_at, event.isolated_at, event.confirmed_at)
-                effects = state.apply_case(event.case_id, interval, tracer.dwell, settings.exposure_buffer)
-                log.info("case confirmed", extra={"case_id": event.case_id, "windows": len(effects.windows)})
+                fact = CaseFact(event.case_id, interval)
+                log.info("case confirmed", extra={"case_id": event.case_id})
             elif isinstance(event, ContactFound):
-                state = PersonState.from_json(event.person_key, persons[event.person_key])
                 exposure = CaseExposure(
                     event.degree,
                     event.exposed_at,
@@ -77,13 +78,15 @@ def register(tracer: Tracer) -> Any:
                     event.window_end,
                     event.source_person_key,
                 )
-                effects = state.apply_contact(
-                    event.case_id, exposure, settings.max_degree, tracer.dwell, settings.exposure_buffer
-                )
+                fact = ContactFact(event.case_id, exposure)
             else:
                 continue
-            persons[state.person_key] = state.to_json()
-            await publish(state, effects)
+            rules = Rules(tracer.dwell, settings.exposure_buffer, tracer.cutoff(utc_now()), settings.max_degree)
+            state = PersonState.from_json(event.person_key, persons[event.person_key])
+            effects = state.apply([fact], rules)
+            if effects.changed:
+                persons[event.person_key] = state.to_json()
+                await publish(state, effects)
 
     async def publish(state: PersonState, effects: Effects) -> None:
         person_key = state.person_key
@@ -114,18 +117,21 @@ def register(tracer: Tracer) -> Any:
                     revision=state.revision,
                 ),
             )
-        for visit in effects.closed_visits:
+        news = [(visit, False) for visit in effects.changed_visits] + [(v, True) for v in effects.removed_visits]
+        for visit, withdrawn in news:
             await tracer.send(
                 topics.VISITS,
                 VisitClosed(
                     # One id per visit and shape, so a replay publishes the same event again.
-                    event_id=str(uuid.uuid5(_EXPOSURE_IDS, f"visit|{visit.visit_id}|{visit.end.isoformat()}")),
+                    event_id=_derived_id("visit", visit.visit_id, visit.end.isoformat(), withdrawn),
                     producer="tracer",
                     venue_id=visit.venue_id,
                     person_key=person_key,
+                    visit_id=visit.visit_id,
                     visit_start=visit.start,
                     visit_end=visit.end,
                     closed_by=visit.closed_by,
+                    withdrawn=withdrawn,
                 ),
             )
         for venue_id, open_visit in effects.presence:
@@ -160,7 +166,7 @@ def register(tracer: Tracer) -> Any:
                 await tracer.send(
                     topics.VENUE_EXPOSURES,
                     VenueExposureRecorded(
-                        event_id=str(uuid.uuid5(_EXPOSURE_IDS, f"venue|{window.window_id}|{window.end.isoformat()}")),
+                        event_id=_derived_id("venue", window.window_id, window.end.isoformat()),
                         producer="tracer",
                         case_id=spread.case_id,
                         venue_id=window.venue_id,
@@ -172,7 +178,7 @@ def register(tracer: Tracer) -> Any:
         for case_id, exposure in effects.exposures:
             detected = ExposureDetected(
                 # Deterministic: a replay after a crash publishes the same event, which consumers drop.
-                event_id=str(uuid.uuid5(_EXPOSURE_IDS, f"{case_id}|{person_key}|{exposure.degree}")),
+                event_id=_derived_id(case_id, person_key, exposure.degree, exposure.exposed_at.isoformat()),
                 producer="tracer",
                 case_id=case_id,
                 person_key=person_key,
