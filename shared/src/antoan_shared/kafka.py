@@ -151,6 +151,7 @@ def make_consumer(
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
         "max_poll_records": 2000,
+        "metadata_max_age_ms": 30_000,
         # A member that died without leaving holds up a rebalance for up to this long (it is also the
         # rebalance timeout), so it is kept short: handlers here take milliseconds per batch.
         "max_poll_interval_ms": 30_000,
@@ -161,7 +162,13 @@ def make_consumer(
     config.update(overrides)
     consumer = KafkaConsumer(**config)
     if group_id is not None:
-        consumer.subscribe([settings.topic(spec) for spec in specs])
+        names = [settings.topic(spec) for spec in specs]
+        # A group joined before a new topic's partitions are in the client's metadata is assigned nothing
+        # until the next metadata refresh: wait for them first.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not all(consumer.partitions_for_topic(name) for name in names):
+            time.sleep(0.1)
+        consumer.subscribe(names)
     return consumer
 
 
