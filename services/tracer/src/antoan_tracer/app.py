@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -9,10 +11,11 @@ from typing import Any
 import faust
 
 from antoan_shared import codec, topics
-from antoan_shared.events import Event
+from antoan_shared.events import DeadLettered, Event
 from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower
 from antoan_tracer.settings import TracerSettings
 
+log = logging.getLogger(__name__)
 PARTITIONS = topics.CHECKINS.partitions
 # Internal topics feeding the tables that web requests are routed by (contacts by case, visits by venue).
 ROUTED = (topics.TRACER_CASE_CONTACTS, topics.TRACER_VENUE_UPDATES)
@@ -74,6 +77,26 @@ class Tracer:
             # serialises it (JSON for str keys); the stream feeding that table is keyed the same way.
             key = codec.dumps(key.decode())
         await self.topic(spec).send(key=key, value=codec.encode_event(event))
+
+    async def events(self, stream: Any) -> AsyncIterator[Event]:
+        """The decoded events of an agent's stream; what cannot be decoded goes to the dead letters."""
+        async for raw in stream:
+            try:
+                yield codec.decode_event(raw)
+            except codec.DecodeError as exc:
+                message = stream.current_event.message
+                log.error("undecodable record sent to dead letters", extra={"topic": message.topic})
+                await self.send(
+                    topics.DEAD_LETTERS["tracer"],
+                    DeadLettered(
+                        producer="tracer",
+                        source_topic=message.topic,
+                        source_partition=message.partition,
+                        source_offset=message.offset,
+                        value=bytes(raw).decode(errors="replace"),
+                        error=str(exc)[:2000],
+                    ),
+                )
 
     def follower_caught_up(self) -> bool:
         return self.follower.caught_up.is_set()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from antoan_shared import codec
 from antoan_shared.events import ExposureDetected
 from antoan_shared.topics import TRACER_CASE_CONTACTS
 from antoan_tracer.app import Tracer, json_table
@@ -19,11 +18,8 @@ def register(tracer: Tracer) -> Any:
 
     @tracer.app.agent(tracer.topic(TRACER_CASE_CONTACTS), name="case-contacts")
     async def collect(stream: Any) -> None:
-        async for raw in stream:
-            try:
-                exposure = codec.decode_as(ExposureDetected, raw)
-            except codec.DecodeError:
-                log.exception("skipping undecodable exposure")
+        async for exposure in tracer.events(stream):
+            if not isinstance(exposure, ExposureDetected):
                 continue
             contacts = dict(case_contacts[exposure.case_id])
             known = contacts.get(exposure.person_key)

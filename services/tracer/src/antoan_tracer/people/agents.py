@@ -12,7 +12,7 @@ import logging
 import uuid
 from typing import Any
 
-from antoan_shared import codec, topics
+from antoan_shared import topics
 from antoan_shared.events import (
     CaseConfirmed,
     CheckInRecorded,
@@ -47,22 +47,13 @@ def register(tracer: Tracer) -> Any:
     @app.agent(tracer.topic(topics.CHECKINS), name="rekey-checkins")
     async def rekey_checkins(stream: Any) -> None:
         """Venue-keyed scans to person-keyed scans (the value is passed on untouched)."""
-        async for raw in stream:
-            try:
-                scan = codec.decode_as(CheckInRecorded, raw)
-            except codec.DecodeError:
-                log.exception("skipping undecodable check-in")
-                continue
-            await tracer.topic(topics.TRACER_PERSON_SCANS).send(key=scan.person_key.encode(), value=raw)
+        async for scan in tracer.events(stream):
+            if isinstance(scan, CheckInRecorded):
+                await tracer.send(topics.TRACER_PERSON_SCANS, scan)
 
     @app.agent(tracer.topic(topics.TRACER_PERSON_SCANS, topics.CASES, topics.TRACER_PERSON_CONTACTS), name="people")
     async def people(stream: Any) -> None:
-        async for raw in stream:
-            try:
-                event = codec.decode_event(raw)
-            except codec.DecodeError:
-                log.exception("skipping undecodable record")
-                continue
+        async for event in tracer.events(stream):
             if isinstance(event, CheckInRecorded):
                 fact: Fact = ScanFact(Scan(event.scanned_at, event.event_id, event.venue_id, event.direction))
             elif isinstance(event, CaseConfirmed):
@@ -90,34 +81,21 @@ def register(tracer: Tracer) -> Any:
 
     async def publish(state: PersonState, effects: Effects) -> None:
         person_key = state.person_key
-        for visit in effects.changed_visits:
-            await tracer.send(
-                topics.TRACER_VENUE_UPDATES,
-                VenueVisitChanged(
-                    producer="tracer",
-                    venue_id=visit.venue_id,
-                    visit_id=visit.visit_id,
-                    person_key=person_key,
-                    start=visit.start,
-                    end=visit.end,
-                    revision=state.revision,
-                ),
-            )
-        for visit in effects.removed_visits:
-            await tracer.send(
-                topics.TRACER_VENUE_UPDATES,
-                VenueVisitChanged(
-                    producer="tracer",
-                    venue_id=visit.venue_id,
-                    visit_id=visit.visit_id,
-                    person_key=person_key,
-                    start=visit.start,
-                    end=visit.end,
-                    removed=True,
-                    revision=state.revision,
-                ),
-            )
         news = [(visit, False) for visit in effects.changed_visits] + [(v, True) for v in effects.removed_visits]
+        for visit, removed in news:
+            await tracer.send(
+                topics.TRACER_VENUE_UPDATES,
+                VenueVisitChanged(
+                    producer="tracer",
+                    venue_id=visit.venue_id,
+                    visit_id=visit.visit_id,
+                    person_key=person_key,
+                    start=visit.start,
+                    end=visit.end,
+                    removed=removed,
+                    revision=state.revision,
+                ),
+            )
         for visit, withdrawn in news:
             await tracer.send(
                 topics.VISITS,

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from antoan_shared import codec, topics
+from antoan_shared import topics
 from antoan_shared.events import (
     DeclarationKind,
     DeclarationSubmitted,
@@ -52,12 +52,7 @@ def register(tracer: Tracer) -> Any:
 
     @app.agent(tracer.topic(topics.DECLARATIONS, topics.TRACER_QUARANTINE_MARKS), name="quarantine")
     async def follow_quarantine(stream: Any) -> None:
-        async for raw in stream:
-            try:
-                event = codec.decode_event(raw)
-            except codec.DecodeError:
-                log.exception("skipping undecodable declaration")
-                continue
+        async for event in tracer.events(stream):
             if isinstance(event, QuarantineAlertMarked):
                 state = dict(quarantine[event.person_key])
                 state["marked"] = sorted({*state.get("marked", []), event.day})

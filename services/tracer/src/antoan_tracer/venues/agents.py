@@ -12,7 +12,7 @@ import logging
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from antoan_shared import codec, topics
+from antoan_shared import topics
 from antoan_shared.events import (
     ContactFound,
     OccupancyChanged,
@@ -136,12 +136,7 @@ def register(tracer: Tracer) -> tuple[Any, Any, Any]:
 
     @app.agent(tracer.topic(topics.TRACER_VENUE_UPDATES), name="venues")
     async def venues(stream: Any) -> None:
-        async for raw in stream:
-            try:
-                event = codec.decode_event(raw)
-            except codec.DecodeError:
-                log.exception("skipping undecodable record")
-                continue
+        async for event in tracer.events(stream):
             if isinstance(event, PresenceChanged):
                 presence = Presence.from_json(presence_table[event.venue_id])
                 now = utc_now()
