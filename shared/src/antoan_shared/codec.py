@@ -6,16 +6,13 @@ intermediate dict; orjson handles plain dicts (HTTP bodies, Redis values).
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import orjson
 from pydantic import TypeAdapter
 
 from antoan_shared.events import AnyEvent, Event
 from antoan_shared.topics import TopicSpec
-
-E = TypeVar("E", bound=Event)
 
 _any_event: TypeAdapter[Event] = TypeAdapter(AnyEvent)
 
@@ -40,23 +37,11 @@ def decode_event(raw: bytes | str) -> Event:
         raise DecodeError(str(exc)) from exc
 
 
-def decode_as(model: type[E], raw: bytes | str) -> E:
-    try:
-        return cast(E, _adapter(model).validate_json(raw))
-    except ValueError as exc:
-        raise DecodeError(str(exc)) from exc
-
-
 def decode_for_topic(spec: TopicSpec, raw: bytes | str) -> Event:
     event = decode_event(raw)
     if not isinstance(event, spec.value_types):
         raise DecodeError(f"{event.type!r} is not a value of {spec.name}")
     return event
-
-
-@cache
-def _adapter(model: type[E]) -> TypeAdapter[E]:
-    return TypeAdapter(model)
 
 
 def dumps(value: Any) -> bytes:

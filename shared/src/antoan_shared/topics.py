@@ -262,10 +262,3 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
 
 def topics_written_by(service: str) -> tuple[TopicSpec, ...]:
     return tuple(spec for spec in ALL_TOPICS if spec.writer == service)
-
-
-def spec_for(name: str) -> TopicSpec:
-    for spec in ALL_TOPICS:
-        if spec.name == name:
-            return spec
-    raise KeyError(name)

@@ -112,7 +112,16 @@ class IdentityVault:
         return bool(await self._client.ping())
 
     async def contact(self, person_key: str) -> dict[str, str] | None:
-        record = await self._client.hgetall(self._key(person_key))
-        if not record:
-            return None
-        return {_text(k): self._cipher.open(person_key, _text(k), _text(v)) for k, v in record.items()}
+        return (await self.contacts([person_key])).get(person_key)
+
+    async def contacts(self, person_keys: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Decrypted contact details of those people the vault holds, in one round trip."""
+        pipe = self._client.pipeline(transaction=False)
+        for person_key in person_keys:
+            pipe.hgetall(self._key(person_key))
+        records = await pipe.execute()
+        return {
+            person_key: {_text(k): self._cipher.open(person_key, _text(k), _text(v)) for k, v in record.items()}
+            for person_key, record in zip(person_keys, records, strict=True)
+            if record
+        }

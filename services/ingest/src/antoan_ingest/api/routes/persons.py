@@ -59,9 +59,4 @@ async def people_contacts(body: PersonLookup, runtime: RuntimeDep, actor: Health
             producer="ingest", actor=actor, resource="/v1/persons/lookup", person_keys=keys, purpose=body.purpose
         ),
     )
-    found = {}
-    for person_key in keys:
-        contact = await runtime.vault.contact(person_key)
-        if contact is not None:
-            found[person_key] = contact
-    return PersonContacts(contacts=found)
+    return PersonContacts(contacts=await runtime.vault.contacts(keys))
