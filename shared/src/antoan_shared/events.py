@@ -328,6 +328,44 @@ class QuarantineAlertMarked(Event):
 
 # --- safety map --------------------------------------------------------------------------------
 
+AreaKind = Literal["province", "district", "ward"]
+
+
+class VenueSelfAssessed(Event):
+    """A venue's answers to the safety self-assessment checklist, with the score they give."""
+
+    type: Literal["venue.self_assessed"] = "venue.self_assessed"
+    venue_id: str
+    score: int = Field(ge=0, le=100)
+    answers: dict[str, bool] = Field(description="criterion id -> met")
+    checklist_version: int = 1
+    assessed_at: AwareDatetime
+
+
+class VenueCleared(Event):
+    """The health authority cleared a venue after disinfection: case presence before `cleared_at` no longer
+    counts towards its risk level."""
+
+    type: Literal["venue.cleared"] = "venue.cleared"
+    venue_id: str
+    cleared_at: AwareDatetime
+    actor: str
+    note: str = ""
+
+
+class AreaDefined(Event):
+    """An administrative area as the health authority loaded it (national code list)."""
+
+    type: Literal["area.defined"] = "area.defined"
+    area_code: str
+    area_kind: AreaKind
+    name: str
+    parent_code: str | None = None
+    population: int | None = Field(default=None, ge=0)
+    vaccination_coverage: float | None = Field(
+        default=None, ge=0, le=1, description="Share of the population fully vaccinated, when known"
+    )
+
 
 class VenueRiskChanged(Event):
     type: Literal["venue_risk.changed"] = "venue_risk.changed"
@@ -341,12 +379,14 @@ class VenueRiskChanged(Event):
 class AreaRiskChanged(Event):
     type: Literal["area_risk.changed"] = "area_risk.changed"
     area_code: str
-    area_kind: Literal["province", "district", "ward"]
+    area_kind: AreaKind
+    name: str = ""
     level: int = Field(ge=1, le=4)
     color: Literal["green", "yellow", "orange", "red"]
     reasons: tuple[Reason, ...] = ()
     cases_7d: int = 0
     population: int | None = None
+    cases_per_100k: float | None = None
     as_of: AwareDatetime
 
 
@@ -378,6 +418,9 @@ AnyEvent = Annotated[
     | QuarantineAlertRaised
     | VenueRiskChanged
     | AreaRiskChanged
+    | VenueSelfAssessed
+    | VenueCleared
+    | AreaDefined
     | DeadLettered
     | VenueVisitChanged
     | SpreaderWindowChanged

@@ -151,6 +151,38 @@ AREA_RISK = TopicSpec(
     retained_days=None,
     description="Each ward's, district's and province's current risk level.",
 )
+# The safety map's own inputs, kept so that its state can be rebuilt from Kafka alone.
+VENUE_ASSESSMENTS = TopicSpec(
+    "safety-map.assessments.v1",
+    key="venue_id",
+    value_types=(events.VenueSelfAssessed,),
+    writer="safety-map",
+    access=Access.INTERNAL,
+    compacted=True,
+    retained_days=None,
+    description="Each venue's latest self-assessment.",
+)
+VENUE_CLEARANCES = TopicSpec(
+    "safety-map.clearances.v1",
+    key="venue_id",
+    value_types=(events.VenueCleared,),
+    writer="safety-map",
+    access=Access.INTERNAL,
+    compacted=True,
+    retained_days=None,
+    description="Each venue's latest clearance after disinfection, by the health authority.",
+)
+AREAS = TopicSpec(
+    "safety-map.areas.v1",
+    key="area_code",
+    value_types=(events.AreaDefined,),
+    writer="safety-map",
+    access=Access.INTERNAL,
+    compacted=True,
+    retained_days=None,
+    description="Administrative areas (code, kind, name, parent, population) loaded by the health authority.",
+)
+SAFETY_MAP_INTERNAL = (VENUE_ASSESSMENTS, VENUE_CLEARANCES, AREAS)
 
 IDENTITY_VAULT = TopicSpec(
     "identity-vault.v1",
@@ -256,6 +288,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     IDENTITY_VAULT,
     AUDIT,
     *TRACER_INTERNAL,
+    *SAFETY_MAP_INTERNAL,
     *DEAD_LETTERS.values(),
 )
 

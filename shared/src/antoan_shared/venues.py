@@ -3,6 +3,8 @@ the tracer finds a venue's dwell time and API key, without a database round trip
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import threading
 
@@ -14,6 +16,15 @@ from antoan_shared.kafka import make_consumer
 from antoan_shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+
+
+def api_key_hash(api_key: str) -> str:
+    """What `venues.v1` carries of a venue's API key: its SHA-256 (the key itself is never stored)."""
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def api_key_matches(api_key: str | None, venue: VenueState) -> bool:
+    return api_key is not None and hmac.compare_digest(api_key_hash(api_key), venue.api_key_hash)
 
 
 class VenueDirectory:

@@ -6,7 +6,6 @@ it would get alone. Every event is acknowledged by the broker before its item is
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from antoan_ingest.settings import IngestSettings
 from antoan_shared import events, topics
 from antoan_shared.events import CheckInApp, CheckInMethod, Direction, HealthDeclaration, VenueState
 from antoan_shared.kafka import EventPublisher
-from antoan_shared.venues import VenueDirectory
+from antoan_shared.venues import VenueDirectory, api_key_hash
 from antoan_shared.web import ApiError
 
 ACCEPTED = Counter("antoan_ingest_checkins_accepted_total", "Check-in events acknowledged by Kafka", ["method"])
@@ -73,10 +72,6 @@ class _Pending:
     outcome: ClaimOutcome | None = None
     failed: bool = False
     published: list[bool] = field(default_factory=list)
-
-
-def api_key_hash(api_key: str) -> str:
-    return hashlib.sha256(api_key.encode()).hexdigest()
 
 
 class CheckInRecorder:

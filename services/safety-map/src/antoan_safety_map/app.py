@@ -70,5 +70,5 @@ def create_app(settings: SafetyMapSettings | None = None) -> FastAPI:
 
     app.include_router(health_router(ready_checks))
     app.include_router(venues.router)
-    app.include_router(page.router)
+    page.install(app)
     return app

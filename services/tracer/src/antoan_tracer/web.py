@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 from datetime import datetime
@@ -11,6 +10,7 @@ from typing import Any
 import aiohttp
 from faust.web import Request, Response, View
 
+from antoan_shared.venues import api_key_matches
 from antoan_tracer.app import Tracer
 from antoan_tracer.domain.venue import visits_from_json
 from antoan_tracer.venues.agents import day_key, days_between
@@ -111,7 +111,7 @@ def register(tracer: Tracer, readiness: Readiness, case_contacts: Any, venue_met
         token = _bearer(request)
         if token is None:
             return _error(self, 401, "venue_key_required", "this endpoint needs the venue's API key as bearer token")
-        if not hmac.compare_digest(hashlib.sha256(token.encode()).hexdigest(), venue.api_key_hash):
+        if not api_key_matches(token, venue):
             return _error(self, 403, "invalid_venue_key", "the API key does not belong to this venue")
         try:
             start = datetime.fromisoformat(request.query["from"])

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 
 from antoan_ingest.adapters.vault import IdentityVault
-from antoan_ingest.checkins import CheckInRecorder, api_key_hash
+from antoan_ingest.checkins import CheckInRecorder
 from antoan_ingest.settings import IngestSettings
 from antoan_shared.events import VenueState
 from antoan_shared.kafka import EventPublisher
-from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower
+from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower, api_key_matches
 from antoan_shared.web import ApiError, bearer_token, tokens_match
 
 
@@ -61,7 +61,7 @@ def owned_venue(venue: KnownVenue, token: BearerToken) -> VenueState:
     """The venue of the path, when the caller holds its API key."""
     if token is None:
         raise ApiError(401, "venue_key_required", "this endpoint needs the venue's API key as bearer token")
-    if api_key_hash(token) != venue.api_key_hash:
+    if not api_key_matches(token, venue):
         raise ApiError(403, "invalid_venue_key", "the API key does not belong to this venue")
     return venue
 

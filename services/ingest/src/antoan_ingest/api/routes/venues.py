@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -17,6 +16,7 @@ from antoan_ingest.domain import identity
 from antoan_ingest.domain.qr import rotating_qr, static_qr
 from antoan_ingest.domain.venues import CATEGORY_LABELS_VI
 from antoan_shared import events, topics
+from antoan_shared.venues import api_key_hash
 from antoan_shared.web import ApiError, ErrorResponse
 
 router = APIRouter(prefix="/v1/venues", tags=["venues"])
@@ -55,7 +55,7 @@ async def register_venue(body: schemas.VenueRegistration, runtime: RuntimeDep) -
         producer="ingest",
         venue_id=venue_id,
         owner_key=owner_key,
-        api_key_hash=hashlib.sha256(api_key.encode()).hexdigest(),
+        api_key_hash=api_key_hash(api_key),
         qr_key_id=settings.qr_key_id,
         **fields,
     )

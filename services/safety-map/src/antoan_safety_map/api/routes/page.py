@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
 
 router = APIRouter(tags=["public"])
@@ -22,3 +22,8 @@ _PAGE = """<!doctype html>
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def public_page() -> str:
     return _PAGE
+
+
+def install(app: FastAPI) -> None:
+    """The public page and its static assets."""
+    app.include_router(router)
