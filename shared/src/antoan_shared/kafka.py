@@ -56,7 +56,7 @@ class EventPublisher:
         self._settings = settings
         self._service = service
         config: dict[str, Any] = {
-            "bootstrap_servers": settings.kafka_bootstrap.split(","),
+            **settings.kafka_client_config(),
             "client_id": f"antoan-{service}",
             "acks": "all",
             "enable_idempotence": True,
@@ -146,7 +146,7 @@ def make_consumer(
 ) -> KafkaConsumer:
     """A consumer that commits only when told to (after the work is done)."""
     config: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap.split(","),
+        **settings.kafka_client_config(),
         "group_id": group_id,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
@@ -181,7 +181,7 @@ def ensure_topics(settings: ServiceSettings, specs: Iterable[TopicSpec], timeout
                 name=settings.topic(spec),
                 num_partitions=spec.partitions,
                 replication_factor=-1,  # the broker's default.replication.factor
-                topic_configs=spec.broker_config(settings.retention_days),
+                topic_configs=spec.broker_config(retention=settings.retention),
             )
             for spec in specs
         ],
@@ -202,7 +202,7 @@ def ensure_changelog_topics(
 
 def _create_missing(settings: ServiceSettings, topics: list[NewTopic], timeout_s: float) -> None:
     admin = KafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap.split(","),
+        **settings.kafka_client_config(),
         client_id="antoan-topic-admin",
         request_timeout_ms=int(timeout_s * 1000),
     )

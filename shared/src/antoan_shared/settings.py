@@ -6,7 +6,9 @@ placeholder or short secret is refused, so a production deployment cannot start 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,6 +17,10 @@ from antoan_shared.topics import DEFAULT_RETENTION_DAYS, TopicSpec
 
 PLACEHOLDERS = frozenset({"", "change-me", "changeme", "secret", "password", "placeholder", "dev", "test"})
 MIN_SECRET_LENGTH = 32
+
+
+SecurityProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT"]
+SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256"]
 
 
 class Environment(StrEnum):
@@ -33,6 +39,52 @@ class ServiceSettings(BaseSettings):
     topic_namespace: str = Field(default="", validation_alias="ANTOAN_TOPIC_NAMESPACE")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     retention_days: int = Field(default=DEFAULT_RETENTION_DAYS, ge=1, validation_alias="ANTOAN_RETENTION_DAYS")
+    # A finer retention period for tests (and drills): when set, it overrides the days.
+    retention_seconds: int | None = Field(default=None, ge=1, validation_alias="ANTOAN_RETENTION_SECONDS")
+    # Kafka security (SPEC §7): PLAINTEXT by default; SASL_PLAINTEXT with SCRAM where ACLs apply.
+    kafka_security_protocol: SecurityProtocol = Field(default="PLAINTEXT", validation_alias="KAFKA_SECURITY_PROTOCOL")
+    kafka_sasl_mechanism: SaslMechanism = Field(default="SCRAM-SHA-512", validation_alias="KAFKA_SASL_MECHANISM")
+    kafka_sasl_username: str | None = Field(default=None, validation_alias="KAFKA_SASL_USERNAME")
+    kafka_sasl_password: SecretStr | None = Field(default=None, validation_alias="KAFKA_SASL_PASSWORD")
+
+    @model_validator(mode="after")
+    def _sasl_has_credentials(self) -> ServiceSettings:
+        if self.uses_sasl and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} "
+                "needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+            )
+        return self
+
+    @property
+    def retention(self) -> timedelta:
+        """How long check-ins, visits, declarations and exposures are kept (SPEC §3.7)."""
+        if self.retention_seconds is not None:
+            return timedelta(seconds=self.retention_seconds)
+        return timedelta(days=self.retention_days)
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.kafka_security_protocol.startswith("SASL_")
+
+    def sasl_login(self) -> tuple[str, str] | None:
+        """(username, password) when the broker is reached with SASL, else None."""
+        if not self.uses_sasl or self.kafka_sasl_username is None or self.kafka_sasl_password is None:
+            return None
+        return self.kafka_sasl_username, self.kafka_sasl_password.get_secret_value()
+
+    def kafka_client_config(self) -> dict[str, Any]:
+        """Connection settings for every kafka-python client (producer, consumer, admin)."""
+        config: dict[str, Any] = {
+            "bootstrap_servers": self.kafka_bootstrap.split(","),
+            "security_protocol": self.kafka_security_protocol,
+        }
+        login = self.sasl_login()
+        if login is not None:
+            config.update(
+                sasl_mechanism=self.kafka_sasl_mechanism, sasl_plain_username=login[0], sasl_plain_password=login[1]
+            )
+        return config
 
     def topic(self, spec: TopicSpec) -> str:
         return spec.address(self.topic_namespace)

@@ -8,11 +8,13 @@ shared broker, and a staging environment can live beside production on one clust
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 
 from antoan_shared import events
 
 DAY_MS = 24 * 60 * 60 * 1000
+DEFAULT_SEGMENT_MS = 7 * DAY_MS  # the broker's default segment.ms
 # SPEC §3.7: check-ins, visits, declarations and exposures are kept 21 days (configurable).
 DEFAULT_RETENTION_DAYS = 21
 
@@ -40,17 +42,27 @@ class TopicSpec:
         """The topic's name on the broker for a deployment namespace."""
         return f"{namespace}.{self.name}" if namespace else self.name
 
-    def retention_ms(self, retention_days: int = DEFAULT_RETENTION_DAYS) -> int | None:
-        """Topics with the default retention follow the configured period; others keep their own."""
+    def retention_ms(
+        self, retention_days: int = DEFAULT_RETENTION_DAYS, retention: timedelta | None = None
+    ) -> int | None:
+        """Topics with the default retention follow the configured period (`retention` wins over days)."""
         if self.retained_days is None:
             return None
-        days = retention_days if self.retained_days == DEFAULT_RETENTION_DAYS else self.retained_days
-        return days * DAY_MS
+        if self.retained_days != DEFAULT_RETENTION_DAYS:
+            return self.retained_days * DAY_MS
+        if retention is not None:
+            return int(retention.total_seconds() * 1000)
+        return retention_days * DAY_MS
 
-    def broker_config(self, retention_days: int = DEFAULT_RETENTION_DAYS) -> dict[str, str]:
+    def broker_config(
+        self, retention_days: int = DEFAULT_RETENTION_DAYS, retention: timedelta | None = None
+    ) -> dict[str, str]:
         config = {"cleanup.policy": "compact" if self.compacted else "delete"}
-        retention = self.retention_ms(retention_days)
-        config["retention.ms"] = "-1" if retention is None else str(retention)
+        retention_ms = self.retention_ms(retention_days, retention)
+        config["retention.ms"] = "-1" if retention_ms is None else str(retention_ms)
+        if retention_ms is not None and retention_ms < DEFAULT_SEGMENT_MS:
+            # Retention deletes whole segments: a period shorter than a segment's life needs shorter segments.
+            config["segment.ms"] = str(retention_ms)
         return config
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -45,9 +46,10 @@ def setup_logging(verbose: bool = False) -> None:
 
 def _bring_up(cfg: stack.StackConfig) -> None:
     secrets = ensure_local_secrets()
-    stack.start_infra(cfg)
+    stack.start_infra(cfg, secrets)
     stack.wait_redis_ready(cfg)
-    stack.wait_kafka_ready(cfg)
+    stack.wait_kafka_ready(cfg, secrets=secrets)
+    stack.apply_kafka_acls(cfg, secrets, os.environ.get("ANTOAN_TOPIC_NAMESPACE", ""))
     stack.start_services(cfg, secrets)
     stack.wait_services_ready(cfg)
 
@@ -68,9 +70,11 @@ def _print_addresses(cfg: stack.StackConfig) -> None:
 
 
 def cmd_infra_up(cfg: stack.StackConfig, _: argparse.Namespace) -> int:
-    stack.start_infra(cfg)
+    secrets = ensure_local_secrets()
+    stack.start_infra(cfg, secrets)
     stack.wait_redis_ready(cfg)
-    stack.wait_kafka_ready(cfg)
+    stack.wait_kafka_ready(cfg, secrets=secrets)
+    stack.apply_kafka_acls(cfg, secrets, os.environ.get("ANTOAN_TOPIC_NAMESPACE", ""))
     print(f"Kafka {cfg.kafka_bootstrap} and Redis {cfg.redis_url} are ready (logs in {cfg.logs_dir}).")
     return 0
 

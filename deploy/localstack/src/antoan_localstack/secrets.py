@@ -12,11 +12,13 @@ import os
 import secrets as _secrets
 from pathlib import Path
 
+from antoan_localstack.access import PASSWORD_VARIABLES
 from antoan_localstack.stack import repo_root
 
 log = logging.getLogger(__name__)
 
-SECRET_KEYS = ("ANTOAN_PEPPER", "ANTOAN_QR_SECRET", "ANTOAN_HA_TOKEN")
+# The Kafka SCRAM passwords are used only when the stack runs with ANTOAN_KAFKA_SASL=1.
+SECRET_KEYS = ("ANTOAN_PEPPER", "ANTOAN_QR_SECRET", "ANTOAN_HA_TOKEN", *PASSWORD_VARIABLES)
 
 
 def secrets_file() -> Path:

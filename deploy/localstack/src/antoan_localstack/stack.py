@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from antoan_localstack import access
+
 log = logging.getLogger(__name__)
 
 KAFKA = "kafka"
@@ -118,6 +120,10 @@ class StackConfig:
     ingest_port: int = 8001
     tracer_port: int = 8002
     safety_map_port: int = 8003
+    # SASL/SCRAM on the broker listener and ACLs (ANTOAN_KAFKA_SASL=1); passwords come from the secrets.
+    kafka_sasl: bool = False
+    # How often the broker deletes segments past their retention (tests of retention shorten it).
+    retention_check_interval_ms: int = 60_000
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "state_dir", Path(self.state_dir).expanduser().resolve())
@@ -144,6 +150,7 @@ class StackConfig:
             state_dir = Path(env_dir) if env_dir else repo_root() / ".run"
         values: dict[str, Any] = {name: _env_int(env, default) for name, (env, default, _) in _PORT_FIELDS.items()}
         values["kafka_heap"] = os.environ.get("ANTOAN_KAFKA_HEAP", "").strip() or "512m"
+        values["kafka_sasl"] = os.environ.get("ANTOAN_KAFKA_SASL", "").strip().lower() in ("1", "true", "yes")
         values.update(overrides)
         return cls(state_dir=state_dir, **values)
 
@@ -344,12 +351,35 @@ def _template(name: str) -> string.Template:
         raise StackError(f"cannot read {path}: {exc}; set ANTOAN_HOME to the Antoan checkout") from exc
 
 
-def render_server_properties(cfg: StackConfig) -> str:
+def render_server_properties(cfg: StackConfig, admin_password: str | None = None) -> str:
+    """The broker's configuration; with SASL, the admin's password goes into the (private) file."""
+    security = ""
+    if cfg.kafka_sasl:
+        if not admin_password:
+            raise StackError(f"Kafka with SASL needs the admin password ({access.password_variable(access.ADMIN)})")
+        jaas = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            f'username="{access.ADMIN}" password="{admin_password}";'
+        )
+        security = "\n".join(
+            [
+                f"sasl.enabled.mechanisms={access.MECHANISM}",
+                f"sasl.mechanism.inter.broker.protocol={access.MECHANISM}",
+                f"listener.name.sasl_plaintext.{access.MECHANISM.lower()}.sasl.jaas.config={jaas}",
+                "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                # The controller listener stays PLAINTEXT on loopback: its (anonymous) callers are the node itself.
+                f"super.users=User:{access.ADMIN};User:ANONYMOUS",
+                "allow.everyone.if.no.acl.found=false",
+            ]
+        )
     return _template("server.properties.template").substitute(
         kafka_version=kafka_version(),
         kafka_port=cfg.kafka_port,
         controller_port=cfg.controller_port,
         log_dirs=str(cfg.kafka_data_dir),
+        broker_listener="SASL_PLAINTEXT" if cfg.kafka_sasl else "PLAINTEXT",
+        retention_check_interval_ms=cfg.retention_check_interval_ms,
+        security=security,
     )
 
 
@@ -384,10 +414,17 @@ def _java_cp(libs: Path) -> str:
     return f"{libs}/*"  # expanded by java itself, no shell involved
 
 
-def _prepare_kafka(cfg: StackConfig, java: str, libs: Path) -> None:
-    _write_text_atomic(cfg.server_properties, render_server_properties(cfg))
+def _prepare_kafka(cfg: StackConfig, java: str, libs: Path, credentials: Mapping[str, str]) -> None:
+    admin_password = credentials.get(access.ADMIN)
+    _write_text_atomic(cfg.server_properties, render_server_properties(cfg, admin_password), mode=0o600)
     _write_text_atomic(cfg.log4j_properties, _template("log4j.properties").template)
+    sasl_marker = cfg.state_dir / "kafka-sasl-users"
     if (cfg.kafka_data_dir / "meta.properties").is_file():
+        if cfg.kafka_sasl and not sasl_marker.is_file():
+            raise StackError(
+                f"the Kafka storage in {cfg.kafka_data_dir} was formatted without SASL users; "
+                "`make clean` (this deletes the local stack's data) and start again with ANTOAN_KAFKA_SASL=1"
+            )
         return
     cid = _cluster_id(cfg)
     log.info("formatting Kafka storage", extra={"cluster_id": cid, "dir": str(cfg.kafka_data_dir)})
@@ -404,13 +441,20 @@ def _prepare_kafka(cfg: StackConfig, java: str, libs: Path) -> None:
         str(cfg.server_properties),
         "--ignore-formatted",
     ]
-    with _open_log(cfg, KAFKA, argv) as logf:
+    shown = list(argv)  # what the log says: never a password
+    if cfg.kafka_sasl:
+        for user, password in credentials.items():
+            argv += ["--add-scram", f"{access.MECHANISM}=[name={user},password={password}]"]
+            shown += ["--add-scram", f"{access.MECHANISM}=[name={user},password=***]"]
+    with _open_log(cfg, KAFKA, shown) as logf:
         proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, check=False)
     if proc.returncode != 0:
         raise StackError(
             f"formatting Kafka storage failed (exit {proc.returncode}); "
             f"last lines of {cfg.log_file(KAFKA)}:\n{_tail(cfg.log_file(KAFKA))}"
         )
+    if cfg.kafka_sasl:
+        _write_text_atomic(sasl_marker, "\n".join(credentials) + "\n")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -637,14 +681,27 @@ def _claim(cfg: StackConfig, name: str) -> int | None:
     return pid
 
 
-def start_infra(cfg: StackConfig) -> None:
-    """Start Kafka and Redis (not waiting for them); a component already running from ``cfg`` is reused."""
+def start_infra(cfg: StackConfig, secrets: Mapping[str, str] | None = None) -> None:
+    """Start Kafka and Redis (not waiting for them); a component already running from ``cfg`` is reused.
+
+    With ``cfg.kafka_sasl``, ``secrets`` holds the SCRAM users' passwords (``ANTOAN_KAFKA_PASSWORD_*``).
+    """
     cfg.ensure_dirs()
     with _state_lock(cfg):
-        _start_infra(cfg)
+        _start_infra(cfg, kafka_credentials(cfg, secrets or {}))
 
 
-def _start_infra(cfg: StackConfig) -> None:
+def kafka_credentials(cfg: StackConfig, secrets: Mapping[str, str]) -> dict[str, str]:
+    """SCRAM user -> password when the stack runs with SASL, else nothing."""
+    if not cfg.kafka_sasl:
+        return {}
+    try:
+        return access.users(secrets)
+    except KeyError as exc:
+        raise StackError(str(exc.args[0])) from None
+
+
+def _start_infra(cfg: StackConfig, credentials: Mapping[str, str]) -> None:
     live = {name: _claim(cfg, name) for name in INFRA}
     for name, pid in live.items():
         if pid is not None:
@@ -659,7 +716,7 @@ def _start_infra(cfg: StackConfig) -> None:
     if KAFKA in missing:
         libs = ensure_kafka_jars()
         java = _require_tool("java", ["default-jre-headless"])
-        _prepare_kafka(cfg, java, libs)
+        _prepare_kafka(cfg, java, libs, credentials)
 
     if REDIS in missing:
         _spawn(
@@ -725,7 +782,7 @@ def _tcp_accepts(port: int) -> bool:
         return False
 
 
-def wait_kafka_ready(cfg: StackConfig, timeout: float = 90) -> None:
+def wait_kafka_ready(cfg: StackConfig, timeout: float = 90, secrets: Mapping[str, str] | None = None) -> None:
     """Poll until the broker answers metadata requests; raise with its log tail if it dies or times out."""
     from kafka import KafkaAdminClient
 
@@ -741,7 +798,7 @@ def wait_kafka_ready(cfg: StackConfig, timeout: float = 90) -> None:
         admin: Any = None
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=cfg.kafka_bootstrap,
+                **admin_client_config(cfg, secrets or {}),
                 client_id="antoan-localstack",
                 bootstrap_timeout_ms=3000,
                 request_timeout_ms=5000,
@@ -770,6 +827,20 @@ def wait_kafka_ready(cfg: StackConfig, timeout: float = 90) -> None:
         f"Kafka did not become ready within {timeout:.0f}s ({last_error}); "
         f"last lines of {cfg.log_file(KAFKA)}:\n{_tail(cfg.log_file(KAFKA))}"
     )
+
+
+def admin_client_config(cfg: StackConfig, secrets: Mapping[str, str]) -> dict[str, Any]:
+    """kafka-python settings for the stack's own admin connections (the super user with SASL)."""
+    if not cfg.kafka_sasl:
+        return {"bootstrap_servers": cfg.kafka_bootstrap}
+    password = kafka_credentials(cfg, secrets)[access.ADMIN]
+    return access.sasl_client_config(cfg.kafka_bootstrap, access.ADMIN, password)
+
+
+def apply_kafka_acls(cfg: StackConfig, secrets: Mapping[str, str], namespace: str = "") -> None:
+    """With SASL on, give each principal its ACLs for a topic namespace (idempotent)."""
+    if cfg.kafka_sasl:
+        access.apply_grants(cfg.kafka_bootstrap, kafka_credentials(cfg, secrets)[access.ADMIN], namespace)
 
 
 def wait_redis_ready(cfg: StackConfig, timeout: float = 30) -> None:
@@ -818,6 +889,8 @@ def service_env(cfg: StackConfig, env: Mapping[str, str]) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
         }
     )
+    if cfg.kafka_sasl:
+        merged.update({"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_MECHANISM": access.MECHANISM})
     merged.update(env)
     for spec in SERVICES:
         port = str(getattr(cfg, spec.port_field))
@@ -848,7 +921,16 @@ def _start_services(cfg: StackConfig, env: Mapping[str, str]) -> None:
     cwd = repo_root()
     for spec in SERVICES:
         if spec.name in missing:
-            _spawn(cfg, spec.name, [sys.executable, "-m", spec.module], merged, cwd)
+            _spawn(cfg, spec.name, [sys.executable, "-m", spec.module], _own_login(cfg, spec.name, merged), cwd)
+
+
+def _own_login(cfg: StackConfig, service: str, env: Mapping[str, str]) -> dict[str, str]:
+    """A service's environment holds its own Kafka login and no other principal's password."""
+    own = {key: value for key, value in env.items() if key not in access.PASSWORD_VARIABLES}
+    if cfg.kafka_sasl:
+        own["KAFKA_SASL_USERNAME"] = service
+        own["KAFKA_SASL_PASSWORD"] = kafka_credentials(cfg, env)[service]
+    return own
 
 
 def wait_services_ready(cfg: StackConfig, timeout: float = 90) -> None:

@@ -8,6 +8,7 @@ started once per session on free loopback ports and stopped at the end.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -17,13 +18,14 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
-from antoan_localstack import stack
+from antoan_localstack import access, stack
 from antoan_shared import codec
 from antoan_shared.events import Event
 from antoan_shared.settings import ServiceSettings
@@ -50,8 +52,16 @@ class RunningServices:
     env: dict[str, str]
     servers: Servers
 
-    def settings(self) -> ServiceSettings:
-        return ServiceSettings(kafka_bootstrap=self.servers.kafka_bootstrap, topic_namespace=self.namespace)
+    def settings(self, user: str = access.ADMIN) -> ServiceSettings:
+        """Settings to reach the services' topics; on a SASL broker, logged in as `user`."""
+        login: dict[str, Any] = {}
+        if self.config.kafka_sasl:
+            login = {
+                "kafka_security_protocol": "SASL_PLAINTEXT",
+                "kafka_sasl_username": user,
+                "kafka_sasl_password": access.users(self.env)[user],
+            }
+        return ServiceSettings(kafka_bootstrap=self.servers.kafka_bootstrap, topic_namespace=self.namespace, **login)
 
 
 def free_port() -> int:
@@ -97,7 +107,7 @@ class TopicReader:
     def __init__(self, settings: ServiceSettings, spec: TopicSpec) -> None:
         from kafka import KafkaConsumer, TopicPartition
 
-        self._consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap.split(","), enable_auto_commit=False)
+        self._consumer = KafkaConsumer(**settings.kafka_client_config(), enable_auto_commit=False)
         topic = settings.topic(spec)
         partitions = wait_for(lambda: self._consumer.partitions_for_topic(topic), timeout=30, what=f"{topic}")
         assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
@@ -136,19 +146,31 @@ def servers() -> Iterator[Servers]:
             host, port = redis.get_container_host_ip(), redis.get_exposed_port(6379)
             yield Servers(kafka.get_bootstrap_server(), f"redis://{host}:{port}/0", "testcontainers")
         return
-    # A state directory of this session's own: concurrent test sessions must not share (or stop) a stack.
+    with private_stack() as cfg:
+        yield Servers(cfg.kafka_bootstrap, cfg.redis_url, "local stack")
+
+
+@contextlib.contextmanager
+def private_stack(secrets: Mapping[str, str] | None = None, **overrides: Any) -> Iterator[stack.StackConfig]:
+    """Kafka and Redis of the caller's own on free loopback ports (a test that stops them needs this).
+
+    `overrides` are StackConfig fields (`kafka_sasl=True` with the SCRAM passwords in `secrets`, a short
+    `retention_check_interval_ms`); everything is stopped and removed at the end.
+    """
+    # A state directory of its own: concurrent test sessions must not share (or stop) a stack.
     state_dir = stack.repo_root() / ".run" / "test-stacks" / f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
     cfg = stack.StackConfig.from_env(
         state_dir=state_dir,
         kafka_port=free_port(),
         controller_port=free_port(),
         redis_port=free_port(),
+        **{"kafka_sasl": False, **overrides},
     )
     try:
-        stack.start_infra(cfg)
+        stack.start_infra(cfg, secrets)
         stack.wait_redis_ready(cfg)
-        stack.wait_kafka_ready(cfg)
-        yield Servers(cfg.kafka_bootstrap, cfg.redis_url, "local stack")
+        stack.wait_kafka_ready(cfg, secrets=secrets)
+        yield cfg
     finally:
         stack.stop_all(cfg)
         shutil.rmtree(state_dir, ignore_errors=True)
@@ -176,16 +198,29 @@ def running_services(
     servers: Servers, tmp_path_factory: pytest.TempPathFactory, services_env: dict[str, str]
 ) -> Iterator[RunningServices]:
     """The three services as real processes on free ports, in a namespace of this test module's own."""
+    with start_running_services(servers, tmp_path_factory.mktemp("services"), services_env) as services:
+        yield services
+
+
+@contextlib.contextmanager
+def start_running_services(
+    servers: Servers, state_dir: Path, services_env: Mapping[str, str], infra: stack.StackConfig | None = None
+) -> Iterator[RunningServices]:
+    """The three services on free ports in a new namespace, against `servers`; stopped at the end.
+
+    `infra` is the private stack the servers come from (its SASL setting applies to the services).
+    """
     namespace = new_namespace()
     cfg = stack.StackConfig(
-        state_dir=tmp_path_factory.mktemp("services"),
-        # Only the services' ports are used: the infrastructure is the session's (`servers`).
-        kafka_port=free_port(),
-        controller_port=free_port(),
-        redis_port=free_port(),
+        state_dir=state_dir,
+        # Only the services' ports are used: the infrastructure is `servers`.
+        kafka_port=infra.kafka_port if infra else free_port(),
+        controller_port=infra.controller_port if infra else free_port(),
+        redis_port=infra.redis_port if infra else free_port(),
         ingest_port=free_port(),
         tracer_port=free_port(),
         safety_map_port=free_port(),
+        kafka_sasl=infra.kafka_sasl if infra else False,
     )
     ha_token = secrets.token_urlsafe(32)
     env = {
@@ -203,6 +238,7 @@ def running_services(
     }
     env["INGEST_URL"] = cfg.service_url("ingest")
     try:
+        stack.apply_kafka_acls(cfg, env, namespace)
         stack.start_services(cfg, env)
         stack.wait_services_ready(cfg)
         yield RunningServices(

@@ -47,12 +47,13 @@ class IngestSettings(HealthAuthorityTokenSettings, RedisSettings):
         return keys
 
     @property
-    def max_clock_skew(self) -> timedelta:
-        return timedelta(seconds=self.max_clock_skew_s)
+    def idempotency_record_ttl_s(self) -> int:
+        """Idempotency records outlive neither their TTL nor the retention period (SPEC §3.7)."""
+        return max(1, min(self.idempotency_ttl_s, int(self.retention.total_seconds())))
 
     @property
-    def retention(self) -> timedelta:
-        return timedelta(days=self.retention_days)
+    def max_clock_skew(self) -> timedelta:
+        return timedelta(seconds=self.max_clock_skew_s)
 
 
 @lru_cache

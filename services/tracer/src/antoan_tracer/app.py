@@ -21,10 +21,19 @@ PARTITIONS = topics.CHECKINS.partitions
 ROUTED = (topics.TRACER_CASE_CONTACTS, topics.TRACER_VENUE_UPDATES)
 
 
+def kafka_credentials(settings: TracerSettings) -> faust.SASLCredentials | None:
+    """SASL/SCRAM for the worker's aiokafka clients: the same settings as the kafka-python clients'."""
+    login = settings.sasl_login()
+    if login is None:
+        return None
+    return faust.SASLCredentials(username=login[0], password=login[1], mechanism=settings.kafka_sasl_mechanism)
+
+
 def create_app(settings: TracerSettings) -> faust.App:
     return faust.App(
         settings.group_id("tracer"),
         broker=settings.faust_broker,
+        broker_credentials=kafka_credentials(settings),
         store=settings.store,
         datadir=str(settings.data_dir),
         web_bind=settings.host,

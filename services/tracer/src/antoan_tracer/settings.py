@@ -61,10 +61,6 @@ class TracerSettings(HealthAuthorityTokenSettings):
         return timedelta(minutes=self.exposure_buffer_minutes)
 
     @property
-    def retention(self) -> timedelta:
-        return timedelta(days=self.retention_days)
-
-    @property
     def faust_broker(self) -> str:
         return "kafka://" + ";".join(self.kafka_bootstrap.split(","))
 
