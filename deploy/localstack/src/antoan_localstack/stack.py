@@ -1033,6 +1033,12 @@ def _stop(cfg: StackConfig, names: Sequence[str], timeout: float = STOP_TIMEOUT_
     return list(targets)
 
 
+def stop_components(cfg: StackConfig, names: Sequence[str]) -> list[str]:
+    """Stop some components (SIGTERM, then SIGKILL after a timeout); fault tests stop the broker this way."""
+    with _state_lock(cfg):
+        return _stop(cfg, names)
+
+
 def stop_all(cfg: StackConfig) -> None:
     """Stop the services, then Redis, then Kafka; then check that the stack's ports are released."""
     if not cfg.state_dir.is_dir():

@@ -53,7 +53,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         follower = VenueDirectoryFollower(settings, directory)
         follower.start()
         vault = IdentityVault(client, publisher, _vault_cipher(settings), settings.redis_prefix)
-        idempotency = IdempotencyStore(client, settings.redis_prefix, settings.idempotency_record_ttl_s)
+        idempotency = IdempotencyStore(
+            client, settings.redis_prefix, settings.idempotency_record_ttl_s, settings.idempotency_pending_ttl_s
+        )
         recorder = CheckInRecorder(settings, directory, publisher, idempotency, vault)
         app.state.runtime = Runtime(settings, publisher, directory, follower, vault, recorder)
         log.info("ingest started", extra={"host": settings.host, "port": settings.port})

@@ -22,6 +22,8 @@ class IngestSettings(HealthAuthorityTokenSettings, RedisSettings):
     vault_key: SecretStr | None = Field(default=None, validation_alias="ANTOAN_VAULT_KEY")
     max_clock_skew_s: int = Field(default=300, ge=0, validation_alias="ANTOAN_MAX_CLOCK_SKEW_S")
     idempotency_ttl_s: int = Field(default=48 * 3600, ge=24 * 3600, validation_alias="ANTOAN_IDEMPOTENCY_TTL_S")
+    # A claim outlives the producer's delivery timeout (30 s); after a crash, the retry publishes after it.
+    idempotency_pending_ttl_s: int = Field(default=60, ge=1, validation_alias="INGEST_IDEMPOTENCY_PENDING_TTL_S")
     redis_prefix: str = Field(default="antoan:ingest:", validation_alias="INGEST_REDIS_PREFIX")
     batch_max_items: int = Field(default=1000, ge=1, le=10_000, validation_alias="ANTOAN_BATCH_MAX_ITEMS")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, validation_alias="INGEST_MAX_BODY_BYTES")

@@ -33,10 +33,14 @@ class Claim:
 
 
 class IdempotencyStore:
-    def __init__(self, client: aioredis.Redis, prefix: str, ttl_s: int) -> None:
+    """`ttl_s` bounds a done record; `pending_ttl_s` a claim, so that the claim of an instance that crashed
+    mid-publish expires (its retry is told to come back until then) instead of blocking the id for good."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str, ttl_s: int, pending_ttl_s: int = 60) -> None:
         self._client = client
         self._prefix = prefix
         self._ttl_s = ttl_s
+        self._pending_ttl_s = min(pending_ttl_s, ttl_s)
 
     def _key(self, event_id: str) -> str:
         return f"{self._prefix}idem:{event_id}"
@@ -47,7 +51,7 @@ class IdempotencyStore:
             return []
         pipe = self._client.pipeline(transaction=False)
         for claim in claims:
-            pipe.set(self._key(claim.event_id), f"{PENDING}|{claim.fingerprint}", nx=True, ex=self._ttl_s)
+            pipe.set(self._key(claim.event_id), f"{PENDING}|{claim.fingerprint}", nx=True, ex=self._pending_ttl_s)
             pipe.get(self._key(claim.event_id))
         replies = await pipe.execute()
         outcomes = []
