@@ -94,3 +94,14 @@ def test_every_message_payload_is_a_checked_in_schema_file(document: dict[str, A
             assert payload.is_file(), payload
             assert json.loads(payload.read_text())["properties"]["type"]["const"] == message["title"]
             assert message["bindings"]["kafka"]["key"]["type"] == "string"
+
+
+def test_the_readme_lists_every_contract_topic_with_its_key_and_access() -> None:
+    readme = (contract.ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Subscribing as an agency", 1)[1].split("\n## ", 1)[0]
+    rows = {
+        cells[0].strip("`"): (cells[1].strip("`"), cells[2])
+        for line in section.splitlines()
+        if line.startswith("| `") and (cells := [c.strip() for c in line.strip("|").split("|")])
+    }
+    assert rows == {spec.name: (spec.key, spec.access.value) for spec in topics.CONTRACT_TOPICS}
