@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from antoan_localstack.testing import RunningServices, TopicReader, wait_for
+from antoan_localstack.testing import RunningServices, TopicReader, TracerWorker, wait_for
 from antoan_shared import events, topics
 
 pytestmark = pytest.mark.integration
@@ -167,3 +167,32 @@ def test_a_cases_contacts_download_as_a_spreadsheet_safe_csv_and_the_read_is_aud
     wrong = tracer.get(f"{path}.csv", headers={"authorization": "Bearer not-the-token"})
     assert wrong.status_code == 403
     assert wrong.json()["error"]["code"] == "invalid_token"
+
+
+def test_a_csv_is_the_same_file_whichever_worker_is_asked(
+    running_services: RunningServices, venue: dict[str, str]
+) -> None:
+    # Given a second tracer worker in the group: one of the two forwards the request to the other
+    second = TracerWorker(running_services, "tracer-2")
+    try:
+        second.wait_ready()
+        window = {
+            "from": (events.utc_now() - timedelta(hours=2)).isoformat(),
+            "to": (events.utc_now() + timedelta(minutes=1)).isoformat(),
+        }
+        key = {"authorization": f"Bearer {venue['api_key']}"}
+        path = f"/v1/venues/{venue['venue_id']}/visits.csv"
+
+        def answered(base: str) -> httpx.Response | None:
+            response = httpx.get(base + path, params=window, headers=key, timeout=15)
+            return response if response.status_code == 200 and len(parsed(response)) == 3 else None
+
+        # When each worker is asked for the venue's visits as CSV
+        first = wait_for(lambda: answered(running_services.tracer), timeout=60, what="the first worker's CSV")
+        other = wait_for(lambda: answered(second.url), timeout=60, what="the second worker's CSV")
+        # Then both give the same file, BOM, type and download name included (forwarding keeps them)
+        assert first.content == other.content
+        for header in ("content-type", "content-disposition"):
+            assert first.headers[header] == other.headers[header]
+    finally:
+        second.stop()
