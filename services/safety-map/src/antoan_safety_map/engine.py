@@ -21,7 +21,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from kafka import KafkaConsumer, TopicPartition
@@ -223,7 +223,7 @@ class RiskEngine(threading.Thread):
         self._store = store
         self._publisher = publisher
         self._policy = policy
-        self._retention = timedelta(days=settings.retention_days)
+        self._retention = settings.retention
         self._stop_requested = threading.Event()
         self.ready = threading.Event()
         self.failed: BaseException | None = None
