@@ -74,11 +74,13 @@ def test_the_broker_stopped_and_restarted_gives_503s_then_recovers_with_nothing_
     _some_acknowledged(load, 100)
     # When the broker stops
     stack.stop_components(fault_stack, [stack.KAFKA])
-    # Then ingest answers 503 broker_unavailable (never another 5xx) while it cannot reach Kafka
-    wait_for(lambda: load.answered("503 broker_unavailable") >= 2, timeout=60, what="503 while the broker is down")
-    # When the broker is started again, Then check-ins are acknowledged again
-    stack.start_infra(fault_stack)
-    stack.wait_kafka_ready(fault_stack)
+    try:
+        # Then ingest answers 503 broker_unavailable (never another 5xx) while it cannot reach Kafka
+        wait_for(lambda: load.answered("503 broker_unavailable") >= 2, timeout=60, what="503 while the broker is down")
+    finally:
+        # When the broker is started again, Then check-ins are acknowledged again
+        stack.start_infra(fault_stack)
+        stack.wait_kafka_ready(fault_stack)
     _some_acknowledged(load, len(load.accepted) + 100)
     load.stop_and_settle()
     # And every acknowledged check-in is on the topic exactly once, and counted
