@@ -76,7 +76,10 @@ def test_the_broker_stopped_and_restarted_gives_503s_then_recovers_with_nothing_
     stack.stop_components(fault_stack, [stack.KAFKA])
     try:
         # Then ingest answers 503 broker_unavailable (never another 5xx) while it cannot reach Kafka
-        wait_for(lambda: load.answered("503 broker_unavailable") >= 2, timeout=60, what="503 while the broker is down")
+        try:
+            wait_for(lambda: load.answered("503 broker_unavailable") >= 2, timeout=60, what="503 with the broker down")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; answers so far {dict(load.figures.statuses)}") from exc
     finally:
         # When the broker is started again, Then check-ins are acknowledged again
         stack.start_infra(fault_stack)

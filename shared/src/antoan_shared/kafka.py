@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from kafka.producer.future import FutureRecordMetadata, RecordMetadata
 
 from antoan_shared import codec
@@ -27,7 +27,7 @@ class WrongWriterError(RuntimeError):
     """A service tried to write a topic owned by another service (each topic has one writer)."""
 
 
-def _await_record(future: FutureRecordMetadata) -> asyncio.Future[RecordMetadata]:
+def _settled(future: FutureRecordMetadata) -> asyncio.Future[RecordMetadata]:
     """Bridge a kafka-python future (settled on its I/O thread) into the running asyncio loop."""
     loop = asyncio.get_running_loop()
     waiter: asyncio.Future[RecordMetadata] = loop.create_future()
@@ -63,11 +63,17 @@ class EventPublisher:
             "linger_ms": 5,
             "batch_size": 256 * 1024,
             "max_block_ms": 10_000,
-            "request_timeout_ms": 15_000,
-            "delivery_timeout_ms": 30_000,
+            # With the broker gone a request is answered 503 (retry with the same client_event_id) within
+            # ~17 s, before a client gives up on its own.
+            "request_timeout_ms": 10_000,
+            "delivery_timeout_ms": 15_000,
         }
         config.update(producer_overrides)
+        self._ack_timeout_s = config["delivery_timeout_ms"] / 1000 + 2
+        self._config = config
         self._producer = KafkaProducer(**config)
+        self._stale = False  # the producer missed an acknowledgement: replaced before the next send
+        self._lock = threading.Lock()
         self._warmed = False
         # Monotonic times of the last acknowledged and the last failed delivery (readiness).
         self._last_ack = 0.0
@@ -80,7 +86,7 @@ class EventPublisher:
     def send(self, spec: TopicSpec, event: Event) -> FutureRecordMetadata:
         """Queue one event; the returned future settles when the broker acknowledges it."""
         self._check_writer(spec)
-        future = self._producer.send(
+        future = self._current_producer().send(
             self._settings.topic(spec),
             key=codec.encode_key(spec, event),
             value=codec.encode_event(event),
@@ -88,6 +94,33 @@ class EventPublisher:
         future.add_callback(self._on_ack)
         future.add_errback(self._on_failure)
         return future
+
+    def _current_producer(self) -> KafkaProducer:
+        """The producer, replaced by a new one after a missed acknowledgement.
+
+        kafka-python's idempotent producer can stay wedged when the broker returns while records it could
+        not deliver are still queued. Those records were answered as failed (503: retry), so the old
+        producer is closed without waiting and they are dropped: a retry publishes them again.
+        """
+        with self._lock:
+            if self._stale:
+                old, self._producer = self._producer, KafkaProducer(**self._config)
+                self._stale = False
+                log.warning("kafka producer replaced after a missed acknowledgement")
+                threading.Thread(target=old.close, kwargs={"timeout": 0}, daemon=True).start()
+            return self._producer
+
+    async def _acknowledged(self, future: FutureRecordMetadata) -> RecordMetadata:
+        """The broker's acknowledgement, or KafkaTimeoutError once the delivery timeout has passed.
+
+        kafka-python expires queued records after delivery_timeout_ms, but not while it cannot find the
+        partition's leader (the broker gone): without this bound a request would wait for its return.
+        """
+        try:
+            return await asyncio.wait_for(_settled(future), self._ack_timeout_s)
+        except TimeoutError:
+            self._stale = True
+            raise KafkaTimeoutError(f"no acknowledgement within {self._ack_timeout_s:.0f} s") from None
 
     def _on_ack(self, _: RecordMetadata) -> None:
         self._last_ack = time.monotonic()
@@ -101,11 +134,11 @@ class EventPublisher:
     async def publish(self, spec: TopicSpec, event: Event) -> RecordMetadata:
         # send() may block (metadata, full buffer) so it runs off the event loop.
         future = await asyncio.to_thread(self.send, spec, event)
-        return await _await_record(future)
+        return await self._acknowledged(future)
 
     async def publish_many(self, spec: TopicSpec, batch: Sequence[Event]) -> list[RecordMetadata]:
         futures = await asyncio.to_thread(self.send_many, spec, batch)
-        return list(await asyncio.gather(*(_await_record(f) for f in futures)))
+        return list(await asyncio.gather(*(self._acknowledged(f) for f in futures)))
 
     async def publish_many_settled(
         self, spec: TopicSpec, batch: Sequence[Event]
@@ -115,7 +148,8 @@ class EventPublisher:
             futures = await asyncio.to_thread(self.send_many, spec, batch)
         except KafkaError as exc:  # e.g. metadata unavailable: nothing was queued
             return [exc] * len(batch)
-        return list(await asyncio.gather(*(_await_record(f) for f in futures), return_exceptions=True))
+        waits = (self._acknowledged(f) for f in futures)
+        return list(await asyncio.gather(*waits, return_exceptions=True))
 
     def publish_sync(self, spec: TopicSpec, event: Event, timeout: float = 30.0) -> RecordMetadata:
         return self.send(spec, event).get(timeout=timeout)
@@ -128,7 +162,7 @@ class EventPublisher:
         self._last_ack = time.monotonic()
 
     def flush(self, timeout: float | None = None) -> None:
-        self._producer.flush(timeout=timeout)
+        self._current_producer().flush(timeout=timeout)
 
     def connected(self) -> bool:
         """Metadata was fetched and the latest delivery outcome was an acknowledgement."""

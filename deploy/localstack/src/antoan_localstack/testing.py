@@ -166,14 +166,17 @@ def private_stack(secrets: Mapping[str, str] | None = None, **overrides: Any) ->
         redis_port=free_port(),
         **{"kafka_sasl": False, **overrides},
     )
+    failed = True
     try:
         stack.start_infra(cfg, secrets)
         stack.wait_redis_ready(cfg)
         stack.wait_kafka_ready(cfg, secrets=secrets)
         yield cfg
+        failed = False
     finally:
         stack.stop_all(cfg)
-        shutil.rmtree(state_dir, ignore_errors=True)
+        if not failed:  # kept after a failure, for its logs
+            shutil.rmtree(state_dir, ignore_errors=True)
 
 
 @pytest.fixture
