@@ -91,19 +91,31 @@ def test_the_broker_stopped_and_restarted_gives_503s_then_recovers_with_nothing_
     assert not [status for status in figures.statuses if status.startswith("5") and status != "503 broker_unavailable"]
 
 
-def test_redis_emptied_the_safety_map_restores_occupancy_from_the_topics(
+def _risk_levels(load: CheckInLoad, safety_map: str) -> dict[str, int | None]:
+    levels: dict[str, int | None] = {}
+    for venue in load.venues:
+        response = httpx.get(f"{safety_map}/v1/venues/{venue['venue_id']}/risk", timeout=5)
+        levels[venue["venue_id"]] = response.json()["level"] if response.status_code == 200 else None
+    return levels
+
+
+def test_redis_emptied_the_safety_map_restores_levels_and_occupancy_from_the_topics(
     load: CheckInLoad, fault_services: RunningServices, fault_stack: stack.StackConfig
 ) -> None:
-    # Given check-ins flowing and shown on the map
+    # Given check-ins flowing, occupancy and every venue's risk level shown on the map
     _some_acknowledged(load, 100)
     wait_for(lambda: any(load.shown_occupancy().values()), timeout=60, what="occupancy shown")
+
+    def every_level() -> dict[str, int | None] | None:
+        shown = _risk_levels(load, fault_services.safety_map)
+        return shown if None not in shown.values() else None
+
+    levels = wait_for(every_level, timeout=60, what="every venue's risk level")
     # When Redis is emptied while the load goes on
     with redis.Redis.from_url(fault_stack.redis_url) as client:
         client.flushdb()
     _some_acknowledged(load, len(load.accepted) + 100)
     load.stop_and_settle()
-    # Then the map shows every venue's occupancy again, as the rules say
+    # Then the map shows every venue's occupancy again, as the rules say, and the same levels as before
     load.check_nothing_lost_nothing_doubled("Redis emptied")
-    for venue in load.venues:
-        response = httpx.get(f"{fault_services.safety_map}/v1/venues/{venue['venue_id']}/risk", timeout=5)
-        assert response.status_code in (200, 404)
+    wait_for(lambda: _risk_levels(load, fault_services.safety_map) == levels, timeout=60, what="the levels back")
