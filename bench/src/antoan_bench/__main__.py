@@ -120,11 +120,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 span("history (batch)", start)
                 log.info("history loaded: %d accepted, %.0f check-ins/s", batch.accepted, batch.per_s)
                 produced = _checkins_on_topic(sampler)
-                caught_up = sampler.wait_caught_up(produced, timeout=max(300.0, 6 * batch.seconds))
+                caught_up = sampler.wait_caught_up(produced, timeout=max(600.0, 6 * batch.seconds))
                 span("tracer catch-up", start)
                 catch_up_per_s = produced / (time.monotonic() - start) if caught_up is not None else None
                 log.info("tracer caught up: %s", f"{catch_up_per_s:.0f} check-ins/s" if catch_up_per_s else "no")
 
+                start = time.monotonic()
+                case_people = stages.pick_cases(province, scale.cases, args.seed)
+                cases = stages.confirm_cases(bs, province, case_people, batch.person_keys)
+                span("cases", start)
                 bodies = stages.live_bodies(province, registered, scale, args.seed)
                 log.info(
                     "single scans: %.0f/s for %.0f s, occupancy probes at %.0f/s",
@@ -143,13 +147,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     single.achieved_per_s,
                     stages.percentile(single.latency_ms, 99),
                 )
-                produced = _checkins_on_topic(sampler)
-                sampler.wait_caught_up(produced, timeout=300)
 
-                start = time.monotonic()
-                case_people = stages.pick_cases(province, scale.cases, args.seed)
-                cases = stages.confirm_cases(bs, province, case_people, batch.person_keys)
-                span("cases", start)
                 samples = list(sampler.samples)
             memory = {
                 name: infra.peak_rss_mb(bs.pid(name)) for name in (*stack.SERVICE_NAMES, stack.KAFKA, stack.REDIS)

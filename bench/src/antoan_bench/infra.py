@@ -67,7 +67,6 @@ def running_stack(state_dir: Path) -> Iterator[BenchStack]:
         "ANTOAN_QR_SECRET": secrets.token_urlsafe(32),
         "ANTOAN_HA_TOKEN": ha_token,
         "INGEST_RATE_LIMIT_PER_S": "0",  # the benchmark is one client sending a province's traffic
-        "LOG_LEVEL": "WARNING",
     }
     try:
         log.info("starting Kafka and Redis on %s, %s", cfg.kafka_bootstrap, cfg.redis_url)

@@ -10,7 +10,8 @@ from typing import Any
 def _ratio(a: float | None, b: float | None) -> str:
     if a is None or b is None or b == 0:
         return "–"
-    return f"{a / b:.2f}×"
+    ratio = a / b
+    return f"{ratio:.2f}×" if ratio >= 0.01 else f"{ratio:.4f}×"
 
 
 def _fmt(value: float | None, unit: str = "") -> str:
@@ -100,8 +101,21 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str, str]]:
             ),
         ),
     ]
-    for name, mb in r["memory_peak_rss_mb"].items():
-        out.append((f"peak RSS, {name}", _fmt(mb, " MiB"), _fmt(pg["peak_rss_mb"], " MiB"), "–", "–", "–", "–"))
+    memory = r["memory_peak_rss_mb"]
+    for name, mb in memory.items():
+        out.append((f"peak RSS, {name}", _fmt(mb, " MiB"), "–", "–", "–", "–", "–"))
+    total = sum(mb for mb in memory.values() if mb is not None)
+    out.append(
+        (
+            "peak RSS, everything Antoan runs / PostgreSQL (server and its backend)",
+            _fmt(total, " MiB"),
+            _fmt(pg["peak_rss_mb"], " MiB"),
+            _ratio(total, pg["peak_rss_mb"]),
+            "–",
+            "–",
+            "–",
+        )
+    )
     return out
 
 
@@ -111,7 +125,8 @@ def markdown(r: dict[str, Any]) -> str:
         f"Run {r['started_at']} on {r['machine']}, seed {r['seed']}, scale `{r['scale_name']}`: "
         f"{s['visits_per_day']:,} visits/day × {s['days']} days ({r['history']['visits']:,} visits, "
         f"{r['history']['checkins']:,} check-ins), {s['people']:,} people, {s['venues']:,} venues. "
-        f"Figures depend on whatever else the machine was running.\n\n"
+        f"Figures depend on whatever else the machine was running. Ratios: above 1 is better for a throughput, "
+        f"below 1 is better for a latency or memory.\n\n"
     )
     lines = [
         "| figure | Antoan | PostgreSQL | Antoan / PostgreSQL | Kafka ceiling | Antoan / ceiling | SPEC §6 |",
