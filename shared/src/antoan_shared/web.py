@@ -133,6 +133,15 @@ def tokens_match(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
+def check_health_authority(token: str | None, expected: str) -> str:
+    """The caller presented the health authority's token; returns the actor name for the audit log."""
+    if token is None:
+        raise ApiError(401, "token_required", "this endpoint needs the health authority's bearer token")
+    if not tokens_match(token, expected):
+        raise ApiError(403, "invalid_token", "the bearer token is not the health authority's")
+    return "health-authority"
+
+
 class BodySizeLimit:
     """Refuses request bodies over a limit with 413 before they are read into memory."""
 
