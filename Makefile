@@ -8,7 +8,7 @@ UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
 
-.PHONY: help install demo up down status test test-unit lint format bench clean
+.PHONY: help install demo up down status test test-unit lint format bench clean web-vendor
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ test-unit: install ## unit tests only: no broker, no Redis
 
 test: lint ## the whole suite: lint, unit and integration tests (starts Kafka and Redis when none are given)
 	$(RUN) pytest $(PYTEST_ARGS)
+
+web-vendor: ## re-fetch the map's Leaflet libraries (npm ci, pinned by package-lock.json) into the committed static/vendor
+	services/safety-map/web/vendor.sh
 
 clean: ## remove local state (.run/) and caches; keeps generated secrets and the Kafka jar cache
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache
