@@ -15,7 +15,7 @@ from antoan_safety_map.settings import SafetyMapSettings
 
 
 def settings(**fields: str) -> SafetyMapSettings:
-    return SafetyMapSettings(ANTOAN_HA_TOKEN="ha-token-for-unit-tests-0123456789abcdef", **fields)  # type: ignore[call-arg]
+    return SafetyMapSettings.model_validate({"ANTOAN_HA_TOKEN": "ha-token-for-unit-tests-0123456789abcdef", **fields})
 
 
 def client_for(config: SafetyMapSettings) -> TestClient:
