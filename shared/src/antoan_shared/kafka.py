@@ -288,20 +288,25 @@ class ConsumerLoop(threading.Thread):
             return None
 
     def _dead_letter(self, record: Any, error: str) -> None:
-        log.error(
-            "undecodable record sent to dead letters",
-            extra={"topic": record.topic, "partition": record.partition, "offset": record.offset},
-        )
-        raw = record.value or b""
-        self._publisher.publish_sync(
-            DEAD_LETTERS[self._service],
-            DeadLettered(
-                producer=self._service,
-                source_topic=record.topic,
-                source_partition=record.partition,
-                source_offset=record.offset,
-                key=record.key.decode(errors="replace") if record.key else None,
-                value=raw.decode(errors="replace"),
-                error=error[:2000],
-            ),
-        )
+        publish_dead_letter(self._publisher, self._service, record, error)
+
+
+def publish_dead_letter(publisher: EventPublisher, service: str, record: Any, error: str) -> None:
+    """Keep a record that `service` could not handle on its dead-letter topic, with the error."""
+    log.error(
+        "undecodable record sent to dead letters",
+        extra={"topic": record.topic, "partition": record.partition, "offset": record.offset},
+    )
+    raw = record.value or b""
+    publisher.publish_sync(
+        DEAD_LETTERS[service],
+        DeadLettered(
+            producer=service,
+            source_topic=record.topic,
+            source_partition=record.partition,
+            source_offset=record.offset,
+            key=record.key.decode(errors="replace") if record.key else None,
+            value=raw.decode(errors="replace"),
+            error=error[:2000],
+        ),
+    )

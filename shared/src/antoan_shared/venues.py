@@ -14,6 +14,7 @@ from antoan_shared import codec, topics
 from antoan_shared.events import VenueState
 from antoan_shared.kafka import make_consumer
 from antoan_shared.settings import ServiceSettings
+from antoan_shared.web import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,14 @@ def api_key_hash(api_key: str) -> str:
 
 def api_key_matches(api_key: str | None, venue: VenueState) -> bool:
     return api_key is not None and hmac.compare_digest(api_key_hash(api_key), venue.api_key_hash)
+
+
+def check_venue_key(api_key: str | None, expected_hash: str) -> None:
+    """Refuses (401/403) a caller that does not hold the venue's API key, given the hash `venues.v1` carries."""
+    if api_key is None:
+        raise ApiError(401, "venue_key_required", "this endpoint needs the venue's API key as bearer token")
+    if not hmac.compare_digest(api_key_hash(api_key), expected_hash):
+        raise ApiError(403, "invalid_venue_key", "the API key does not belong to this venue")
 
 
 class VenueDirectory:

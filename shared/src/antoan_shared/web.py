@@ -121,7 +121,8 @@ def serve(app: FastAPI, service: str, host: str, port: int, log_level: str) -> N
     from antoan_shared.logs import configure_logging
 
     configure_logging(service, log_level)
-    uvicorn.run(app, host=host, port=port, log_config=None)
+    # Open streams (the map's server-sent events) would otherwise hold a shutdown up forever.
+    uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=5)
 
 
 def bearer_token(request: Request) -> str | None:
@@ -131,6 +132,15 @@ def bearer_token(request: Request) -> str | None:
 
 def tokens_match(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def check_health_authority(token: str | None, expected: str) -> str:
+    """The caller presented the health authority's token; returns the actor name for the audit log."""
+    if token is None:
+        raise ApiError(401, "token_required", "this endpoint needs the health authority's bearer token")
+    if not tokens_match(token, expected):
+        raise ApiError(403, "invalid_token", "the bearer token is not the health authority's")
+    return "health-authority"
 
 
 class BodySizeLimit:

@@ -1,4 +1,8 @@
-"""The safety map: the read model of venue occupancy and risk in Redis, served over HTTP."""
+"""The safety map: venue and area risk levels, occupancy, GeoJSON and the live public map.
+
+The risk engine (one per deployment) projects the topics into a Redis read model and publishes level
+changes; the HTTP side reads Redis only, so it scales out behind a load balancer.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +15,19 @@ import redis
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 
-from antoan_safety_map.adapters.read_model import Keys, ReadModel, ReadModelWriter
+from antoan_safety_map.adapters.read_model import Keys, ReadModel, StateStore
 from antoan_safety_map.api.deps import Runtime
-from antoan_safety_map.api.routes import page, venues
+from antoan_safety_map.api.routes import areas, checklist, map, page, stream, venues
+from antoan_safety_map.engine import INPUTS, RiskEngine
 from antoan_safety_map.settings import SafetyMapSettings, get_settings
 from antoan_shared import topics
-from antoan_shared.kafka import Consumed, ConsumerLoop, EventPublisher, ensure_topics
-from antoan_shared.web import health_router, install_error_handlers
+from antoan_shared.kafka import EventPublisher, ensure_topics
+from antoan_shared.web import BodySizeLimit, health_router, install_error_handlers
 
 log = logging.getLogger(__name__)
 
-# What the read model is built from.
-PROJECTED_TOPICS = (topics.VENUES, topics.OCCUPANCY)
+BODY_LIMIT = 64 * 1024
+AREA_DATA_LIMIT = 8 * 1024 * 1024  # a whole country's wards as CSV is about 1 MB
 
 
 def create_app(settings: SafetyMapSettings | None = None) -> FastAPI:
@@ -30,45 +35,49 @@ def create_app(settings: SafetyMapSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await asyncio.to_thread(ensure_topics, settings, (*PROJECTED_TOPICS, *topics.topics_written_by("safety-map")))
+        written = topics.topics_written_by("safety-map")
+        await asyncio.to_thread(ensure_topics, settings, (*INPUTS, *written))
         keys = Keys(settings.redis_prefix)
-        writer = ReadModelWriter(redis.Redis.from_url(settings.redis_url), keys)
         publisher = EventPublisher(settings, "safety-map")
-        await asyncio.to_thread(publisher.warm_up, topics.topics_written_by("safety-map"))
-
-        def project(batch: list[Consumed]) -> None:
-            writer.apply([item.event for item in batch])
-
-        projector = ConsumerLoop(settings, "safety-map", PROJECTED_TOPICS, project, publisher, purpose="read-model")
-        projector.start()
+        await asyncio.to_thread(publisher.warm_up, written)
+        engine: RiskEngine | None = None
+        if settings.engine:
+            store = StateStore(redis.Redis.from_url(settings.redis_url), keys)
+            engine = RiskEngine(settings, store, publisher, settings.risk_policy())
+            engine.start()
         client = aioredis.Redis.from_url(settings.redis_url)
-        app.state.runtime = Runtime(settings, ReadModel(client, keys), publisher, projector)
-        log.info("safety map started", extra={"host": settings.host, "port": settings.port})
+        app.state.runtime = Runtime(settings, ReadModel(client, keys), publisher, engine)
+        log.info("safety map started", extra={"host": settings.host, "port": settings.port, "engine": settings.engine})
         try:
             yield
         finally:
-            projector.stop()
-            await asyncio.to_thread(projector.join, 15.0)  # lets the consumer leave its group cleanly
+            if engine is not None:
+                engine.stop()
+                await asyncio.to_thread(engine.join, 15.0)
             await client.aclose()
             await asyncio.to_thread(publisher.close)
 
     app = FastAPI(
         title="Antoan safety map",
         version="1",
-        description="Venue and area risk levels, occupancy and the public live map.",
+        description="Venue and area risk levels (SPEC §3.6), occupancy, GeoJSON, a live stream and the public map.",
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, default_limit=BODY_LIMIT, limits={"/v1/areas": AREA_DATA_LIMIT})
 
     async def ready_checks() -> dict[str, bool]:
         runtime: Runtime = app.state.runtime
-        return {
-            "redis": await runtime.read_model.ping(),
-            "kafka": runtime.publisher.connected(),
-            "projector": runtime.projector.assigned.is_set() and runtime.projector.is_alive(),
-        }
+        checks = {"redis": await runtime.read_model.ping(), "kafka": runtime.publisher.connected()}
+        if runtime.engine is not None:
+            checks["engine"] = runtime.engine.ready.is_set() and runtime.engine.is_alive()
+        return checks
 
     app.include_router(health_router(ready_checks))
     app.include_router(venues.router)
+    app.include_router(areas.router)
+    app.include_router(checklist.router)
+    app.include_router(map.router)
+    app.include_router(stream.router)
     page.install(app)
     return app

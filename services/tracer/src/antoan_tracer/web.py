@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import aiohttp
 from faust.web import Request, Response, View
 
+from antoan_shared import spreadsheet
 from antoan_shared.venues import api_key_matches
 from antoan_tracer.app import Tracer
 from antoan_tracer.domain.venue import visits_from_json
@@ -57,8 +59,13 @@ def register(tracer: Tracer, readiness: Readiness, case_contacts: Any, venue_met
         body = {"error": {"code": "not_ready", "message": "the worker is not ready", "detail": checks}}
         return self.json(body, status=503)
 
-    def routed(path: str, table: Any, key: str) -> Any:
-        """A page answered by the worker owning its key (Faust forwards it), 503 while that is unknown."""
+    def routed(path: str, table: Any, key: str, download: str | None = None) -> Any:
+        """A page answered by the worker owning its key (Faust forwards it), 503 while that is unknown.
+
+        `download` names the file a successful answer is offered as (formatted with the path's values). It is
+        set here, after forwarding, because Faust's forwarding keeps a response's body and type but drops its
+        other headers.
+        """
 
         def decorate(handler: Any) -> Any:
             forwarding = app.table_route(table=table, match_info=key)(handler)
@@ -66,18 +73,20 @@ def register(tracer: Tracer, readiness: Readiness, case_contacts: Any, venue_met
             @app.page(path)
             async def page(self: View, request: Request, **kwargs: Any) -> Response:
                 try:
-                    return await forwarding(self, request, **kwargs)
+                    response: Response = await forwarding(self, request, **kwargs)
                 except (TypeError, KeyError):
                     # Right after start the router may not know the partition owners yet.
                     log.warning("cannot route the request yet", exc_info=True)
                     return _error(self, 503, "not_ready", "the tracer is still joining its group; retry")
+                if download is not None and response.status == 200:
+                    response.headers["Content-Disposition"] = spreadsheet.attachment(download.format(**kwargs))
+                return response
 
             return page
 
         return decorate
 
-    @routed("/v1/cases/{case_id}/contacts", case_contacts, "case_id")
-    async def contacts_of_case(self: View, request: Request, case_id: str) -> Response:
+    async def case_contacts_or_error(self: View, request: Request, case_id: str) -> list[dict[str, Any]] | Response:
         """The F1 and F2 contacts of a case, with contact details from the identity vault (audited there)."""
         token = _bearer(request)
         if token is None:
@@ -86,24 +95,39 @@ def register(tracer: Tracer, readiness: Readiness, case_contacts: Any, venue_met
             return _error(self, 403, "invalid_token", "the bearer token is not the health authority's")
         contacts = dict(case_contacts.get(case_id) or {})  # reading a missing key must not create it
         details = await _contact_details(settings.ingest_url, token, sorted(contacts), case_id)
-        listed = [
+        return [
             {"person_key": person_key, **fields, "contact": details.get(person_key)}
             for person_key, fields in sorted(
                 contacts.items(), key=lambda item: (item[1]["degree"], item[1]["exposed_at"])
             )
         ]
+
+    @routed("/v1/cases/{case_id}/contacts", case_contacts, "case_id")
+    async def contacts_of_case(self: View, request: Request, case_id: str) -> Response:
+        listed = await case_contacts_or_error(self, request, case_id)
+        if not isinstance(listed, list):
+            return listed  # the error
         return self.json(
             {
                 "case_id": case_id,
                 "contacts": listed,
                 "f1": sum(1 for c in listed if c["degree"] == 1),
                 "f2": sum(1 for c in listed if c["degree"] == 2),
-                "contact_details_available": bool(details) or not listed,
+                "contact_details_available": any(c["contact"] for c in listed) or not listed,
             }
         )
 
-    @routed("/v1/venues/{venue_id}/visits", venue_meta, "venue_id")
-    async def visits_of_venue(self: View, request: Request, venue_id: str) -> Response:
+    @routed("/v1/cases/{case_id}/contacts.csv", case_contacts, "case_id", download="contacts-{case_id}.csv")
+    async def contacts_of_case_csv(self: View, request: Request, case_id: str) -> Response:
+        """The same list as a spreadsheet: one row per contact, contact details in columns of their own."""
+        listed = await case_contacts_or_error(self, request, case_id)
+        if not isinstance(listed, list):
+            return listed  # the error
+        header = [*CONTACT_COLUMNS, *(f"contact_{name}" for name in CONTACT_DETAILS)]
+        rows = [[case_id, *(c.get(column) for column in CONTACT_COLUMNS[1:]), *_details(c["contact"])] for c in listed]
+        return _csv(self, header, rows)
+
+    async def venue_visits_or_error(self: View, request: Request, venue_id: str) -> dict[str, Any] | Response:
         """The venue owner's visitor history (pseudonymous), with the venue's API key."""
         venue = tracer.venues.get(venue_id)
         if venue is None:
@@ -135,7 +159,53 @@ def register(tracer: Tracer, readiness: Readiness, case_contacts: Any, venue_met
                         }
                     )
         visits.sort(key=lambda v: (v["start"], v["visit_id"]))
-        return self.json({"venue_id": venue_id, "from": start.isoformat(), "to": end.isoformat(), "visits": visits})
+        return {
+            "venue_id": venue_id,
+            "venue_name": venue.name,
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "visits": visits,
+        }
+
+    @routed("/v1/venues/{venue_id}/visits", venue_meta, "venue_id")
+    async def visits_of_venue(self: View, request: Request, venue_id: str) -> Response:
+        history = await venue_visits_or_error(self, request, venue_id)
+        if not isinstance(history, dict):
+            return history  # the error
+        history.pop("venue_name")
+        return self.json(history)
+
+    @routed("/v1/venues/{venue_id}/visits.csv", venue_meta, "venue_id", download="visits-{venue_id}.csv")
+    async def visits_of_venue_csv(self: View, request: Request, venue_id: str) -> Response:
+        """The same history as a spreadsheet, one row per visit, with the venue's name on each."""
+        history = await venue_visits_or_error(self, request, venue_id)
+        if not isinstance(history, dict):
+            return history  # the error
+        rows = [[venue_id, history["venue_name"], *(v[c] for c in VISIT_COLUMNS[2:])] for v in history["visits"]]
+        return _csv(self, VISIT_COLUMNS, rows)
+
+
+VISIT_COLUMNS = ("venue_id", "venue_name", "visit_id", "person_key", "start", "end")
+CONTACT_COLUMNS = (
+    "case_id",
+    "person_key",
+    "degree",
+    "exposed_at",
+    "venue_id",
+    "window_start",
+    "window_end",
+    "source_person_key",
+)
+# The vault's fields (ingest's `Contact` and the identifier), in the order a health worker calls people.
+CONTACT_DETAILS = ("full_name", "phone", "identifier", "address", "birth_date")
+
+
+def _details(contact: dict[str, str] | None) -> list[str | None]:
+    return [(contact or {}).get(name) for name in CONTACT_DETAILS]
+
+
+def _csv(view: View, header: Sequence[str], rows: list[list[Any]]) -> Response:
+    return view.text(spreadsheet.to_csv(header, rows), content_type=spreadsheet.CONTENT_TYPE)  # charset=utf-8
 
 
 async def _contact_details(ingest_url: str, token: str, person_keys: list[str], case_id: str) -> dict[str, Any]:

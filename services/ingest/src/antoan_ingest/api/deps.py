@@ -12,8 +12,8 @@ from antoan_ingest.checkins import CheckInRecorder
 from antoan_ingest.settings import IngestSettings
 from antoan_shared.events import VenueState
 from antoan_shared.kafka import EventPublisher
-from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower, api_key_matches
-from antoan_shared.web import ApiError, bearer_token, tokens_match
+from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower, check_venue_key
+from antoan_shared.web import ApiError, bearer_token, check_health_authority
 
 
 @dataclass
@@ -37,11 +37,7 @@ BearerToken = Annotated[str | None, Depends(bearer_token)]
 
 def require_health_authority(runtime: RuntimeDep, token: BearerToken) -> str:
     """The caller presented the health authority's token; returns the actor name for the audit log."""
-    if token is None:
-        raise ApiError(401, "token_required", "this endpoint needs the health authority's bearer token")
-    if not tokens_match(token, runtime.settings.ha_token.get_secret_value()):
-        raise ApiError(403, "invalid_token", "the bearer token is not the health authority's")
-    return "health-authority"
+    return check_health_authority(token, runtime.settings.ha_token.get_secret_value())
 
 
 HealthAuthority = Annotated[str, Depends(require_health_authority)]
@@ -59,10 +55,7 @@ KnownVenue = Annotated[VenueState, Depends(known_venue)]
 
 def owned_venue(venue: KnownVenue, token: BearerToken) -> VenueState:
     """The venue of the path, when the caller holds its API key."""
-    if token is None:
-        raise ApiError(401, "venue_key_required", "this endpoint needs the venue's API key as bearer token")
-    if not api_key_matches(token, venue):
-        raise ApiError(403, "invalid_venue_key", "the API key does not belong to this venue")
+    check_venue_key(token, venue.api_key_hash)
     return venue
 
 

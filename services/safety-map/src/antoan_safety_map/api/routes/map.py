@@ -1,0 +1,76 @@
+"""The venues as GeoJSON (RFC 7946) for the map and for anyone who wants to draw them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from antoan_safety_map.api.deps import RuntimeDep
+from antoan_shared.web import ApiError, ErrorResponse
+
+router = APIRouter(prefix="/v1/map", tags=["map"])
+MAX_FEATURES = 20_000
+
+
+def parse_bbox(text: str) -> tuple[float, float, float, float]:
+    """`minLon,minLat,maxLon,maxLat` (the GeoJSON bbox order)."""
+    try:
+        min_lon, min_lat, max_lon, max_lat = (float(part) for part in text.split(","))
+    except ValueError as exc:
+        raise ApiError(400, "invalid_bbox", "bbox is minLon,minLat,maxLon,maxLat in degrees") from exc
+    if not (-180 <= min_lon < max_lon <= 180 and -85 <= min_lat < max_lat <= 85):
+        raise ApiError(400, "invalid_bbox", "bbox must be a non-empty box within longitude ±180 and latitude ±85")
+    return min_lon, min_lat, max_lon, max_lat
+
+
+def parse_levels(values: list[str]) -> set[int]:
+    """`level=3&level=4` or `level=3,4`."""
+    try:
+        levels = {int(part) for value in values for part in value.split(",") if part}
+    except ValueError as exc:
+        raise ApiError(400, "invalid_level", "level is 1, 2, 3 or 4") from exc
+    if not levels <= {1, 2, 3, 4}:
+        raise ApiError(400, "invalid_level", "level is 1, 2, 3 or 4")
+    return levels
+
+
+@router.get(
+    "/venues.geojson",
+    response_class=JSONResponse,
+    responses={
+        200: {"content": {"application/geo+json": {}}, "description": "A GeoJSON FeatureCollection of venues"},
+        400: {"model": ErrorResponse},
+        422: {"model": ErrorResponse},
+    },
+)
+async def venues_geojson(
+    runtime: RuntimeDep,
+    bbox: Annotated[str | None, Query(max_length=100, description="minLon,minLat,maxLon,maxLat")] = None,
+    level: Annotated[list[str] | None, Query(description="only these levels: level=3&level=4 or level=3,4")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_FEATURES)] = 5000,
+) -> JSONResponse:
+    """Venues with a location, each with its level, colour, reasons and occupancy. With a bbox the venues
+    nearest its centre come first; `truncated` says the limit cut the list."""
+    read_model = runtime.read_model
+    wanted_levels = parse_levels(level or [])
+    if bbox is not None:
+        box = parse_bbox(bbox)
+        venue_ids = await read_model.venue_ids_in_box(*box, limit=limit)
+    else:
+        box = None
+        venue_ids = await read_model.venue_ids_on_map(limit)
+    features: list[dict[str, Any]] = []
+    for venue in await read_model.venues(venue_ids):
+        if venue.lat is None or venue.lon is None or not venue.active:
+            continue
+        if box is not None and not (box[0] <= venue.lon <= box[2] and box[1] <= venue.lat <= box[3]):
+            continue
+        if wanted_levels and venue.level not in wanted_levels:
+            continue
+        features.append(venue.feature())
+    collection: dict[str, Any] = {"type": "FeatureCollection", "features": features}
+    if len(venue_ids) >= limit:
+        collection["truncated"] = True
+    return JSONResponse(collection, media_type="application/geo+json")
