@@ -76,11 +76,13 @@ class OfflineContext:
         self.context.close()
 
 
-def register(ingest: httpx.Client, name: str, category: str, lat: float, lon: float, capacity: int) -> dict[str, str]:
+def register(
+    ingest: httpx.Client, name: str, category: str, address: str, lat: float, lon: float, capacity: int
+) -> dict[str, str]:
     body = {
         "name": name,
         "category": category,
-        "address": f"{name}, Thành phố Thanh Hóa",
+        "address": address,
         "province_code": "38",
         "district_code": "380",
         "ward_code": "14755",
@@ -127,9 +129,17 @@ def marker(page: Page, venue_id: str) -> Any:
     return page.locator(f'.venue-dot[data-venue-id="{venue_id}"]')
 
 
-def background(page: Page, venue_id: str) -> str:
-    colour: str = marker(page, venue_id).evaluate("element => getComputedStyle(element).backgroundColor")
-    return colour
+def shows(page: Page, venue_id: str, level: str, colour: str, timeout_ms: float = 10_000) -> None:
+    """Waits until the venue's marker is on the page at this level, painted in this colour. (Markers are
+    re-rendered on every change, so the element is looked up afresh each time.)"""
+    page.wait_for_function(
+        """([id, level, colour]) => {
+            const dot = document.querySelector(`.venue-dot[data-venue-id="${id}"]`);
+            return dot !== null && dot.dataset.level === level && getComputedStyle(dot).backgroundColor === colour;
+        }""",
+        arg=[venue_id, level, colour],
+        timeout=timeout_ms,
+    )
 
 
 def screenshot_paths(tmp_path: Path) -> tuple[Path, Path]:
@@ -154,10 +164,21 @@ def test_map_shows_coloured_venues_and_follows_a_live_change_offline(
 ) -> None:
     # Given four venues in Thanh Hóa city, a few kilometres apart so that none is clustered at first sight:
     # a calm hospital, a café near its capacity, a school a confirmed case was at, and a small kiosk
-    hospital = register(ingest, "Bệnh viện Đa khoa tỉnh Thanh Hóa", "hospital", 19.8075, 105.7760, 500)
-    cafe = register(ingest, "Cà phê Hạc Thành", "cafe", 19.8260, 105.7930, 5)
-    school = register(ingest, "Trường THPT chuyên Lam Sơn", "school", 19.7900, 105.7640, 800)
-    kiosk = register(ingest, "Ki-ốt Chợ Vườn Hoa", "shop", 19.8010, 105.8120, 1)
+    hospital = register(
+        ingest, "Bệnh viện Đa khoa tỉnh Thanh Hóa", "hospital", "181 Hải Thượng Lãn Ông", 19.8075, 105.776, 500
+    )
+    cafe = register(ingest, "Cà phê Hạc Thành", "cafe", "25 Hạc Thành, Phường Điện Biên", 19.826, 105.793, 5)
+    school = register(
+        ingest, "Trường THPT chuyên Lam Sơn", "school", "307 Lê Lai, Phường Đông Sơn", 19.79, 105.764, 800
+    )
+    kiosk = register(ingest, "Ki-ốt Chợ Vườn Hoa", "shop", "Chợ Vườn Hoa, Phường Lam Sơn", 19.801, 105.812, 1)
+    # and, a stone's throw from each other, three restaurants of one street, which the map clusters
+    street = [
+        register(
+            ingest, f"Nhà hàng {name}", "restaurant", f"{n} Trần Phú, Phường Điện Biên", 19.8130 + n / 2e4, 105.7790, 80
+        )
+        for n, name in enumerate(("Hương Quê", "Sông Mã", "Hàm Rồng"), start=1)
+    ]
     for n in range(4):
         check_in(ingest, cafe, f"09120001{n:02d}")
     check_in(ingest, school, "0912000150")
@@ -166,8 +187,14 @@ def test_map_shows_coloured_venues_and_follows_a_live_change_offline(
     assert confirmed.status_code == 202, confirmed.text
     served_at(
         running_services,
-        {hospital["venue_id"]: 1, cafe["venue_id"]: 2, school["venue_id"]: 4, kiosk["venue_id"]: 1},
-        what="the four venues at levels 1, 2, 4, 1 on the map's GeoJSON",
+        {
+            hospital["venue_id"]: 1,
+            cafe["venue_id"]: 2,
+            school["venue_id"]: 4,
+            kiosk["venue_id"]: 1,
+            **{restaurant["venue_id"]: 1 for restaurant in street},
+        },
+        what="the venues at their levels on the map's GeoJSON",
     )
 
     desktop = OfflineContext(browser, DESKTOP)
@@ -183,8 +210,11 @@ def test_map_shows_coloured_venues_and_follows_a_live_change_offline(
             (kiosk["venue_id"], "1", GREEN),
         ):
             marker(page, venue_id).wait_for(state="visible")
-            assert marker(page, venue_id).get_attribute("data-level") == level
-            assert background(page, venue_id) == colour
+            shows(page, venue_id, level, colour)
+        # And the three restaurants are one green cluster
+        cluster = page.locator('.venue-cluster span[data-level="1"]')
+        cluster.wait_for()
+        assert cluster.inner_text() == "3"
         page.locator('#status[data-state="live"]').wait_for()
         page.evaluate("() => { window.antoanNotReloaded = true; }")
 
@@ -192,10 +222,7 @@ def test_map_shows_coloured_venues_and_follows_a_live_change_offline(
         check_in(ingest, kiosk, "0912345678")
         check_in(ingest, kiosk, "0912345679")
         # Then, without a reload, its marker turns orange (level 3: over capacity)
-        page.wait_for_selector(
-            f'.venue-dot[data-venue-id="{kiosk["venue_id"]}"][data-level="3"]', timeout=LIVE_CHANGE_TIMEOUT_MS
-        )
-        assert background(page, kiosk["venue_id"]) == ORANGE
+        shows(page, kiosk["venue_id"], "3", ORANGE, timeout_ms=LIVE_CHANGE_TIMEOUT_MS)
         assert page.evaluate("() => window.antoanNotReloaded") is True
 
         # And its panel tells why, in Vietnamese, with occupancy against capacity
@@ -207,7 +234,7 @@ def test_map_shows_coloured_venues_and_follows_a_live_change_offline(
             timeout=LIVE_CHANGE_TIMEOUT_MS,
         )
         assert "Nguy cơ cao" in panel.inner_text()
-        assert "Vượt sức chứa" in panel.inner_text()
+        assert "Vượt sức chứa: 2/1 người" in panel.inner_text()
         assert "Nguy cơ rất cao" in page.locator("#legend").inner_text()
         desktop_shot, phone_shot = screenshot_paths(tmp_path)
         page.screenshot(path=str(desktop_shot))
@@ -217,7 +244,7 @@ def test_map_shows_coloured_venues_and_follows_a_live_change_offline(
         page.locator('button[data-lang="en"]').click()
         assert "Very high risk" in page.locator("#legend").inner_text()
         assert "Nguy cơ" not in page.locator("#legend").inner_text()
-        assert "Over capacity" in panel.inner_text()
+        assert "Over capacity: 2/1 people" in panel.inner_text()
         # And nothing beyond loopback was ever asked for, nor did the page's script fail
         assert desktop.refused == []
         assert desktop.errors == []
@@ -237,6 +264,14 @@ def test_map_shows_coloured_venues_and_follows_a_live_change_offline(
         assert box is not None
         assert box["width"] == PHONE["width"]
         assert box["y"] + box["height"] == pytest.approx(PHONE["height"], abs=1)
+        # And the venue it describes is moved into sight above it
+        page.wait_for_function(
+            """([id, top]) => {
+                const dot = document.querySelector(`.venue-dot[data-venue-id="${id}"]`);
+                return dot !== null && dot.getBoundingClientRect().bottom < top;
+            }""",
+            arg=[school["venue_id"], box["y"]],
+        )
         assert "Có ca bệnh" in sheet.inner_text()
         page.screenshot(path=str(phone_shot))
         publish(phone_shot, "phone")

@@ -37,13 +37,13 @@
         place_of_worship: "Cơ sở tôn giáo", public_transport: "Phương tiện giao thông công cộng", other: "Khác"
       },
       reason: {
-        case_present_72h: function (d) { return "Có ca bệnh (F0) đến địa điểm trong 72 giờ qua" + when(d.last_present_at, " — lần cuối "); },
-        case_present_14d: function (d) { return "Có ca bệnh (F0) đến địa điểm trong 14 ngày qua" + when(d.last_present_at, " — lần cuối "); },
-        over_capacity: function (d) { return "Vượt sức chứa: " + num(d.current) + "/" + num(d.capacity) + " người"; },
-        near_capacity: function (d) { return "Gần đạt sức chứa: " + num(d.current) + "/" + num(d.capacity) + " người" + pct(d.ratio); },
+        case_present_72h: function (d) { return "Có ca bệnh (F0) đến địa điểm trong 72 giờ qua" + when(d.last_present_at, " (có mặt đến ", ")"); },
+        case_present_14d: function (d) { return "Có ca bệnh (F0) đến địa điểm trong 14 ngày qua" + when(d.last_present_at, " (có mặt đến ", ")"); },
+        over_capacity: function (d, v) { return "Vượt sức chứa: " + headcount(d, v) + " người"; },
+        near_capacity: function (d, v) { return "Gần đạt sức chứa: " + headcount(d, v) + " người" + pct(d.ratio, " (từ ", "% sức chứa)"); },
         low_self_assessment: function (d) { return "Điểm tự đánh giá an toàn thấp: " + num(d.score) + "/100" + (d.threshold != null ? " (dưới " + num(d.threshold) + ")" : ""); },
-        area_level: function (d) { return areaKind(d.area_kind) + " " + (d.area_code || "") + " ở cấp độ " + num(d.level) + levelName(d.level, " — "); },
-        cleared: function (d) { return "Đã được cơ quan y tế xác nhận khử khuẩn" + when(d.cleared_at, " — "); },
+        area_level: function (d) { return areaLabel(d) + " ở cấp độ " + num(d.level) + levelName(d.level, " — "); },
+        cleared: function (d) { return "Đã được cơ quan y tế xác nhận khử khuẩn" + when(d.cleared_at, " (", ")"); },
         no_risk_factors: function () { return "Không có yếu tố nguy cơ"; }
       }
     },
@@ -74,13 +74,13 @@
         place_of_worship: "Place of worship", public_transport: "Public transport", other: "Other"
       },
       reason: {
-        case_present_72h: function (d) { return "A confirmed case (F0) was here in the last 72 hours" + when(d.last_present_at, " — last "); },
-        case_present_14d: function (d) { return "A confirmed case (F0) was here in the last 14 days" + when(d.last_present_at, " — last "); },
-        over_capacity: function (d) { return "Over capacity: " + num(d.current) + "/" + num(d.capacity) + " people"; },
-        near_capacity: function (d) { return "Near capacity: " + num(d.current) + "/" + num(d.capacity) + " people" + pct(d.ratio); },
+        case_present_72h: function (d) { return "A confirmed case (F0) was here in the last 72 hours" + when(d.last_present_at, " (present until ", ")"); },
+        case_present_14d: function (d) { return "A confirmed case (F0) was here in the last 14 days" + when(d.last_present_at, " (present until ", ")"); },
+        over_capacity: function (d, v) { return "Over capacity: " + headcount(d, v) + " people"; },
+        near_capacity: function (d, v) { return "Near capacity: " + headcount(d, v) + " people" + pct(d.ratio, " (", "% of capacity or more)"); },
         low_self_assessment: function (d) { return "Low safety self-assessment: " + num(d.score) + "/100" + (d.threshold != null ? " (below " + num(d.threshold) + ")" : ""); },
-        area_level: function (d) { return areaKind(d.area_kind) + " " + (d.area_code || "") + " is at level " + num(d.level) + levelName(d.level, " — "); },
-        cleared: function (d) { return "Cleared by the health authority after disinfection" + when(d.cleared_at, " — "); },
+        area_level: function (d) { return areaLabel(d) + " is at level " + num(d.level) + levelName(d.level, " — "); },
+        cleared: function (d) { return "Cleared by the health authority after disinfection" + when(d.cleared_at, " (", ")"); },
         no_risk_factors: function () { return "No risk factors"; }
       }
     }
@@ -90,6 +90,7 @@
   var config = readConfig();
   var lang = storedLanguage();
   var venues = {};          // venue_id -> {props, marker}
+  var areaNames = {};       // area code -> name ("" while asked for)
   var selectedId = null;
   var fitted = false;
   var reloadTimer = null;
@@ -103,20 +104,40 @@
     });
   }
   function num(value) { return value == null ? "?" : String(value); }
-  function pct(ratio) { return typeof ratio === "number" ? " (" + Math.round(ratio * 100) + "%)" : ""; }
+  function pct(ratio, before, after) { return typeof ratio === "number" ? before + Math.round(ratio * 100) + after : ""; }
+  /** "current/capacity": from the reason's detail, else from what the map knows of the venue. */
+  function headcount(detail, venue) {
+    var current = detail.current != null ? detail.current : venue.current;
+    var capacity = detail.capacity != null ? detail.capacity : venue.capacity;
+    return num(current) + "/" + num(capacity);
+  }
   function formatTime(value) {
     if (!value) { return ""; }
     var date = new Date(value);
     if (isNaN(date.getTime())) { return String(value); }
     return date.toLocaleString(lang === "vi" ? "vi-VN" : "en-GB", { dateStyle: "short", timeStyle: "short" });
   }
-  function when(value, prefix) { return value ? prefix + formatTime(value) : ""; }
+  function when(value, before, after) { return value ? before + formatTime(value) + (after || "") : ""; }
   function areaKind(kind) { return t().area_kind[kind] || kind || ""; }
+  /** An area by its name when the map knows it (asking the API once), else by kind and code. */
+  function areaLabel(detail) {
+    var code = detail.area_code || "";
+    var name = areaNames[code];
+    if (name) { return name; }
+    if (code && !(code in areaNames)) {
+      areaNames[code] = "";
+      fetch("/v1/areas/" + encodeURIComponent(code) + "/risk")
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (area) { if (area && area.name) { areaNames[code] = area.name; renderPanel(); } })
+        .catch(function () { /* the code will do */ });
+    }
+    return (areaKind(detail.area_kind) + " " + code).trim();
+  }
   function levelName(level, prefix) { return t().level[level] ? prefix + t().level[level] : ""; }
   function validLevel(level) { return LEVELS.indexOf(level) >= 0 ? level : 0; }
-  function reasonText(reason) {
+  function reasonText(reason, venue) {
     var describe = t().reason[reason.code];
-    return describe ? describe(reason.detail || {}) : String(reason.code);
+    return describe ? describe(reason.detail || {}, venue) : String(reason.code);
   }
   function readConfig() {
     var element = document.getElementById("antoan-config");
@@ -191,6 +212,11 @@
     props.venue_id = props.venue_id || feature.id;
     var lonlat = feature.geometry.coordinates;
     var existing = venues[props.venue_id];
+    if (props.active === false) {  // a deactivated venue leaves the map
+      if (existing) { clusters.removeLayer(existing.marker); delete venues[props.venue_id]; }
+      if (selectedId === props.venue_id) { closePanel(); }
+      return;
+    }
     if (existing) {
       var before = existing.props.level;
       existing.props = Object.assign(existing.props, props);
@@ -216,10 +242,13 @@
     if (entry.props.venue_id === selectedId) { renderPanel(); }
   }
 
+  /** The view as `minLon,minLat,maxLon,maxLat`, within what the API accepts (longitude ±180, latitude ±85). */
   function bboxParam() {
     var b = map.getBounds().pad(0.25);
+    // A view panned round the world (worldCopyJump) is shifted back to the one the venues are on.
+    var shift = Math.round(b.getCenter().lng / 360) * 360;
     var clamp = function (v, lo, hi) { return Math.min(hi, Math.max(lo, v)); };
-    return [clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -90, 90), clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -90, 90)]
+    return [clamp(b.getWest() - shift, -180, 180), clamp(b.getSouth(), -85, 85), clamp(b.getEast() - shift, -180, 180), clamp(b.getNorth(), -85, 85)]
       .map(function (v) { return v.toFixed(5); }).join(",");
   }
 
@@ -308,10 +337,14 @@
     on("venue-risk", applyRisk);
     on("occupancy", applyOccupancy);
     on("venue", upsertFeature);
+    on("area-risk", function (area) {
+      if (area.area_code && area.name) { areaNames[area.area_code] = area.name; }
+    });
   }
 
   // --- the venue panel -----------------------------------------------------------------------------
   var panel = document.getElementById("panel");
+  var narrow = window.matchMedia("(max-width: 640px)");
   panel.querySelector(".panel-close").addEventListener("click", closePanel);
   document.addEventListener("keydown", function (event) { if (event.key === "Escape") { closePanel(); } });
   map.on("click", closePanel);
@@ -323,6 +356,7 @@
     if (venues[id]) { refreshMarker(venues[id], false); }
     panel.hidden = false;
     renderPanel();
+    keepInSight(id);
     fetch("/v1/venues/" + encodeURIComponent(id))
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (detail) {
@@ -332,6 +366,14 @@
         }
       })
       .catch(function () { /* the panel keeps what the map already knew */ });
+  }
+
+  /** On a phone the panel is a bottom sheet: the venue it describes is panned into the map above it. */
+  function keepInSight(id) {
+    if (!narrow.matches || !venues[id]) { return; }
+    var point = map.latLngToContainerPoint(venues[id].marker.getLatLng());
+    var sheetTop = map.getSize().y - panel.offsetHeight;
+    if (point.y > sheetTop - 30) { map.panBy([0, point.y - sheetTop / 2]); }
   }
 
   function closePanel() {
@@ -347,7 +389,7 @@
     if (!entry) { return; }
     var p = entry.props;
     var level = validLevel(p.level);
-    var reasons = (p.reasons || []).map(function (r) { return "<li data-code=\"" + esc(r.code) + "\">" + esc(reasonText(r)) + "</li>"; }).join("");
+    var reasons = (p.reasons || []).map(function (r) { return "<li data-code=\"" + esc(r.code) + "\">" + esc(reasonText(r, p)) + "</li>"; }).join("");
     var current = typeof p.current === "number" ? p.current : 0;
     var capacity = typeof p.capacity === "number" && p.capacity > 0 ? p.capacity : null;
     var ratio = capacity ? current / capacity : 0;
