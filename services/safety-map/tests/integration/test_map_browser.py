@@ -245,6 +245,11 @@ def test_map_shows_coloured_venues_and_follows_a_live_change_offline(
         assert "Very high risk" in page.locator("#legend").inner_text()
         assert "Nguy cơ" not in page.locator("#legend").inner_text()
         assert "Over capacity: 2/1 people" in panel.inner_text()
+        # And the choice is remembered on the next visit
+        page.reload()
+        page.locator("#legend li").first.wait_for()
+        assert "Very high risk" in page.locator("#legend").inner_text()
+        assert page.evaluate("() => document.documentElement.lang") == "en"
         # And nothing beyond loopback was ever asked for, nor did the page's script fail
         assert desktop.refused == []
         assert desktop.errors == []
