@@ -9,7 +9,7 @@ RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help install demo up down status test test-unit lint format bench clean
+.PHONY: help install demo up down status test test-unit lint format bench clean web-vendor
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ test: lint ## the whole suite: lint, unit and integration tests (starts Kafka an
 
 bench: install ## the benchmark (SPEC §6) with its own stack and PostgreSQL; BENCH_ARGS="--scale tiny" for a quick one
 	$(RUN) python -m antoan_bench $(BENCH_ARGS)
+
+web-vendor: ## re-fetch the map's Leaflet libraries (npm ci, pinned by package-lock.json) into the committed static/vendor
+	services/safety-map/web/vendor.sh
 
 clean: ## remove local state (.run/) and caches; keeps generated secrets and the Kafka jar cache
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache

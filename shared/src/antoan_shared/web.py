@@ -121,7 +121,8 @@ def serve(app: FastAPI, service: str, host: str, port: int, log_level: str) -> N
     from antoan_shared.logs import configure_logging
 
     configure_logging(service, log_level)
-    uvicorn.run(app, host=host, port=port, log_config=None)
+    # Open streams (the map's server-sent events) would otherwise hold a shutdown up forever.
+    uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=5)
 
 
 def bearer_token(request: Request) -> str | None:

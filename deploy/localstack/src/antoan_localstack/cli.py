@@ -43,13 +43,14 @@ def setup_logging(verbose: bool = False) -> None:
         logging.getLogger(noisy).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
-def _bring_up(cfg: stack.StackConfig) -> None:
+def _bring_up(cfg: stack.StackConfig) -> dict[str, str]:
     secrets = ensure_local_secrets()
     stack.start_infra(cfg)
     stack.wait_redis_ready(cfg)
     stack.wait_kafka_ready(cfg)
     stack.start_services(cfg, secrets)
     stack.wait_services_ready(cfg)
+    return secrets
 
 
 def _print_addresses(cfg: stack.StackConfig) -> None:
@@ -137,7 +138,7 @@ def cmd_demo(cfg: stack.StackConfig, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, interrupt)
     code = 0
     try:
-        _bring_up(cfg)
+        secrets = _bring_up(cfg)
         _print_addresses(cfg)
         print("Simulating Thanh Hóa; press Ctrl-C to stop everything.")
         signal.signal(signal.SIGINT, request_stop)
@@ -151,6 +152,8 @@ def cmd_demo(cfg: stack.StackConfig, args: argparse.Namespace) -> int:
             people=args.people,
             seed=args.seed,
             duration=args.duration,
+            safety_map_url=cfg.service_url("safety-map"),
+            ha_token=secrets.get("ANTOAN_HA_TOKEN"),
         )
         code = 1 if failed else 0
     except KeyboardInterrupt:

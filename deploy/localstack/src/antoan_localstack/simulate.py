@@ -27,6 +27,10 @@ APPS = ("tokhaiyte", "ncovi", "bluezone", "pc-covid")
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
+# Populations are rounded census figures (2019), enough for the per-100,000 rates the map shows.
+PROVINCE_POPULATION = 3_640_000
+
+
 @dataclass(frozen=True)
 class District:
     code: str
@@ -34,6 +38,7 @@ class District:
     lat: float
     lon: float
     wards: tuple[tuple[str, str], ...]
+    population: int = 100_000
 
 
 DISTRICTS: tuple[District, ...] = (
@@ -42,7 +47,8 @@ DISTRICTS: tuple[District, ...] = (
         "Thành phố Thanh Hóa",
         19.8075,
         105.7764,
-        (
+        population=360_000,
+        wards=(
             ("14755", "Phường Hàm Rồng"),
             ("14758", "Phường Đông Thọ"),
             ("14761", "Phường Nam Ngạn"),
@@ -60,7 +66,8 @@ DISTRICTS: tuple[District, ...] = (
         "Thị xã Bỉm Sơn",
         20.0781,
         105.8603,
-        (
+        population=60_000,
+        wards=(
             ("14809", "Phường Bắc Sơn"),
             ("14812", "Phường Ba Đình"),
             ("14815", "Phường Lam Sơn"),
@@ -72,7 +79,8 @@ DISTRICTS: tuple[District, ...] = (
         "Thành phố Sầm Sơn",
         19.7353,
         105.9036,
-        (
+        population=110_000,
+        wards=(
             ("14830", "Phường Trung Sơn"),
             ("14833", "Phường Bắc Sơn"),
             ("14836", "Phường Trường Sơn"),
@@ -206,6 +214,30 @@ def _check_loopback(url: str) -> None:
         raise ValueError(f"the simulator only talks to loopback addresses, not {url!r}")
 
 
+def area_data_csv() -> str:
+    """The province, its districts and their wards, in the safety map's area-data format."""
+    rows = [
+        "area_code,area_kind,name,parent_code,population",
+        f"{PROVINCE_CODE},province,{PROVINCE_NAME},,{PROVINCE_POPULATION}",
+    ]
+    for district in DISTRICTS:
+        rows.append(f"{district.code},district,{district.name},{PROVINCE_CODE},{district.population}")
+        ward_population = district.population // len(district.wards)
+        rows += [f"{code},ward,{name},{district.code},{ward_population}" for code, name in district.wards]
+    return "\n".join(rows) + "\n"
+
+
+def load_areas(client: httpx.Client, safety_map_url: str, ha_token: str) -> None:
+    resp = client.put(
+        f"{safety_map_url}/v1/areas",
+        content=area_data_csv().encode(),
+        headers={"Authorization": f"Bearer {ha_token}", "Content-Type": "text/csv"},
+    )
+    if resp.status_code != 202:
+        raise RuntimeError(f"loading area data failed: HTTP {resp.status_code} {resp.text[:300]}")
+    log.info("area data loaded", extra={"areas": resp.json().get("accepted")})
+
+
 def register_venues(
     client: httpx.Client, ingest_url: str, drafts: list[VenueDraft], stop: threading.Event, timeout: float = 60
 ) -> list[Venue]:
@@ -234,6 +266,19 @@ def register_venues(
     return venues
 
 
+def confirm_case(client: httpx.Client, ingest_url: str, ha_token: str, person: str) -> None:
+    try:
+        resp = client.post(
+            f"{ingest_url}/v1/cases",
+            json={"person_id": person, "tested_at": _now_rfc3339(), "province_code": PROVINCE_CODE},
+            headers={"Authorization": f"Bearer {ha_token}"},
+        )
+    except httpx.HTTPError as exc:
+        log.warning("confirming a case failed", extra={"error": repr(exc)})
+        return
+    log.info("case confirmed", extra={"status": resp.status_code})
+
+
 def run(
     ingest_url: str = "http://127.0.0.1:8001",
     *,
@@ -246,12 +291,18 @@ def run(
     duration: float | None = None,
     progress_every: float = 5.0,
     transport: httpx.BaseTransport | None = None,
+    safety_map_url: str | None = None,
+    ha_token: str | None = None,
+    case_every: float = 45.0,
 ) -> SimStats:
-    """Register venues, then send check-ins/outs at ``rate`` per second until ``stop`` is set.
+    """Register venues, then send check-ins/outs at ``rate`` per second until ``stop`` is set. Given the
+    safety map's address and the health authority's token, also load the province's area data and confirm
+    one of the people present somewhere as a case every ``case_every`` seconds, so the map has levels to show.
 
     ``transport`` replaces the network (tests).
     """
     _check_loopback(ingest_url)
+    authority = None if safety_map_url is None or ha_token is None else (safety_map_url.rstrip("/"), ha_token)
     if rate <= 0 or workers < 1 or venues < 1 or people < 1:
         raise ValueError("rate, workers, venues and people must be positive")
     ingest_url = ingest_url.rstrip("/")
@@ -263,9 +314,13 @@ def run(
     limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
 
     with httpx.Client(timeout=10.0, limits=limits, trust_env=False, transport=transport) as client:
+        if authority is not None:
+            _check_loopback(authority[0])
+            load_areas(client, *authority)
         registered = register_venues(client, ingest_url, drafts, stop)
         if not registered:
             return stats
+        next_case = time.monotonic() + case_every / 3
         venue_weights = [v.capacity for v in registered]
         inside: dict[str, Venue] = {}  # person -> venue of their open visit
         in_flight = threading.BoundedSemaphore(workers * 4)
@@ -314,6 +369,9 @@ def run(
                         },
                     )
                     last_report_at, last_sent, next_report = now, sent, now + progress_every
+                if authority is not None and now >= next_case and inside:
+                    next_case = now + case_every
+                    pool.submit(confirm_case, client, ingest_url, authority[1], rng.choice(sorted(inside)))
                 if now < next_at:
                     stop.wait(min(next_at - now, 0.5))
                     continue

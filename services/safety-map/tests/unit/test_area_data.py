@@ -238,3 +238,11 @@ def test_an_upload_of_exactly_the_row_limit_is_accepted() -> None:
 
 def test_the_row_limit_fits_every_ward_of_vietnam() -> None:
     assert MAX_ROWS >= 10_600 + 700 + 63
+
+
+def test_the_demo_provinces_area_data_is_valid_area_data() -> None:
+    from antoan_localstack.simulate import DISTRICTS, area_data_csv
+
+    loaded = parse_csv(area_data_csv())
+    assert len(loaded) == 1 + len(DISTRICTS) + sum(len(d.wards) for d in DISTRICTS)
+    assert {row.area_kind for row in loaded} == {"province", "district", "ward"}
