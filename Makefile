@@ -7,8 +7,9 @@ UV_VERSION := 0.13.9
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: help install demo up down status test test-unit lint format bench clean
+.PHONY: help install demo up down status test test-unit lint format bench clean web-vendor
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,7 +19,7 @@ $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-.venv/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml services/*/pyproject.toml deploy/localstack/pyproject.toml
+.venv/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml services/*/pyproject.toml deploy/localstack/pyproject.toml bench/pyproject.toml
 	$(UV) sync --frozen
 	@touch $@
 
@@ -50,6 +51,12 @@ test-unit: install ## unit tests only: no broker, no Redis
 
 test: lint ## the whole suite: lint, unit and integration tests (starts Kafka and Redis when none are given)
 	$(RUN) pytest $(PYTEST_ARGS)
+
+bench: install ## the benchmark (SPEC §6) with its own stack and PostgreSQL; BENCH_ARGS="--scale tiny" for a quick one
+	$(RUN) python -m antoan_bench $(BENCH_ARGS)
+
+web-vendor: ## re-fetch the map's Leaflet libraries (npm ci, pinned by package-lock.json) into the committed static/vendor
+	services/safety-map/web/vendor.sh
 
 clean: ## remove local state (.run/) and caches; keeps generated secrets and the Kafka jar cache
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache

@@ -159,7 +159,7 @@ def apply_event(batch: Batch, event: Event) -> None:
         batch.memberships[venue.venue_id] = (batch.memberships.get(venue.venue_id, (before, ()))[0], venue.area_codes())
         batch.put_venue(venue)
         batch.touched_venues.add(venue.venue_id)
-        if venue.lat is not None and venue.lon is not None:
+        if venue.lat is not None and venue.lon is not None:  # a deactivated venue says so (`active`)
             batch.changes.append(("venue", venue.feature()))
     elif isinstance(event, OccupancyChanged):
         venue = batch.venue(event.venue_id)

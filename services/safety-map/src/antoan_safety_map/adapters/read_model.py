@@ -69,6 +69,7 @@ class VenueRecord(BaseModel):
             "reasons": [reason.model_dump(mode="json") for reason in self.reasons],
             "current": self.current,
             "capacity": self.capacity,
+            "active": self.active,
             "as_of": self.risk_as_of.isoformat() if self.risk_as_of else None,
         }
 

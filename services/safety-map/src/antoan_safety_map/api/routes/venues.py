@@ -55,6 +55,7 @@ class VenueView(BaseModel):
     reasons: list[Reason]
     current: int
     capacity: int
+    active: bool
     as_of: datetime | None
 
 

@@ -1,0 +1,1 @@
+"""Antoan benchmark harness."""

@@ -1,0 +1,263 @@
+"""What the benchmark starts: its own Kafka, Redis and services, PostgreSQL, and the broker's perf tool.
+
+Everything listens on free loopback ports (never the defaults, never a shared broker) and is stopped by
+the context managers, on failure and on Ctrl-C alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from antoan_localstack import stack
+from antoan_localstack.testing import free_port, wait_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BenchStack:
+    config: stack.StackConfig
+    env: dict[str, str]
+    namespace: str
+    ha_token: str
+
+    @property
+    def ingest(self) -> str:
+        return self.config.service_url("ingest")
+
+    @property
+    def safety_map(self) -> str:
+        return self.config.service_url("safety-map")
+
+    def pid(self, name: str) -> int | None:
+        return stack.running(self.config).get(name)
+
+
+@contextlib.contextmanager
+def running_stack(state_dir: Path) -> Iterator[BenchStack]:
+    """Kafka, Redis and the three services of the benchmark's own, in a fresh namespace."""
+    cfg = stack.StackConfig(
+        state_dir=state_dir,
+        kafka_port=free_port(),
+        controller_port=free_port(),
+        redis_port=free_port(),
+        ingest_port=free_port(),
+        tracer_port=free_port(),
+        safety_map_port=free_port(),
+        kafka_heap=os.environ.get("ANTOAN_KAFKA_HEAP", "").strip() or "512m",
+    )
+    namespace = "bench" + uuid.uuid4().hex[:8]
+    ha_token = secrets.token_urlsafe(32)
+    env = {
+        "ANTOAN_ENV": "test",
+        "ANTOAN_TOPIC_NAMESPACE": namespace,
+        "SAFETY_MAP_REDIS_PREFIX": f"{namespace}:map:",
+        "INGEST_REDIS_PREFIX": f"{namespace}:ingest:",
+        "ANTOAN_PEPPER": secrets.token_urlsafe(32),
+        "ANTOAN_QR_SECRET": secrets.token_urlsafe(32),
+        "ANTOAN_HA_TOKEN": ha_token,
+        "INGEST_RATE_LIMIT_PER_S": "0",  # the benchmark is one client sending a province's traffic
+    }
+    try:
+        log.info("starting Kafka and Redis on %s, %s", cfg.kafka_bootstrap, cfg.redis_url)
+        stack.start_infra(cfg)
+        stack.wait_redis_ready(cfg)
+        stack.wait_kafka_ready(cfg)
+        log.info("starting ingest, tracer and safety-map")
+        stack.start_services(cfg, env)
+        stack.wait_services_ready(cfg, timeout=180)
+        yield BenchStack(config=cfg, env=stack.service_env(cfg, env), namespace=namespace, ha_token=ha_token)
+    finally:
+        log.info("stopping the benchmark's stack")
+        stack.stop_all(cfg)
+
+
+# --------------------------------------------------------------------------------------------------
+# memory
+
+
+def peak_rss_mb(pid: int | None) -> float | None:
+    """Peak resident set (VmHWM) of a process and its live descendants, in MiB."""
+    if pid is None:
+        return None
+    total = 0
+    for p in [pid, *_descendants(pid)]:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1])
+    return round(total / 1024, 1) if total else None
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = Path(f"/proc/{entry.name}/stat").read_text()
+                ppid = int(stat.rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], list(children.get(pid, []))
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# the broker's ceiling
+
+
+def producer_ceiling(bs: BenchStack, records: int, record_size: int) -> dict[str, float]:
+    """`kafka-producer-perf-test` (ProducerPerformance from the same jars), acks=all, on a 6-partition topic."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    topic = f"{bs.namespace}.bench-ceiling"
+    admin = KafkaAdminClient(bootstrap_servers=bs.config.kafka_bootstrap)
+    try:
+        admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])
+    finally:
+        admin.close()
+    java = shutil.which("java") or "java"
+    argv = [
+        java,
+        "-Xmx256m",
+        f"-Dlog4j.configuration=file:{bs.config.log4j_properties}",
+        "-cp",
+        f"{stack.ensure_kafka_jars()}/*",
+        "org.apache.kafka.tools.ProducerPerformance",
+        "--topic",
+        topic,
+        "--num-records",
+        str(records),
+        "--record-size",
+        str(record_size),
+        "--throughput",
+        "-1",
+        "--producer-props",
+        f"bootstrap.servers={bs.config.kafka_bootstrap}",
+        "acks=all",
+        "linger.ms=5",
+        "batch.size=262144",
+    ]
+    log.info("broker ceiling: ProducerPerformance, %d records of %d bytes, acks=all", records, record_size)
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=600)
+    summary = [line for line in proc.stdout.splitlines() if "records sent" in line]
+    if proc.returncode != 0 or not summary:
+        raise RuntimeError(f"ProducerPerformance failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+    last = summary[-1]
+
+    # "500000 records sent, 123456.7 records/sec (47.1 MB/sec), 12.3 ms avg latency, 345.0 ms max latency,
+    #  3 ms 50th, 40 ms 95th, 60 ms 99th, 80 ms 99.9th."
+    def num(pattern: str) -> float:
+        match = re.search(pattern, last)
+        return float(match.group(1)) if match else float("nan")
+
+    return {
+        "records": float(records),
+        "record_size": float(record_size),
+        "records_per_s": num(r"([\d.]+) records/sec"),
+        "mb_per_s": num(r"\(([\d.]+) MB/sec\)"),
+        "latency_p50_ms": num(r"(\d+) ms 50th"),
+        "latency_p99_ms": num(r"(\d+) ms 99th"),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# PostgreSQL
+
+
+def _pg_bin(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
+        return str(candidate)
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        stack._apt_install(["postgresql"])
+        return _pg_bin(name)
+    raise RuntimeError(f"`{name}` not found; install PostgreSQL: sudo apt-get install postgresql")
+
+
+def _as_postgres(argv: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: run its tools as the `postgres` user then."""
+    return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+
+
+@dataclass(frozen=True)
+class Postgres:
+    port: int
+    data_dir: Path
+
+    @property
+    def dsn(self) -> str:
+        return f"host=127.0.0.1 port={self.port} dbname=postgres user=postgres"
+
+    def pid(self) -> int | None:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            return int((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
+        return None
+
+
+@contextlib.contextmanager
+def running_postgres(state_dir: Path) -> Iterator[Postgres]:
+    """A throw-away PostgreSQL cluster on a free loopback port, stopped (and removed) afterwards."""
+    base = state_dir / "postgres"
+    shutil.rmtree(base, ignore_errors=True)
+    base.mkdir(parents=True)
+    data = base / "data"
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+        # The postgres user must be able to reach its data directory.
+        for parent in [state_dir, *state_dir.parents]:
+            with contextlib.suppress(OSError):
+                parent.chmod(parent.stat().st_mode | 0o011)
+    pg = Postgres(port=free_port(), data_dir=data)
+    subprocess.run(
+        _as_postgres([_pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]),
+        check=True,
+        capture_output=True,
+    )
+    options = f"-c listen_addresses=127.0.0.1 -p {pg.port} -c unix_socket_directories={base} -c fsync=on"
+    log.info("starting PostgreSQL on 127.0.0.1:%d", pg.port)
+    started = False
+    try:
+        subprocess.run(
+            _as_postgres(
+                [_pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "pg.log"), "-w", "start"]
+            ),
+            check=True,
+            capture_output=True,
+        )
+        started = True
+        import psycopg
+
+        def answers() -> bool:
+            try:
+                with psycopg.connect(pg.dsn, connect_timeout=2):
+                    return True
+            except psycopg.Error:
+                return False
+
+        wait_for(answers, timeout=60, interval=0.3, what="PostgreSQL")
+        yield pg
+    finally:
+        if started:
+            log.info("stopping PostgreSQL")
+            subprocess.run(
+                _as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+                check=False,
+                capture_output=True,
+            )
+        shutil.rmtree(base, ignore_errors=True)
