@@ -10,7 +10,6 @@ import contextlib
 import logging
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import uuid
@@ -57,17 +56,11 @@ def running_stack(state_dir: Path) -> Iterator[BenchStack]:
         kafka_heap=os.environ.get("ANTOAN_KAFKA_HEAP", "").strip() or "512m",
     )
     namespace = "bench" + uuid.uuid4().hex[:8]
-    ha_token = secrets.token_urlsafe(32)
     env = {
-        "ANTOAN_ENV": "test",
-        "ANTOAN_TOPIC_NAMESPACE": namespace,
-        "SAFETY_MAP_REDIS_PREFIX": f"{namespace}:map:",
-        "INGEST_REDIS_PREFIX": f"{namespace}:ingest:",
-        "ANTOAN_PEPPER": secrets.token_urlsafe(32),
-        "ANTOAN_QR_SECRET": secrets.token_urlsafe(32),
-        "ANTOAN_HA_TOKEN": ha_token,
+        **stack.isolated_env(namespace),
         "INGEST_RATE_LIMIT_PER_S": "0",  # the benchmark is one client sending a province's traffic
     }
+    ha_token = env["ANTOAN_HA_TOKEN"]
     try:
         log.info("starting Kafka and Redis on %s, %s", cfg.kafka_bootstrap, cfg.redis_url)
         stack.start_infra(cfg)

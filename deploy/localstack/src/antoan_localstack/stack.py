@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import IO, Any
 
 from antoan_localstack import access
@@ -870,6 +871,20 @@ def wait_redis_ready(cfg: StackConfig, timeout: float = 30) -> None:
 
 # --------------------------------------------------------------------------------------------------
 # services
+
+
+def isolated_env(namespace: str) -> dict[str, str]:
+    """Services of their own on a shared broker and Redis (tests, the benchmark): a topic namespace and
+    Redis prefixes of their own, and fresh secrets."""
+    return {
+        "ANTOAN_ENV": "test",
+        "ANTOAN_TOPIC_NAMESPACE": namespace,
+        "SAFETY_MAP_REDIS_PREFIX": f"{namespace}:map:",
+        "INGEST_REDIS_PREFIX": f"{namespace}:ingest:",
+        "ANTOAN_PEPPER": token_urlsafe(32),
+        "ANTOAN_QR_SECRET": token_urlsafe(32),
+        "ANTOAN_HA_TOKEN": token_urlsafe(32),
+    }
 
 
 def service_env(cfg: StackConfig, env: Mapping[str, str]) -> dict[str, str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -225,20 +224,14 @@ def start_running_services(
         safety_map_port=free_port(),
         kafka_sasl=infra.kafka_sasl if infra else False,
     )
-    ha_token = secrets.token_urlsafe(32)
     env = {
-        "ANTOAN_ENV": "test",
+        **stack.isolated_env(namespace),
         "KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
         "REDIS_URL": servers.redis_url,
-        "ANTOAN_TOPIC_NAMESPACE": namespace,
-        "SAFETY_MAP_REDIS_PREFIX": f"{namespace}:map:",
-        "INGEST_REDIS_PREFIX": f"{namespace}:ingest:",
-        "ANTOAN_PEPPER": secrets.token_urlsafe(32),
-        "ANTOAN_QR_SECRET": secrets.token_urlsafe(32),
-        "ANTOAN_HA_TOKEN": ha_token,
         "TRACER_AUTO_CHECKOUT_INTERVAL_S": "1",
         **services_env,
     }
+    ha_token = env["ANTOAN_HA_TOKEN"]
     env["INGEST_URL"] = cfg.service_url("ingest")
     try:
         stack.apply_kafka_acls(cfg, env, namespace)
