@@ -318,6 +318,16 @@ class ContactFound(Event):
     source_person_key: str
 
 
+class RetentionSweepDue(Event):
+    """The tracer's note to itself that a table entry holds data past the retention period. Tables change
+    only inside a stream, so the timer that finds the entry sends this to the agent that owns its key."""
+
+    type: Literal["tracer.retention_sweep.due"] = "tracer.retention_sweep.due"
+    venue_id: str = ""
+    person_key: str = ""
+    case_id: str = ""
+
+
 class QuarantineAlertMarked(Event):
     """The tracer's own note that a missed-update alert went out for a person and a day."""
 
@@ -426,6 +436,7 @@ AnyEvent = Annotated[
     | SpreaderWindowChanged
     | PresenceChanged
     | ContactFound
-    | QuarantineAlertMarked,
+    | QuarantineAlertMarked
+    | RetentionSweepDue,
     Field(discriminator="type"),
 ]

@@ -221,7 +221,7 @@ AUDIT = TopicSpec(
 TRACER_PERSON_SCANS = TopicSpec(
     "tracer.person-scans.v1",
     key="person_key",
-    value_types=(events.CheckInRecorded,),
+    value_types=(events.CheckInRecorded, events.RetentionSweepDue),
     writer="tracer",
     access=Access.INTERNAL,
     description="checkins.v1 re-keyed by person: visits are built per person.",
@@ -229,7 +229,12 @@ TRACER_PERSON_SCANS = TopicSpec(
 TRACER_VENUE_UPDATES = TopicSpec(
     "tracer.venue-updates.v1",
     key="venue_id",
-    value_types=(events.VenueVisitChanged, events.SpreaderWindowChanged, events.PresenceChanged),
+    value_types=(
+        events.VenueVisitChanged,
+        events.SpreaderWindowChanged,
+        events.PresenceChanged,
+        events.RetentionSweepDue,
+    ),
     writer="tracer",
     access=Access.INTERNAL,
     description="Visits, spreader windows and presence, re-keyed by venue for matching and occupancy.",
@@ -245,7 +250,7 @@ TRACER_PERSON_CONTACTS = TopicSpec(
 TRACER_CASE_CONTACTS = TopicSpec(
     "tracer.case-contacts.v1",
     key="case_id",
-    value_types=(events.ExposureDetected,),
+    value_types=(events.ExposureDetected, events.RetentionSweepDue),
     writer="tracer",
     access=Access.INTERNAL,
     description="exposures.v1 re-keyed by case, for the health authority's contact list.",
@@ -253,7 +258,7 @@ TRACER_CASE_CONTACTS = TopicSpec(
 TRACER_QUARANTINE_MARKS = TopicSpec(
     "tracer.quarantine-marks.v1",
     key="person_key",
-    value_types=(events.QuarantineAlertMarked,),
+    value_types=(events.QuarantineAlertMarked, events.RetentionSweepDue),
     writer="tracer",
     access=Access.INTERNAL,
     description="Missed-update alerts already raised, so a restart does not raise them again.",

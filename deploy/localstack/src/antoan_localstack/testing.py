@@ -307,3 +307,13 @@ def restart_services(services: RunningServices) -> None:
     """Start whatever of the module's services is not running, and wait until all are ready."""
     stack.start_services(services.config, services.env)
     stack.wait_services_ready(services.config)
+
+
+@pytest.fixture(scope="module")
+def antoan(running_services: RunningServices) -> Iterator[Any]:
+    """An HTTP client of the module's running services (`antoan_localstack.client.Antoan`)."""
+    from antoan_localstack.client import Antoan  # the client module builds on this one
+
+    client = Antoan(running_services)
+    yield client
+    client.close()

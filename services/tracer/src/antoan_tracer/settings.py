@@ -25,6 +25,10 @@ class TracerSettings(HealthAuthorityTokenSettings):
     exposure_buffer_minutes: int = Field(default=60, ge=0, validation_alias="ANTOAN_EXPOSURE_BUFFER_MINUTES")
     max_degree: int = Field(default=2, ge=1, le=5, validation_alias="ANTOAN_MAX_DEGREE")
     auto_checkout_interval_s: float = Field(default=15.0, gt=0, validation_alias="TRACER_AUTO_CHECKOUT_INTERVAL_S")
+    # How often the tables are searched for entries past the retention period (SPEC §3.7).
+    retention_sweep_interval_s: float = Field(
+        default=3600.0, gt=0, validation_alias="TRACER_RETENTION_SWEEP_INTERVAL_S"
+    )
     fever_celsius: float = Field(default=37.5, validation_alias="ANTOAN_FEVER_CELSIUS")
     quarantine_days: int = Field(default=14, ge=1, validation_alias="ANTOAN_QUARANTINE_DAYS")
     quarantine_update_interval_s: int = Field(

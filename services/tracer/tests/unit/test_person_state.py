@@ -119,3 +119,15 @@ def test_the_state_round_trips_through_its_table_form() -> None:
     state.apply_case("c1", Interval(T0, None), dwell, BUFFER)
     state.apply_contact("c2", CaseExposure(1, T0, "a", T0, T0, "x"), 2, dwell, BUFFER)
     assert PersonState.from_json("p", state.to_json()) == state
+
+
+def test_the_retention_sweep_drops_scans_older_than_the_cutoff_and_says_so() -> None:
+    # Given a person with a scan a day before another
+    state = PersonState("p")
+    state.apply_scan(Scan(T0, "e1", "a", Direction.IN), dwell, BUFFER, LONG_AGO)
+    state.apply_scan(Scan(T0 + timedelta(days=1), "e2", "b", Direction.IN), dwell, BUFFER, LONG_AGO)
+    # When the sweep runs with a cutoff between them, the first scan goes and the sweep says it changed
+    assert state.forget_before(T0 + HOUR) is True
+    assert [scan.event_id for scan in state.scans] == ["e2"]
+    # And a second sweep with the same cutoff finds nothing to drop
+    assert state.forget_before(T0 + HOUR) is False

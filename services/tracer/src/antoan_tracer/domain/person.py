@@ -216,6 +216,12 @@ class PersonState:
         effects.windows = [w for wid, w in new_windows.items() if old_windows.get(wid) != w]
         return effects
 
+    def forget_before(self, cutoff: datetime) -> bool:
+        """Retention with no new scan (the periodic sweep); whether anything was dropped."""
+        before = self.to_json()
+        self._forget_before(cutoff)
+        return self.to_json() != before
+
     def _forget_before(self, cutoff: datetime) -> None:
         """Retention: scans, exposures and finished roles older than the cutoff are dropped."""
         self.scans = [scan for scan in self.scans if scan.scanned_at >= cutoff]

@@ -19,6 +19,7 @@ from antoan_shared.events import (
     ContactFound,
     ExposureDetected,
     PresenceChanged,
+    RetentionSweepDue,
     SpreaderWindowChanged,
     VenueExposureRecorded,
     VenueVisitChanged,
@@ -60,6 +61,11 @@ def register(tracer: Tracer) -> Any:
                 interval = case_interval(event.tested_at, event.onset_at, event.isolated_at, event.confirmed_at)
                 fact = CaseFact(event.case_id, interval)
                 log.info("case confirmed", extra={"case_id": event.case_id})
+            elif isinstance(event, RetentionSweepDue):
+                state = PersonState.from_json(event.person_key, persons[event.person_key])
+                if state.forget_before(tracer.cutoff(utc_now())):
+                    persons[event.person_key] = state.to_json()
+                continue
             elif isinstance(event, ContactFound):
                 exposure = CaseExposure(
                     event.degree,
@@ -78,6 +84,16 @@ def register(tracer: Tracer) -> Any:
             if effects.changed:
                 persons[event.person_key] = state.to_json()
                 await publish(state, effects)
+
+    @app.timer(interval=settings.retention_sweep_interval_s)
+    async def sweep_people() -> None:
+        """People whose state holds scans, exposures or roles past the retention period."""
+        cutoff = tracer.cutoff(utc_now())
+        for person_key, data in list(persons.items()):
+            if PersonState.from_json(person_key, data).forget_before(cutoff):  # a copy: tells, changes nothing
+                await tracer.send(
+                    topics.TRACER_PERSON_SCANS, RetentionSweepDue(producer="tracer", person_key=person_key)
+                )
 
     async def publish(state: PersonState, effects: Effects) -> None:
         person_key = state.person_key

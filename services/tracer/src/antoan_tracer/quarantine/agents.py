@@ -13,6 +13,7 @@ from antoan_shared.events import (
     DeclarationSubmitted,
     QuarantineAlertMarked,
     QuarantineAlertRaised,
+    RetentionSweepDue,
     utc_now,
 )
 from antoan_tracer.app import Tracer, json_table
@@ -53,6 +54,11 @@ def register(tracer: Tracer) -> Any:
     @app.agent(tracer.topic(topics.DECLARATIONS, topics.TRACER_QUARANTINE_MARKS), name="quarantine")
     async def follow_quarantine(stream: Any) -> None:
         async for event in tracer.events(stream):
+            if isinstance(event, RetentionSweepDue):
+                state = quarantine[event.person_key]
+                if "last" in state and datetime.fromisoformat(state["last"]) < tracer.cutoff(utc_now()):
+                    quarantine.pop(event.person_key, None)
+                continue
             if isinstance(event, QuarantineAlertMarked):
                 state = dict(quarantine[event.person_key])
                 state["marked"] = sorted({*state.get("marked", []), event.day})
@@ -74,6 +80,16 @@ def register(tracer: Tracer) -> Any:
             elif event.symptoms:
                 await alert(
                     event.person_key, "symptom", {"symptoms": [s.value for s in event.symptoms]}, event.event_id
+                )
+
+    @app.timer(interval=settings.retention_sweep_interval_s)
+    async def sweep_quarantine() -> None:
+        """People whose last quarantine news is older than the retention period."""
+        cutoff = tracer.cutoff(utc_now())
+        for person_key, state in list(quarantine.items()):
+            if "last" in state and datetime.fromisoformat(state["last"]) < cutoff:
+                await tracer.send(
+                    topics.TRACER_QUARANTINE_MARKS, RetentionSweepDue(producer="tracer", person_key=person_key)
                 )
 
     @app.timer(interval=settings.quarantine_check_interval_s)

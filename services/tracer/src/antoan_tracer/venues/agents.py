@@ -17,6 +17,7 @@ from antoan_shared.events import (
     ContactFound,
     OccupancyChanged,
     PresenceChanged,
+    RetentionSweepDue,
     SpreaderWindowChanged,
     VenueVisitChanged,
     utc_now,
@@ -121,18 +122,40 @@ def register(tracer: Tracer) -> tuple[Any, Any, Any]:
                     contacts.append(contact)
         return contacts
 
-    def forget_old(venue_id: str, meta: dict[str, Any]) -> None:
-        """Retention: days of visits and windows older than the retention period leave the state."""
+    def forget_old(venue_id: str, meta: dict[str, Any], to_the_visit: bool = False) -> None:
+        """Retention: days of visits and windows older than the retention period leave the state; with
+        `to_the_visit` (the periodic sweep), so do the visits of the oldest day kept that ended before it."""
         cutoff = tracer.cutoff(utc_now())
         keep = []
         for day in meta.get("days", []):
+            key = day_key(venue_id, date.fromisoformat(day))
             if date.fromisoformat(day) < cutoff.date():
-                visits_by_day.pop(day_key(venue_id, date.fromisoformat(day)), None)
-            else:
-                keep.append(day)
+                visits_by_day.pop(key, None)
+                continue
+            if to_the_visit and date.fromisoformat(day) == cutoff.date():
+                visits = visits_from_json(visits_by_day[key])
+                kept = {visit_id: v for visit_id, v in visits.items() if v.end >= cutoff}
+                if not kept:
+                    visits_by_day.pop(key, None)
+                    continue
+                if len(kept) < len(visits):
+                    visits_by_day[key] = visits_to_json(kept)
+            keep.append(day)
         meta["days"] = keep
         windows = windows_from_json(meta.get("windows"))
         meta["windows"] = windows_to_json({wid: w for wid, w in windows.items() if w.window.end >= cutoff})
+
+    def holds_old(venue_id: str, meta: dict[str, Any]) -> bool:
+        cutoff = tracer.cutoff(utc_now())
+        if any(w.window.end < cutoff for w in windows_from_json(meta.get("windows")).values()):
+            return True
+        for day in meta.get("days", []):
+            if date.fromisoformat(day) < cutoff.date():
+                return True
+            if date.fromisoformat(day) == cutoff.date():
+                visits = visits_from_json(visits_by_day.get(day_key(venue_id, date.fromisoformat(day))))
+                return any(v.end < cutoff for v in visits.values())
+        return False
 
     @app.agent(tracer.topic(topics.TRACER_VENUE_UPDATES), name="venues")
     async def venues(stream: Any) -> None:
@@ -145,6 +168,11 @@ def register(tracer: Tracer) -> tuple[Any, Any, Any]:
                     presence_table[event.venue_id] = presence.to_json()
                     await publish_occupancy(event.venue_id, presence)
                 continue
+            if isinstance(event, RetentionSweepDue):
+                meta = dict(venue_meta[event.venue_id])
+                forget_old(event.venue_id, meta, to_the_visit=True)
+                venue_meta[event.venue_id] = meta
+                continue
             if not isinstance(event, VenueVisitChanged | SpreaderWindowChanged):
                 continue
             meta = dict(venue_meta[event.venue_id])
@@ -152,6 +180,13 @@ def register(tracer: Tracer) -> tuple[Any, Any, Any]:
             forget_old(event.venue_id, meta)
             venue_meta[event.venue_id] = meta
             await send_contacts(contacts)
+
+    @app.timer(interval=settings.retention_sweep_interval_s)
+    async def sweep_venues() -> None:
+        """Venues whose visits or windows reach past the retention period."""
+        for venue_id, meta in list(venue_meta.items()):
+            if holds_old(venue_id, meta):
+                await tracer.send(topics.TRACER_VENUE_UPDATES, RetentionSweepDue(producer="tracer", venue_id=venue_id))
 
     @app.timer(interval=settings.auto_checkout_interval_s)
     async def apply_automatic_checkouts() -> None:

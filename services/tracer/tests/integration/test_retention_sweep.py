@@ -1,0 +1,60 @@
+"""Retention in the tracer's tables: visits and contacts older than the retention period leave the state,
+found by the periodic sweep with no new scan needed (SPEC §3.7)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from antoan_localstack.client import Antoan, new_person, rfc3339
+from antoan_localstack.testing import RunningServices, wait_for
+
+pytestmark = pytest.mark.integration
+
+RETENTION_S = 60
+
+
+@pytest.fixture(scope="module")
+def services_env() -> dict[str, str]:
+    return {
+        "ANTOAN_RETENTION_SECONDS": str(RETENTION_S),
+        "ANTOAN_DWELL_MINUTES": "1",
+        "ANTOAN_EXPOSURE_BUFFER_MINUTES": "0",
+        "TRACER_RETENTION_SWEEP_INTERVAL_S": "2",
+    }
+
+
+def test_visits_and_contacts_past_the_retention_period_leave_the_tables(
+    antoan: Antoan, running_services: RunningServices
+) -> None:
+    # Given a venue where a case and a neighbour were together less than a minute ago
+    started = datetime.now(UTC)
+    venue = antoan.register_venue()
+    case_person, neighbour = new_person(), new_person()
+    antoan.check_in(venue, case_person, at=started - timedelta(seconds=50))
+    antoan.check_in(venue, neighbour, at=started - timedelta(seconds=40))
+    case = antoan.confirm_case(case_person, tested_at=started)
+    tracer = running_services.tracer
+    visits_path = f"{tracer}/v1/venues/{venue['venue_id']}/visits"
+    window = {"from": rfc3339(started - timedelta(seconds=55)), "to": rfc3339(started + timedelta(seconds=5))}
+    owner = {"Authorization": f"Bearer {venue['api_key']}"}
+
+    def visits() -> list[dict[str, Any]]:
+        response = antoan.http.get(visits_path, params=window, headers=owner)
+        assert response.status_code == 200, response.text
+        listed: list[dict[str, Any]] = response.json()["visits"]
+        return listed
+
+    def contacts() -> list[dict[str, Any]]:
+        response = antoan.http.get(f"{tracer}/v1/cases/{case['case_id']}/contacts", headers=antoan.ha)
+        listed: list[dict[str, Any]] = response.json().get("contacts", []) if response.status_code == 200 else []
+        return listed
+
+    wait_for(lambda: len(visits()) == 2, timeout=30, what="both visits in the venue's history")
+    wait_for(lambda: len(contacts()) == 1, timeout=30, what="the neighbour as the case's contact")
+    # When the retention period passes with no new scan at the venue or by the people
+    # Then the sweep takes the visits and the contact out of the tables (the query asks for the same times)
+    wait_for(lambda: not visits(), timeout=RETENTION_S + 90, interval=1, what="the visits gone from the tables")
+    wait_for(lambda: not contacts(), timeout=30, interval=1, what="the contact gone from the case's list")
