@@ -28,13 +28,13 @@ class Figures:
     statuses: Counter[str] = field(default_factory=Counter)  # every answer: "202", "503 broker_unavailable", …
     on_topic: int = 0  # acknowledged event ids found on checkins.v1
     doubled: int = 0  # acknowledged event ids found more than once
-    doubled_after_503: int = 0  # of which retries of a request first answered 503
+    doubled_after_503: int = 0  # of which retries of a request whose first outcome was unknown (503, lost)
     occupancy: int = 0  # people counted across the load's venues
 
     def line(self, fault: str) -> str:
         return (
             f"{fault}: sent {self.sent} requests, {self.acknowledged} check-ins acknowledged, "
-            f"{self.on_topic} found on the topic ({self.doubled} twice, all retries after a 503), "
+            f"{self.on_topic} found on the topic ({self.doubled} twice, all retries of a 503 or a lost answer), "
             f"{self.occupancy} counted in occupancy; "
             f"answers {dict(self.statuses)}"
         )
@@ -54,7 +54,7 @@ class CheckInLoad(threading.Thread):
         self.people = [f"09{self.rng.randrange(10**7, 10**8)}" for _ in range(people)]
         self.pending: list[dict[str, Any]] = []  # not yet acknowledged: retried
         self.accepted: dict[str, Scan] = {}  # event_id -> scan
-        self.unacknowledged: set[str] = set()  # client ids answered 503 at least once (then retried)
+        self.unacknowledged: set[str] = set()  # client ids whose outcome was once unknown (a 503, a lost answer)
         self.event_of: dict[str, str] = {}  # client id -> event_id
         self.person_of: dict[str, str] = {}  # event_id -> person_key
         self.figures = Figures()
@@ -97,9 +97,12 @@ class CheckInLoad(threading.Thread):
             response, status = None, type(exc).__name__
         self.figures.statuses[status] += 1
         if response is None or response.status_code != 202:
+            # A 503, or an answer lost with the connection (ingest killed mid-request), leaves it open whether
+            # the record reached the broker; a refused connection (ConnectError) never reached ingest at all.
+            outcome_unknown = status.startswith("503") or (response is None and status != "ConnectError")
             with self._lock:
                 self.pending.append(item)
-                if response is not None and response.status_code == 503:
+                if outcome_unknown:
                     self.unacknowledged.add(item["client_event_id"])
             return
         body = response.json()
@@ -169,9 +172,9 @@ class CheckInLoad(threading.Thread):
         self.figures.occupancy = sum(last["expected"].values())
         print(self.figures.line(fault))
         assert self.figures.on_topic == self.figures.acknowledged
-        # A record the broker never acknowledged (answered 503) can still land once the broker is back, and
-        # its retry then lands again with the same event id, which every consumer drops (occupancy above is
-        # exact). Anything else found twice is a real double.
+        # A record whose answer the client never got (a 503 while the broker was away, or a connection that
+        # died with the ingest handling it) may have landed; its retry then lands again with the same event
+        # id, which every consumer drops (occupancy above is exact). Anything else found twice is a real double.
         retried = {self.event_of[client_id] for client_id in self.unacknowledged}
         assert {event_id for event_id, count in seen.items() if count > 1} <= retried
         self.figures.doubled_after_503 = sum(1 for event_id, count in seen.items() if count > 1)

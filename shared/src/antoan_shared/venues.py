@@ -43,6 +43,14 @@ class VenueDirectory:
         self._venues: dict[str, VenueState] = {}
         self._by_api_key_hash: dict[str, str] = {}
         self._lock = threading.Lock()
+        # Set once the directory holds all of venues.v1 as it stood at start: before that, a venue not
+        # found may just not be read yet.
+        self.loaded = threading.Event()
+
+    def require_loaded(self) -> None:
+        """A venue not found before the directory is loaded is not known to be missing: 503, retry."""
+        if not self.loaded.is_set():
+            raise ApiError(503, "venues_loading", "the venue directory is still loading; retry shortly")
 
     def get(self, venue_id: str) -> VenueState | None:
         return self._venues.get(venue_id)
@@ -100,6 +108,7 @@ class VenueDirectoryFollower(threading.Thread):
                         self._apply(record.value)
                 if not self.caught_up.is_set() and all(consumer.position(tp) >= end[tp] for tp in assigned):
                     self.caught_up.set()
+                    self._directory.loaded.set()
                     log.info("venue directory caught up", extra={"venues": len(self._directory)})
         finally:
             consumer.close()

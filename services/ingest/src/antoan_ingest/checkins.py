@@ -95,6 +95,8 @@ class CheckInRecorder:
         if api_key is None:
             return None
         venue = self._venues.by_api_key_hash(api_key_hash(api_key))
+        if venue is None:
+            self._venues.require_loaded()
         if venue is None or not venue.active:
             raise ApiError(401, "invalid_venue_key", "the venue API key is not valid")
         return venue
@@ -174,6 +176,8 @@ class CheckInRecorder:
         except qr.QrError as exc:
             raise ApiError(400, exc.code, str(exc)) from exc
         venue = self._venues.get(venue_qr.venue_id)
+        if venue is None:
+            self._venues.require_loaded()
         if venue is None or not venue.active:
             raise ApiError(404, "venue_not_found", "no active venue has this QR code")
         return venue

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from antoan_ingest.app import create_app
 from antoan_ingest.domain.qr import rotating_qr, static_qr
 from antoan_ingest.settings import IngestSettings
-from antoan_localstack.testing import RunningServices, Servers, TopicReader
+from antoan_localstack.testing import RunningServices, Servers, TopicReader, wait_for
 from antoan_shared import events, topics
 
 pytestmark = pytest.mark.integration
@@ -356,6 +356,8 @@ def test_a_client_over_its_rate_is_told_to_slow_down(servers: Servers, namespace
         rate_limit_burst=3,
     )
     with TestClient(create_app(settings)) as local:
+        # (once its venue directory is loaded: before that an unknown venue is a 503, not a 404)
+        wait_for(lambda: local.get("/readyz").status_code == 200, timeout=30, what="ingest ready")
         flood = {"authorization": "Bearer flood"}
         # When one client sends 4 requests at once
         statuses = [local.get("/v1/venues/v_0000000000000000", headers=flood).status_code for _ in range(4)]

@@ -46,6 +46,7 @@ HealthAuthority = Annotated[str, Depends(require_health_authority)]
 def known_venue(runtime: RuntimeDep, venue_id: Annotated[str, Path(max_length=64)]) -> VenueState:
     venue = runtime.venues.get(venue_id)
     if venue is None:
+        runtime.venues.require_loaded()
         raise ApiError(404, "venue_not_found", "no venue has this id")
     return venue
 
