@@ -360,7 +360,7 @@ class RiskEngine(threading.Thread):
                 try:
                     decoded.append(codec.decode_for_topic(spec, record.value))
                 except codec.DecodeError as exc:
-                    self._dead_letter(record, str(exc))
+                    publish_dead_letter(self._publisher, "safety-map", record, str(exc))
             batch.offsets[_offset_key(tp.topic, tp.partition)] = records[-1].offset + 1
         batch.load_venues({e.venue_id for e in decoded if hasattr(e, "venue_id")})
         for event in decoded:
@@ -561,9 +561,6 @@ class RiskEngine(threading.Thread):
         for kind, data in messages:
             pipe.publish(self._store.keys.changes, json.dumps({"kind": kind, "data": data}, ensure_ascii=False))
         pipe.execute()
-
-    def _dead_letter(self, record: Any, error: str) -> None:
-        publish_dead_letter(self._publisher, "safety-map", record, error)
 
 
 def _published(event: VenueRiskChanged | AreaRiskChanged) -> dict[str, Any]:

@@ -329,6 +329,3 @@ class ReadModel:
 
     async def venue_ids_on_map(self, limit: int) -> list[str]:
         return [_text(member) for member in await self.client.zrange(self.keys.geo, 0, limit - 1)]
-
-    async def count_on_map(self) -> int:
-        return int(await self.client.zcard(self.keys.geo))
