@@ -125,6 +125,12 @@ def served_at(running_services: RunningServices, expected: dict[str, int], what:
     return wait_for(matches, timeout=60, interval=0.3, what=what)
 
 
+def open_map(page: Page, running_services: RunningServices) -> None:
+    """Opens the map and waits for its first load: the view fitted to the venues and their markers placed."""
+    page.goto(f"{running_services.safety_map}/")
+    page.locator('body[data-loaded="true"]').wait_for(state="attached")
+
+
 def marker(page: Page, venue_id: str) -> Any:
     return page.locator(f'.venue-dot[data-venue-id="{venue_id}"]')
 
@@ -201,7 +207,7 @@ def test_map_shows_coloured_venues_and_follows_a_live_change_offline(
     try:
         page = desktop.page
         # When the map is opened with nothing but loopback reachable
-        page.goto(f"{running_services.safety_map}/")
+        open_map(page, running_services)
         # Then every venue shows as a marker coloured by its level, and the stream is live
         for venue_id, level, colour in (
             (hospital["venue_id"], "1", GREEN),
@@ -260,7 +266,7 @@ def test_map_shows_coloured_venues_and_follows_a_live_change_offline(
     phone = OfflineContext(browser, PHONE)
     try:
         page = phone.page
-        page.goto(f"{running_services.safety_map}/")
+        open_map(page, running_services)
         marker(page, school["venue_id"]).wait_for(state="visible")
         marker(page, school["venue_id"]).click()
         sheet = page.locator("#panel")

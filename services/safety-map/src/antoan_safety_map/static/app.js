@@ -264,18 +264,20 @@
       .then(function (collection) {
         var added = [];
         (collection.features || []).forEach(function (feature) { upsertFeature(feature, added); });
-        clusters.addLayers(added);
         if (collection.truncated) { showNotice(t().truncated); } else { hideNotice(); }
         if (!fitted) {
+          // The first view is fitted at once, before the markers are added: they appear where they stay,
+          // rather than flying in with a zoom animation while someone is already tapping them.
           fitted = true;
           var ids = Object.keys(venues);
           if (ids.length) {
             var bounds = L.latLngBounds(ids.map(function (id) { return venues[id].marker.getLatLng(); }));
-            map.fitBounds(bounds, { padding: [40, 40], maxZoom: 15 });
+            map.fitBounds(bounds, { padding: [40, 40], maxZoom: 15, animate: false });
           } else {
             showNotice(t().no_venues);
           }
         }
+        clusters.addLayers(added);
         document.body.setAttribute("data-loaded", "true");
       })
       .catch(function () {
