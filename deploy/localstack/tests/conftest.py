@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import pytest
 
 from antoan_localstack.stack import StackConfig
+from antoan_localstack.testing import free_port
 
 STACK_VARS = (
     "ANTOAN_STATE_DIR",
@@ -35,16 +35,7 @@ def _clean_stack_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def free_ports(n: int) -> list[int]:
     """``n`` distinct loopback ports that were free a moment ago."""
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+    return [free_port() for _ in range(n)]
 
 
 @pytest.fixture

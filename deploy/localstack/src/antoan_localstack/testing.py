@@ -63,10 +63,19 @@ class RunningServices:
         return ServiceSettings(kafka_bootstrap=self.servers.kafka_bootstrap, topic_namespace=self.namespace, **login)
 
 
+_PORTS_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free loopback port, never one this process was given before (the kernel may offer a port again
+    as soon as it is closed, and a stack needs several different ones before any is bound)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(port)
+            return port
 
 
 def wait_for(condition: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.1, what: str = "") -> T:

@@ -13,6 +13,7 @@ import pytest
 
 from antoan_localstack import stack
 from antoan_localstack.stack import PortInUseError, StackConfig
+from antoan_localstack.testing import free_port
 
 
 @pytest.fixture
@@ -24,6 +25,12 @@ def listener() -> Iterator[int]:
         yield sock.getsockname()[1]
     finally:
         sock.close()
+
+
+def test_free_ports_are_never_handed_out_twice() -> None:
+    # The kernel offers a closed port again; a stack given one port twice cannot start (seen in CI).
+    given = [free_port() for _ in range(300)]
+    assert len(set(given)) == len(given)
 
 
 def test_port_in_use(listener: int, ports: list[int]) -> None:
