@@ -166,7 +166,7 @@ class CheckInLoad(threading.Thread):
             return bool(last["shown"] == last["expected"])
 
         try:
-            wait_for(occupancy_matches, timeout=90, interval=0.5, what="occupancy")
+            wait_for(occupancy_matches, timeout=180, interval=0.5, what="occupancy")
         except AssertionError as exc:
             raise AssertionError(f"{exc}: shown {last['shown']}, expected {last['expected']}") from exc
         self.figures.occupancy = sum(last["expected"].values())

@@ -42,6 +42,7 @@ def create_app(settings: TracerSettings) -> faust.App:
         topic_partitions=PARTITIONS,
         topic_replication_factor=settings.replication_factor,
         producer_acks=-1,
+        broker_session_timeout=settings.session_timeout_s,
         # Records are encoded by antoan_shared.codec, not by Faust's own JSON.
         value_serializer="raw",
         key_serializer="raw",

@@ -24,6 +24,9 @@ class TracerSettings(HealthAuthorityTokenSettings):
     dwell_by_category: str = Field(default="", validation_alias="ANTOAN_DWELL_BY_CATEGORY")
     exposure_buffer_minutes: int = Field(default=60, ge=0, validation_alias="ANTOAN_EXPOSURE_BUFFER_MINUTES")
     max_degree: int = Field(default=2, ge=1, le=5, validation_alias="ANTOAN_MAX_DEGREE")
+    # A worker that stops heartbeating (killed, cut off) loses its partitions after this long; until then
+    # they stand still. Faust's default is 60 s; heartbeats come from the consumer's own thread every 3 s.
+    session_timeout_s: float = Field(default=20.0, ge=6, le=90, validation_alias="TRACER_SESSION_TIMEOUT_S")
     auto_checkout_interval_s: float = Field(default=15.0, gt=0, validation_alias="TRACER_AUTO_CHECKOUT_INTERVAL_S")
     # How often the tables are searched for entries past the retention period (SPEC §3.7).
     retention_sweep_interval_s: float = Field(

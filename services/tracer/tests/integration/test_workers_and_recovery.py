@@ -127,7 +127,7 @@ def occupancy_matches(running_services: RunningServices, scenario: Scenario) -> 
 
 def wait_for_occupancy(running_services: RunningServices, scenario: Scenario) -> None:
     try:
-        wait_for(lambda: occupancy_matches(running_services, scenario), timeout=120, what="occupancy")
+        wait_for(lambda: occupancy_matches(running_services, scenario), timeout=180, what="occupancy")
     except AssertionError as exc:
         raise AssertionError(f"{exc}: last shown {LAST_LOOK['shown']}, expected {LAST_LOOK['expected']}") from exc
 
