@@ -249,8 +249,28 @@ def _create_missing(settings: ServiceSettings, topics: list[NewTopic], timeout_s
                 log.info("topic created", extra={"topic": topic.name, "partitions": topic.num_partitions})
             except TopicAlreadyExistsError:
                 pass  # another service created it in the meantime
+        _wait_for_leaders(admin, [topic.name for topic in topics], timeout_s)
     finally:
         admin.close()
+
+
+def _wait_for_leaders(admin: KafkaAdminClient, names: list[str], timeout_s: float) -> None:
+    """Until every topic has its partitions, each with a leader. A client that reads the metadata of a topic
+    just created on a busy broker may see it with no partitions and keep that until its next refresh (Faust
+    then stops a table's agent: "changelog topic has 0 partitions")."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        ready = {
+            topic["name"]
+            for topic in admin.describe_topics(names)
+            if not topic["error_code"] and topic["partitions"] and all(p["leader_id"] >= 0 for p in topic["partitions"])
+        }
+        waiting = sorted(set(names) - ready)
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no leader for every partition of {waiting} after {timeout_s:.0f} s")
+        time.sleep(0.2)
 
 
 @dataclass(frozen=True)
