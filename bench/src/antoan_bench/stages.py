@@ -357,17 +357,25 @@ class LagSampler:
             consumer.close()
 
     def _sample(self, admin: Any, consumer: Any) -> LagSample:
+        from kafka import TopicPartition
+
         committed = {
-            tp: meta.offset for tp, meta in admin.list_group_offsets({self.group: None}).get(self.group, {}).items()
+            tp: max(0, meta.offset)  # -1: nothing committed yet, all of it is lag
+            for tp, meta in admin.list_group_offsets({self.group: None}).get(self.group, {}).items()
         }
-        ends = consumer.end_offsets(list(committed)) if committed else {}
-        lag = sum(max(0, ends[tp] - off) for tp, off in committed.items() if off >= 0)
-        checkin_tps = [tp for tp in committed if tp.topic == self.checkins]
+        # Every check-in partition, committed to or not: a tracer that has committed nothing yet is not
+        # "caught up" with no lag.
+        partitions = consumer.partitions_for_topic(self.checkins)
+        if not partitions:
+            raise RuntimeError(f"no metadata for {self.checkins} yet")
+        checkin_tps = [TopicPartition(self.checkins, p) for p in partitions]
+        tps = sorted(set(committed) | set(checkin_tps))
+        ends = consumer.end_offsets(tps)
         return LagSample(
             at=round(time.monotonic() - self.start, 1),
             checkins_end=sum(ends[tp] for tp in checkin_tps),
-            checkins_committed=sum(max(0, committed[tp]) for tp in checkin_tps),
-            lag=lag,
+            checkins_committed=sum(committed.get(tp, 0) for tp in checkin_tps),
+            lag=sum(max(0, ends[tp] - committed.get(tp, 0)) for tp in tps),
         )
 
     def latest(self) -> LagSample | None:
