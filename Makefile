@@ -49,8 +49,8 @@ format: install ## apply ruff's fixes and formatting
 test-unit: install ## unit tests only: no broker, no Redis
 	$(RUN) pytest -m "not integration" $(PYTEST_ARGS)
 
-test: lint ## the whole suite: lint, unit and integration tests (starts Kafka and Redis when none are given)
-	$(RUN) pytest $(PYTEST_ARGS)
+test: lint ## the whole suite: lint, unit and integration tests on parallel workers (starts Kafka and Redis when none are given)
+	$(RUN) python -m antoan_localstack.suite $(PYTEST_ARGS)
 
 bench: install ## the benchmark (SPEC §6) with its own stack and PostgreSQL; BENCH_ARGS="--scale tiny" for a quick one
 	$(RUN) python -m antoan_bench $(BENCH_ARGS)

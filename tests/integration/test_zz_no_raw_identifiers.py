@@ -1,11 +1,11 @@
 """No raw personal identifier on any topic this test session wrote (SPEC §3.1: topics carry `person_key` only).
 
-Runs last (its file name sorts last in the last test path): it reads every record of every topic of every
-namespace the session made, from the beginning to the end offsets, and searches each key and value for
-Vietnamese phone numbers, CCCD and CMND numbers, passport numbers and long integers. Pseudonyms (64-hex keys
-and hashes), UUIDs, RFC 3339 timestamps and the identity vault's ciphertexts are not identifiers and are skipped.
-Run alone, it first pushes check-ins, a declaration and a case carrying every kind of identifier, so it always has
-something to look at.
+Runs last (its file name sorts last in the last test path; `make test` runs it on its own after the parallel
+phase, see antoan_localstack.suite): it reads every record of every topic of every namespace the run made,
+from the beginning to the end offsets, and searches each key and value for Vietnamese phone numbers, CCCD and
+CMND numbers, passport numbers and long integers. Pseudonyms (64-hex keys and hashes), UUIDs, RFC 3339
+timestamps and the identity vault's ciphertexts are not identifiers and are skipped. Run alone, it first pushes
+check-ins, a declaration and a case carrying every kind of identifier, so it always has something to look at.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import httpx
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from antoan_localstack.testing import SESSION_NAMESPACES, RunningServices, TopicReader
+from antoan_localstack.testing import RunningServices, TopicReader, run_namespaces
 from antoan_shared import events, topics
 
 pytestmark = pytest.mark.integration
@@ -305,7 +305,7 @@ def _session_topics(bootstrap: str) -> list[str]:
         names = admin.list_topics()
     finally:
         admin.close()
-    prefixes = tuple(f"{namespace}." for namespace in SESSION_NAMESPACES)
+    prefixes = tuple(f"{namespace}." for namespace in run_namespaces())
     return sorted(name for name in names if name.startswith(prefixes))
 
 
@@ -369,7 +369,7 @@ def test_no_topic_of_the_session_carries_a_raw_personal_identifier(
     records = sum(scanned.values())
     summary = (
         f"scanned {records} records of {len(scanned)} non-empty topics ({len(names)} topics) "
-        f"in {len(SESSION_NAMESPACES)} namespaces"
+        f"in {len(run_namespaces())} namespaces"
     )
     print(summary)
     # Then there was plenty to look at, the seeded exposure included

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -64,18 +65,37 @@ class RunningServices:
 
 
 _PORTS_GIVEN: set[int] = set()
+_PORTS = random.Random()  # seeded by the OS: concurrent test processes pick differently
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
 
 
 def free_port() -> int:
-    """A free loopback port, never one this process was given before (the kernel may offer a port again
-    as soon as it is closed, and a stack needs several different ones before any is bound)."""
-    while True:
+    """A free loopback port below the kernel's ephemeral range, never one this process was given before.
+
+    Below the ephemeral range, because a service that is stopped and started again (the fault and recovery
+    tests) must find its port still free: in between, any outgoing connection on the machine could be given
+    an ephemeral port as its source. Never twice, because a stack needs several ports before any is bound.
+    """
+    low = min(_ephemeral_range()[0], 32768)
+    for _ in range(1000):
+        port = _PORTS.randrange(max(1024, low - 12000), low)
+        if port in _PORTS_GIVEN:
+            continue
         with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port not in _PORTS_GIVEN:
-            _PORTS_GIVEN.add(port)
-            return port
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # taken
+        _PORTS_GIVEN.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port below {low}")
 
 
 def wait_for(condition: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.1, what: str = "") -> T:
@@ -92,12 +112,24 @@ def wait_for(condition: Callable[[], T | None], timeout: float = 30.0, interval:
 
 # Every namespace this session made, so a test can look at everything the suite produced.
 SESSION_NAMESPACES: list[str] = []
+# Set by the suite runner (antoan_localstack.suite): a file every pytest process of a run adds its namespaces to.
+NAMESPACES_FILE_VAR = "ANTOAN_TEST_NAMESPACES_FILE"
 
 
 def new_namespace() -> str:
     namespace = "t" + uuid.uuid4().hex[:10]
     SESSION_NAMESPACES.append(namespace)
+    if shared := os.environ.get(NAMESPACES_FILE_VAR):
+        with open(shared, "a", encoding="ascii") as file:  # one short line per write: appends do not interleave
+            file.write(namespace + "\n")
     return namespace
+
+
+def run_namespaces() -> list[str]:
+    """The namespaces of this session and, under the suite runner, of every other pytest process of the run."""
+    shared = os.environ.get(NAMESPACES_FILE_VAR)
+    others = Path(shared).read_text(encoding="ascii").split() if shared and Path(shared).exists() else []
+    return sorted(set(SESSION_NAMESPACES) | set(others))
 
 
 def _docker_engine_answers() -> bool:
