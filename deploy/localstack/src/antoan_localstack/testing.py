@@ -116,8 +116,18 @@ SESSION_NAMESPACES: list[str] = []
 NAMESPACES_FILE_VAR = "ANTOAN_TEST_NAMESPACES_FILE"
 
 
+_DIGITS_TO_LETTERS = str.maketrans("0123456789", "ghijklmnop")
+
+
+def random_namespace() -> str:
+    """Letters only: a namespace is part of every topic name, and topic names travel in records (a dead
+    letter's source topic), where nine random digits in a row would read as a CMND number to the scan."""
+    return "t" + uuid.uuid4().hex[:10].translate(_DIGITS_TO_LETTERS)
+
+
 def new_namespace() -> str:
-    namespace = "t" + uuid.uuid4().hex[:10]
+    """A namespace of its own for a test, remembered as one the session made."""
+    namespace = random_namespace()
     SESSION_NAMESPACES.append(namespace)
     if shared := os.environ.get(NAMESPACES_FILE_VAR):
         with open(shared, "a", encoding="ascii") as file:  # one short line per write: appends do not interleave
