@@ -80,7 +80,11 @@ class VenueDirectoryFollower(threading.Thread):
         self._settings = settings
         self._directory = directory
         self._stop_requested = threading.Event()
-        self.caught_up = threading.Event()
+
+    @property
+    def caught_up(self) -> threading.Event:
+        """The directory's own `loaded`: one flag for one fact."""
+        return self._directory.loaded
 
     def stop(self) -> None:
         self._stop_requested.set()
@@ -108,7 +112,6 @@ class VenueDirectoryFollower(threading.Thread):
                         self._apply(record.value)
                 if not self.caught_up.is_set() and all(consumer.position(tp) >= end[tp] for tp in assigned):
                     self.caught_up.set()
-                    self._directory.loaded.set()
                     log.info("venue directory caught up", extra={"venues": len(self._directory)})
         finally:
             consumer.close()

@@ -68,12 +68,12 @@ _PORTS_GIVEN: set[int] = set()
 _PORTS = random.Random()  # seeded by the OS: concurrent test processes pick differently
 
 
-def _ephemeral_range() -> tuple[int, int]:
+def _ephemeral_low() -> int:
+    """Where the kernel's ephemeral ports (sources of outgoing connections) begin."""
     try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return 32768, 60999  # Linux's default
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 def free_port() -> int:
@@ -83,9 +83,9 @@ def free_port() -> int:
     tests) must find its port still free: in between, any outgoing connection on the machine could be given
     an ephemeral port as its source. Never twice, because a stack needs several ports before any is bound.
     """
-    low = min(_ephemeral_range()[0], 32768)
+    low = max(min(_ephemeral_low(), 32768), 13024)
     for _ in range(1000):
-        port = _PORTS.randrange(max(1024, low - 12000), low)
+        port = _PORTS.randrange(low - 12000, low)
         if port in _PORTS_GIVEN:
             continue
         with socket.socket() as sock:
