@@ -224,6 +224,9 @@ class VisitClosed(Event):
     visit_end: AwareDatetime
     closed_by: Literal["checkout", "auto_checkout", "moved", "out_only"]
     withdrawn: bool = False
+    open: bool = Field(
+        default=False, description="Still open after the person's last scan: visit_end is its automatic check-out"
+    )
 
 
 class OccupancyChanged(Event):
@@ -245,6 +248,30 @@ class ExposureDetected(Event):
     source_person_key: str = Field(description="The case, or the F1 through whom an F2 was exposed")
 
 
+class ExposureChanged(Event):
+    """How one person now stands in one case (`exposures.v2`, exact).
+
+    The latest record per (`case_id`, `person_key`) wins: late data corrects a contact's degree, venue or
+    exposure time with a new record, and a contact that no longer holds (a late `out` shrank a visit, an F1
+    it came through was withdrawn) gets a record with `withdrawn` true and no exposure fields. Records of one
+    person are on one partition, in the order the tracer decided them.
+    """
+
+    type: Literal["exposure.changed"] = "exposure.changed"
+    schema_version: int = 2
+    case_id: str
+    person_key: str = Field(description="The contact")
+    withdrawn: bool = Field(default=False, description="True: no longer a contact in this case")
+    degree: int | None = Field(default=None, ge=1, description="1 for F1, 2 for F2; None when withdrawn")
+    venue_id: str | None = None
+    window_start: AwareDatetime | None = None
+    window_end: AwareDatetime | None = None
+    exposed_at: AwareDatetime | None = None
+    source_person_key: str | None = Field(
+        default=None, description="The case, or the F1 through whom an F2 was exposed; None when withdrawn"
+    )
+
+
 class VenueExposureRecorded(Event):
     """A spreader's presence window at a venue; carries no person data (public)."""
 
@@ -261,79 +288,6 @@ class QuarantineAlertRaised(Event):
     person_key: str
     reason: Literal["fever", "symptom", "missed_update"]
     detail: dict[str, Any] = Field(default_factory=dict)
-
-
-# --- internal to the tracer (its own topics: re-keyed streams between its agents) -------------------
-
-
-class VenueVisitChanged(Event):
-    """A person's visit at a venue as it now stands (`removed` when late data undid it)."""
-
-    type: Literal["tracer.venue_visit.changed"] = "tracer.venue_visit.changed"
-    venue_id: str
-    visit_id: str
-    person_key: str
-    start: AwareDatetime
-    end: AwareDatetime
-    removed: bool = False
-    revision: int = Field(default=0, description="The person's state revision; older ones are ignored")
-
-
-class SpreaderWindowChanged(Event):
-    """A spreader's window at a venue, to be matched against the venue's visits."""
-
-    type: Literal["tracer.spreader_window.changed"] = "tracer.spreader_window.changed"
-    venue_id: str
-    window_id: str
-    case_id: str
-    spreader_key: str
-    spreader_degree: int = Field(ge=0)
-    start: AwareDatetime
-    end: AwareDatetime
-    revision: int = Field(default=0, description="The spreader's state revision; older ones are ignored")
-
-
-class PresenceChanged(Event):
-    """Where a person's open visit is: at this venue from `start` until `until`, or (None) not here."""
-
-    type: Literal["tracer.presence.changed"] = "tracer.presence.changed"
-    venue_id: str
-    person_key: str
-    start: AwareDatetime | None
-    until: AwareDatetime | None
-    revision: int = Field(description="The person's scan count when this was decided; older ones are ignored")
-
-
-class ContactFound(Event):
-    """A person whose visit overlapped a spreader's window, on its way to that person's own state."""
-
-    type: Literal["tracer.contact.found"] = "tracer.contact.found"
-    person_key: str
-    case_id: str
-    degree: int = Field(ge=1)
-    exposed_at: AwareDatetime
-    venue_id: str
-    window_start: AwareDatetime
-    window_end: AwareDatetime
-    source_person_key: str
-
-
-class RetentionSweepDue(Event):
-    """The tracer's note to itself that a table entry holds data past the retention period. Tables change
-    only inside a stream, so the timer that finds the entry sends this to the agent that owns its key."""
-
-    type: Literal["tracer.retention_sweep.due"] = "tracer.retention_sweep.due"
-    venue_id: str = ""
-    person_key: str = ""
-    case_id: str = ""
-
-
-class QuarantineAlertMarked(Event):
-    """The tracer's own note that a missed-update alert went out for a person and a day."""
-
-    type: Literal["tracer.quarantine_alert.marked"] = "tracer.quarantine_alert.marked"
-    person_key: str
-    day: str
 
 
 # --- safety map --------------------------------------------------------------------------------
@@ -424,6 +378,7 @@ AnyEvent = Annotated[
     | VisitClosed
     | OccupancyChanged
     | ExposureDetected
+    | ExposureChanged
     | VenueExposureRecorded
     | QuarantineAlertRaised
     | VenueRiskChanged
@@ -431,12 +386,6 @@ AnyEvent = Annotated[
     | VenueSelfAssessed
     | VenueCleared
     | AreaDefined
-    | DeadLettered
-    | VenueVisitChanged
-    | SpreaderWindowChanged
-    | PresenceChanged
-    | ContactFound
-    | QuarantineAlertMarked
-    | RetentionSweepDue,
+    | DeadLettered,
     Field(discriminator="type"),
 ]

@@ -86,6 +86,16 @@ class ServiceSettings(BaseSettings):
             )
         return config
 
+    def librdkafka_config(self) -> dict[str, str]:
+        """The same connection settings for confluent-kafka (librdkafka) clients."""
+        config = {"bootstrap.servers": self.kafka_bootstrap, "security.protocol": self.kafka_security_protocol}
+        login = self.sasl_login()
+        if login is not None:
+            config.update(
+                {"sasl.mechanism": self.kafka_sasl_mechanism, "sasl.username": login[0], "sasl.password": login[1]}
+            )
+        return config
+
     def topic(self, spec: TopicSpec) -> str:
         return spec.address(self.topic_namespace)
 

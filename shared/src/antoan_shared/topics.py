@@ -125,7 +125,21 @@ EXPOSURES = TopicSpec(
     value_types=(events.ExposureDetected,),
     writer="tracer",
     access=Access.RESTRICTED,
-    description="F1/F2 contacts of a case, keyed by the contact.",
+    description=(
+        "F1/F2 contacts of a case, keyed by the contact: the best exposure found so far (keep the lowest degree, "
+        "then the earliest). Kept for the transition to exposures.v2, which can also correct and withdraw."
+    ),
+)
+EXPOSURES_V2 = TopicSpec(
+    "exposures.v2",
+    key="person_key",
+    value_types=(events.ExposureChanged,),
+    writer="tracer",
+    access=Access.RESTRICTED,
+    description=(
+        "F1/F2 contacts of a case, keyed by the contact, exact: the latest record per (case_id, person_key) "
+        "wins; corrections and withdrawals are explicit."
+    ),
 )
 VENUE_EXPOSURES = TopicSpec(
     "venue-exposures.v1",
@@ -217,59 +231,32 @@ AUDIT = TopicSpec(
     description="Every read of personal data, for the audit trail.",
 )
 
-# The tracer's internal topics: the same streams re-keyed, so each agent sees one key's events in order.
-TRACER_PERSON_SCANS = TopicSpec(
-    "tracer.person-scans.v1",
+# The tracer's internal topics (Quix Streams): compact JSON messages between its two keyed stages, defined
+# in `antoan_tracer.pipeline.messages`. Their partition count is the tracer's (`TRACER_PARTITIONS`): it
+# bounds how many workers can share the work, independent of the public topics'.
+TRACER_PERSON_INBOX = TopicSpec(
+    "tracer.person-inbox.v2",
     key="person_key",
-    value_types=(events.CheckInRecorded, events.RetentionSweepDue),
+    value_types=(),
     writer="tracer",
     access=Access.INTERNAL,
-    description="checkins.v1 re-keyed by person: visits are built per person.",
-)
-TRACER_VENUE_UPDATES = TopicSpec(
-    "tracer.venue-updates.v1",
-    key="venue_id",
-    value_types=(
-        events.VenueVisitChanged,
-        events.SpreaderWindowChanged,
-        events.PresenceChanged,
-        events.RetentionSweepDue,
+    description=(
+        "Everything about one person, in order: their scans (checkins.v1 re-keyed), cases, quarantine "
+        "declarations, and contact matches found at venues; plus clock ticks to every partition."
     ),
+)
+TRACER_VENUE_INBOX = TopicSpec(
+    "tracer.venue-inbox.v2",
+    key="venue_id",
+    value_types=(),
     writer="tracer",
     access=Access.INTERNAL,
-    description="Visits, spreader windows and presence, re-keyed by venue for matching and occupancy.",
+    description=(
+        "Everything matched at one venue: visits and spreaders' windows as they now stand (or their "
+        "removal); plus clock ticks to every partition, for automatic check-outs."
+    ),
 )
-TRACER_PERSON_CONTACTS = TopicSpec(
-    "tracer.person-contacts.v1",
-    key="person_key",
-    value_types=(events.ContactFound,),
-    writer="tracer",
-    access=Access.INTERNAL,
-    description="Contacts found at venues, re-keyed by the contact: lowest degree per case is kept per person.",
-)
-TRACER_CASE_CONTACTS = TopicSpec(
-    "tracer.case-contacts.v1",
-    key="case_id",
-    value_types=(events.ExposureDetected, events.RetentionSweepDue),
-    writer="tracer",
-    access=Access.INTERNAL,
-    description="exposures.v1 re-keyed by case, for the health authority's contact list.",
-)
-TRACER_QUARANTINE_MARKS = TopicSpec(
-    "tracer.quarantine-marks.v1",
-    key="person_key",
-    value_types=(events.QuarantineAlertMarked, events.RetentionSweepDue),
-    writer="tracer",
-    access=Access.INTERNAL,
-    description="Missed-update alerts already raised, so a restart does not raise them again.",
-)
-TRACER_INTERNAL = (
-    TRACER_PERSON_SCANS,
-    TRACER_VENUE_UPDATES,
-    TRACER_PERSON_CONTACTS,
-    TRACER_CASE_CONTACTS,
-    TRACER_QUARANTINE_MARKS,
-)
+TRACER_INTERNAL = (TRACER_PERSON_INBOX, TRACER_VENUE_INBOX)
 
 
 def _dead_letters(service: str) -> TopicSpec:
@@ -295,6 +282,7 @@ CONTRACT_TOPICS: tuple[TopicSpec, ...] = (
     VISITS,
     OCCUPANCY,
     EXPOSURES,
+    EXPOSURES_V2,
     VENUE_EXPOSURES,
     ALERTS,
     VENUE_RISK,

@@ -41,7 +41,7 @@ class Grant:
     """One ALLOW ACL: `principal` may do `operation` on the topic, group or cluster `name` (or name prefix)."""
 
     principal: str
-    resource: str  # "TOPIC", "GROUP" or "CLUSTER" (kafka.admin.ResourceType names)
+    resource: str  # "TOPIC", "GROUP", "CLUSTER" or "TRANSACTIONAL_ID" (kafka.admin.ResourceType names)
     name: str
     operation: str  # kafka.admin.ACLOperation names: READ, WRITE, DESCRIBE, CREATE, ALL, IDEMPOTENT_WRITE
     prefixed: bool = False
@@ -63,8 +63,10 @@ def grants(namespace: str = "") -> list[Grant]:
         out |= _topic_grants(service, contract, ("READ", "DESCRIBE", "CREATE"))
         out.add(Grant(service, "GROUP", settings.group_id(service, ""), "READ", prefixed=True))
         out.add(Grant(service, "CLUSTER", CLUSTER, "IDEMPOTENT_WRITE"))
-    # Faust names its internal topics (table changelogs, the assignor's leader topic) after the app id.
-    out.add(Grant("tracer", "TOPIC", settings.group_id("tracer"), "ALL", prefixed=True))
+    # Quix Streams names the tracer's state changelogs `changelog__<consumer group>--<topic>--<store>`, and
+    # the tracer names its transactional producers after the group (antoan_tracer.pipeline.app).
+    out.add(Grant("tracer", "TOPIC", f"changelog__{settings.group_id('tracer')}", "ALL", prefixed=True))
+    out.add(Grant("tracer", "TRANSACTIONAL_ID", settings.group_id("tracer"), "ALL", prefixed=True))
     public = [settings.topic(spec) for spec in topics.ALL_TOPICS if spec.access is topics.Access.PUBLIC]
     out |= _topic_grants(AGENCY, public, ("READ", "DESCRIBE"))
     out.add(Grant(AGENCY, "GROUP", agency_group_prefix(namespace), "READ", prefixed=True))

@@ -40,14 +40,15 @@ def test_the_agency_reads_public_topics_and_nothing_restricted_or_internal() -> 
 
 def test_services_read_the_contract_topics_and_their_own_but_not_others_internals() -> None:
     tracer_reads = _granted("tracer", "READ")
-    assert {"t1.checkins.v1", "t1.cases.v1", "t1.venues.v1", "t1.tracer.person-scans.v1"} <= tracer_reads
+    assert {"t1.checkins.v1", "t1.cases.v1", "t1.venues.v1", "t1.tracer.person-inbox.v2"} <= tracer_reads
     assert "t1.identity-vault.v1" not in tracer_reads
-    assert "t1.tracer.person-scans.v1" not in _granted("safety-map", "READ")
+    assert "t1.tracer.person-inbox.v2" not in _granted("safety-map", "READ")
 
 
-def test_the_tracer_owns_its_faust_internal_topics_and_each_service_its_groups() -> None:
+def test_the_tracer_owns_its_state_changelogs_and_transactions_and_each_service_its_groups() -> None:
     prefixed = {(g.principal, g.resource, g.name) for g in access.grants("t1") if g.prefixed}
-    assert ("tracer", "TOPIC", "t1.antoan.tracer.main") in prefixed  # changelogs: <app id>-<table>-changelog
+    assert ("tracer", "TOPIC", "changelog__t1.antoan.tracer.main") in prefixed  # Quix: changelog__<group>--…
+    assert ("tracer", "TRANSACTIONAL_ID", "t1.antoan.tracer.main") in prefixed
     for service in access.SERVICE_PRINCIPALS:
         assert (service, "GROUP", f"t1.antoan.{service}.") in prefixed
 

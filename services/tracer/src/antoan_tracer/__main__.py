@@ -1,64 +1,57 @@
-"""`python -m antoan_tracer`: run one Faust worker of the tracer."""
+"""`python -m antoan_tracer`: one tracer worker (Quix Streams), with its HTTP reads on a thread.
+
+Workers started with the same settings form one consumer group and share the partitions. Each also runs:
+the venue directory (venue categories, for dwell times), the clock ticks, the read model that feeds the
+HTTP reads (visits.v1 and exposures.v2 into Redis), and the HTTP server (port TRACER_PORT).
+"""
 
 from __future__ import annotations
 
-import faust
+import logging
+import threading
+from datetime import timedelta
 
 from antoan_shared import topics
-from antoan_shared.kafka import ensure_changelog_topics, ensure_topics
-from antoan_shared.logs import logging_config
+from antoan_shared.kafka import ensure_topics
+from antoan_shared.logs import configure_logging
 from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower
-from antoan_tracer import contacts, web
-from antoan_tracer.app import PARTITIONS, Tracer, create_app
-from antoan_tracer.people import agents as people
-from antoan_tracer.quarantine import agents as quarantine
+from antoan_tracer.domain.visits import Dwell
+from antoan_tracer.pipeline import app as pipeline
+from antoan_tracer.pipeline.ticker import Ticker
 from antoan_tracer.settings import TracerSettings, get_settings
-from antoan_tracer.venues import agents as venues
+from antoan_tracer.worker import Worker
 
-# Topics the tracer reads or writes; creating them is idempotent, so start-up order does not matter.
-TRACER_TOPICS = (
-    topics.VENUES,
-    topics.CHECKINS,
-    topics.CASES,
-    topics.DECLARATIONS,
-    *topics.topics_written_by("tracer"),
-)
+log = logging.getLogger("antoan_tracer")
 
 
-def build(settings: TracerSettings) -> tuple[faust.App, VenueDirectoryFollower]:
-    app = create_app(settings)
-    directory = VenueDirectory()
-    follower = VenueDirectoryFollower(settings, directory)
-    tracer = Tracer(app, settings, directory, follower)
-    people.register(tracer)
-    visits_by_day, venue_meta, _ = venues.register(tracer)
-    quarantine.register(tracer)
-    case_contacts = contacts.register(tracer)
-    web.register(tracer, web.Readiness(), case_contacts, venue_meta, visits_by_day)
-    return app, follower
+def dwell_of(settings: TracerSettings, directory: VenueDirectory) -> Dwell:
+    def dwell(venue_id: str) -> timedelta:
+        venue = directory.get(venue_id)
+        return settings.dwell_for(venue.category if venue is not None else None)
+
+    return dwell
 
 
 def main() -> None:
     settings = get_settings()
-    ensure_topics(settings, TRACER_TOPICS)
+    configure_logging("tracer", settings.log_level)
+    written = pipeline.tracer_topics(settings)
+    ensure_topics(settings, (topics.VENUES, *pipeline.INPUTS, *written))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app, follower = build(settings)
-    # Faust would create its changelog topics itself, but a table written before the new topic reaches the
-    # producer's metadata fails ("changelog topic has 0 partitions"): they are created before the worker.
-    ensure_changelog_topics(
-        settings,
-        [table.changelog_topic.get_topic_name() for table in app.tables.values()],
-        PARTITIONS,
-        settings.replication_factor,
-    )
-    follower.start()
-    worker = faust.Worker(
-        app,
-        loglevel=settings.log_level,
-        logging_config=logging_config("tracer", settings.log_level),
-        redirect_stdouts=False,
-    )
-    worker.execute_from_commandline()
+
+    directory = VenueDirectory()
+    VenueDirectoryFollower(settings, directory).start()
+    # Dwell times depend on venue categories: the directory is read before the first scan is.
+    if not directory.loaded.wait(60):
+        log.warning("venue directory not loaded after 60 s; starting with the default dwell for unknown venues")
+
+    app = pipeline.build(settings, dwell_of(settings, directory))
+    inboxes = {settings.topic(spec): settings.partitions for spec in topics.TRACER_INTERNAL}
+    Ticker(settings.librdkafka_config(), inboxes, settings.tick_interval_s).start()
+
+    worker = Worker(settings, app, directory)
+    threading.Thread(target=worker.serve, name="tracer-http", daemon=True).start()
+    app.run()
 
 
 if __name__ == "__main__":

@@ -9,36 +9,44 @@ from pathlib import Path
 from pydantic import Field
 
 from antoan_shared.events import VenueCategory
-from antoan_shared.settings import HealthAuthorityTokenSettings
+from antoan_shared.settings import HealthAuthorityTokenSettings, RedisSettings
 
 
-class TracerSettings(HealthAuthorityTokenSettings):
+class TracerSettings(HealthAuthorityTokenSettings, RedisSettings):
     host: str = Field(default="127.0.0.1", validation_alias="TRACER_HOST")
     port: int = Field(default=8002, validation_alias="TRACER_PORT")
     data_dir: Path = Field(default=Path(".run/tracer-data"), validation_alias="TRACER_DATA_DIR")
-    store: str = Field(default="rocksdb://", validation_alias="TRACER_STORE")
     replication_factor: int = Field(default=1, ge=1, validation_alias="TRACER_REPLICATION_FACTOR")
     ingest_url: str = Field(default="http://127.0.0.1:8001", validation_alias="INGEST_URL")
+    redis_prefix: str = Field(default="tracer:", validation_alias="TRACER_REDIS_PREFIX")
+    # Partitions of the tracer's own topics (its two inboxes, and so its state stores): how many workers can
+    # share the work. 24 lets a national deployment spread 10,000 check-ins/s over up to 24 workers
+    # (~420/s each at peak, a quarter of one core's measured rate); one machine runs them all as well.
+    partitions: int = Field(default=24, ge=1, le=512, validation_alias="TRACER_PARTITIONS")
+    # Exactly-once: every hop between the tracer's stages becomes visible at a commit, so a check-in reaches
+    # occupancy after about two commit intervals (SPEC §6: p99 ≤ 2 s).
+    commit_interval_s: float = Field(default=0.4, gt=0, le=30, validation_alias="TRACER_COMMIT_INTERVAL_S")
+    exactly_once: bool = Field(default=True, validation_alias="TRACER_EXACTLY_ONCE")
+    # Clock ticks sent to every partition: automatic check-outs, missed quarantine updates, retention.
+    tick_interval_s: float = Field(default=5.0, gt=0, le=60, validation_alias="TRACER_TICK_INTERVAL_S")
+    # A worker whose input lag exceeds this many records reports not ready on /readyz.
+    max_ready_lag: int = Field(default=50_000, ge=1, validation_alias="TRACER_MAX_READY_LAG")
+    # A worker that stops heartbeating (killed, cut off) loses its partitions after this long.
+    session_timeout_s: float = Field(default=10.0, ge=6, le=90, validation_alias="TRACER_SESSION_TIMEOUT_S")
+    # Time buckets of the venue stage's index: a window reads the buckets it overlaps, no more.
+    bucket_minutes: int = Field(default=60, ge=1, le=1440, validation_alias="TRACER_BUCKET_MINUTES")
+    # Bounds on one person's stored state (SPEC: every stored value has a bound): a person who scans more
+    # than this within the retention period keeps the latest ones (~95 a day for 21 days).
+    max_scans_per_person: int = Field(default=2000, ge=10, validation_alias="TRACER_MAX_SCANS_PER_PERSON")
     # SPEC §3.3: 60 minutes for every category unless configured, e.g. "hotel=720,hospital=120".
     dwell_minutes: int = Field(default=60, ge=1, validation_alias="ANTOAN_DWELL_MINUTES")
     dwell_by_category: str = Field(default="", validation_alias="ANTOAN_DWELL_BY_CATEGORY")
     exposure_buffer_minutes: int = Field(default=60, ge=0, validation_alias="ANTOAN_EXPOSURE_BUFFER_MINUTES")
     max_degree: int = Field(default=2, ge=1, le=5, validation_alias="ANTOAN_MAX_DEGREE")
-    # A worker that stops heartbeating (killed, cut off) loses its partitions after this long; until then
-    # they stand still. Faust's default is 60 s; heartbeats come from the consumer's own thread every 3 s.
-    session_timeout_s: float = Field(default=20.0, ge=6, le=90, validation_alias="TRACER_SESSION_TIMEOUT_S")
-    auto_checkout_interval_s: float = Field(default=15.0, gt=0, validation_alias="TRACER_AUTO_CHECKOUT_INTERVAL_S")
-    # How often the tables are searched for entries past the retention period (SPEC §3.7).
-    retention_sweep_interval_s: float = Field(
-        default=3600.0, gt=0, validation_alias="TRACER_RETENTION_SWEEP_INTERVAL_S"
-    )
     fever_celsius: float = Field(default=37.5, validation_alias="ANTOAN_FEVER_CELSIUS")
     quarantine_days: int = Field(default=14, ge=1, validation_alias="ANTOAN_QUARANTINE_DAYS")
     quarantine_update_interval_s: int = Field(
         default=24 * 3600, ge=1, validation_alias="ANTOAN_QUARANTINE_UPDATE_INTERVAL_S"
-    )
-    quarantine_check_interval_s: float = Field(
-        default=60.0, gt=0, validation_alias="TRACER_QUARANTINE_CHECK_INTERVAL_S"
     )
 
     @property
@@ -66,10 +74,6 @@ class TracerSettings(HealthAuthorityTokenSettings):
     @property
     def exposure_buffer(self) -> timedelta:
         return timedelta(minutes=self.exposure_buffer_minutes)
-
-    @property
-    def faust_broker(self) -> str:
-        return "kafka://" + ";".join(self.kafka_bootstrap.split(","))
 
 
 @lru_cache

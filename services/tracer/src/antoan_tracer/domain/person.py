@@ -1,289 +1,469 @@
-"""One person's state in the tracer and what each new fact changes (pure; the agents only move bytes).
+"""The person stage: everything keyed by one person (SPEC §3.3–3.5), as a pure step over a `Store`.
 
-The state is the person's scans (visits follow from them), the cases they spread in (their roles) and
-the cases they were exposed in. Each `apply_*` returns the effects to publish, found by deriving
-everything before and after the change and comparing: that is what makes late data and replays safe.
+A person's state is small and bounded by the person's own activity, never by a venue's or a case's size:
+- `s`: their scans within the retention period (at most `max_scans`); visits follow from them (visits.py);
+- `r`: the cases they spread in, one role per case: degree 0 as the case itself, degree k as an F(k) who
+  spreads to F(k+1) from their exposure time on (only while k < the maximum degree);
+- `m|<case>|<match>`: every contact match the venues found for them in a case (one per overlapping pair of
+  their visit and a spreader's window), as the venue stage last said it;
+- `b|<case>`: their exposure in the case as last published (with a sequence number);
+- `q`: their quarantine (first and last update, missed-update alerts already raised).
+
+Results are a function of the current data, not of the order it came in: a person's exposure in a case is
+the best of their current matches (lowest degree, then earliest), recomputed whenever a match comes or
+goes; their role in the case follows from it, and their windows from their role and visits. Whatever
+changes is published as the difference (upsert or removal), so late data corrects and withdraws what it
+must, down the chain: a withdrawn F1's windows are removed, which removes the F2 matches they made.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+import uuid
+from bisect import insort
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from antoan_shared.events import Direction
-from antoan_tracer.domain.exposure import CaseExposure, Interval, Window, spreader_windows
-from antoan_tracer.domain.visits import Dwell, Scan, Visit, build_visits, open_visit
+from antoan_shared import topics
+from antoan_shared.events import (
+    CaseConfirmed,
+    CheckInRecorded,
+    DeclarationKind,
+    DeclarationSubmitted,
+    Direction,
+    ExposureChanged,
+    ExposureDetected,
+    QuarantineAlertRaised,
+    VenueExposureRecorded,
+    VisitClosed,
+)
+from antoan_tracer.domain.exposure import Interval, case_interval, spreader_windows
+from antoan_tracer.domain.outputs import Out
+from antoan_tracer.domain.store import PARTITION_KEY, Store, Stores, prefix_stop
+from antoan_tracer.domain.times import from_us, sortable, to_us, us_of
+from antoan_tracer.domain.visits import Dwell, Scan, Visit, build_visits
+
+_DERIVED_IDS = uuid.UUID("0c8f5f0e-3f0e-4a53-9b51-6c1a2d7a4e21")
+_ALERT_IDS = uuid.UUID("a4d1c0de-7b2f-4c55-8f3e-5e9f6f1b2c3d")
+MAX_MARKED = 64  # missed-update alerts remembered per person (a 14-day quarantine with hourly updates needs 14*24)
+
+# A visit as the person stage keeps it: [venue_id, start, end, open, closed_by]; times in µs.
+VisitRow = list[Any]
+# A spreader's window: [case_id, degree, venue_id, start, end].
+WindowRow = list[Any]
+# An exposure: [degree, exposed_at, venue_id, window_start, window_end, source_person_key]; lists compare
+# in that order, so the best exposure is the least (lowest degree, then earliest, then a stable tie-break).
+ExposureRow = list[Any]
+
+
+def derived_id(*parts: object) -> str:
+    """Event ids derived from what an event says, so that the same decision always has the same id."""
+    return str(uuid.uuid5(_DERIVED_IDS, "|".join(str(part) for part in parts)))
+
+
+# --- the messages of the person inbox --------------------------------------------------------------
+
+
+def scan_message(event: CheckInRecorded) -> dict[str, Any]:
+    return {
+        "k": "scan",
+        "id": event.event_id,
+        "v": event.venue_id,
+        "t": to_us(event.scanned_at),
+        "d": event.direction.value,
+    }
+
+
+def case_message(event: CaseConfirmed) -> dict[str, Any]:
+    interval = case_interval(event.tested_at, event.onset_at, event.isolated_at, event.confirmed_at)
+    assert interval.until is not None
+    return {"k": "case", "c": event.case_id, "f": to_us(interval.start), "u": to_us(interval.until)}
+
+
+def declaration_message(event: DeclarationSubmitted) -> dict[str, Any] | None:
+    """Only what quarantine needs; other declarations do not enter the tracer's state."""
+    if event.kind not in (DeclarationKind.ENTRY, DeclarationKind.QUARANTINE_DAILY):
+        return None
+    return {
+        "k": "decl",
+        "id": event.event_id,
+        "kind": event.kind.value,
+        "t": to_us(event.declared_at),
+        "temp": event.temperature_c,
+        "sym": [s.value for s in event.symptoms],
+    }
+
+
+def match_message(case_id: str, match_id: str, exposure: ExposureRow | None) -> dict[str, Any]:
+    return {"k": "match", "c": case_id, "m": match_id, "x": exposure}
+
+
+def tick_message(now_us: int) -> dict[str, Any]:
+    return {"k": "tick", "t": now_us}
+
+
+# --- the step --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Role:
-    """The person spreads in a case: degree 0 as the case, 1 as an F1 (who spreads to F2s), …"""
-
-    case_id: str
-    degree: int
-    interval: Interval
-    source_person_key: str | None
-
-
-@dataclass(frozen=True)
-class SpreadWindow:
-    window: Window
-    case_id: str
-    degree: int
-
-
-@dataclass(frozen=True)
-class ScanFact:
-    scan: Scan
-
-
-@dataclass(frozen=True)
-class CaseFact:
-    case_id: str
-    interval: Interval
-
-
-@dataclass(frozen=True)
-class ContactFact:
-    case_id: str
-    exposure: CaseExposure
-
-
-Fact = ScanFact | CaseFact | ContactFact
-
-
-@dataclass(frozen=True)
-class Rules:
+class PersonRules:
     dwell: Dwell
     buffer: timedelta
-    cutoff: datetime | None = None  # retention: what is older is forgotten
+    retention: timedelta
     max_degree: int = 2
+    max_scans: int = 2000
+    fever_celsius: float = 37.5
+    quarantine_days: int = 14
+    update_interval: timedelta = timedelta(days=1)
 
 
-@dataclass
-class Effects:
-    changed_visits: list[Visit] = field(default_factory=list)
-    removed_visits: list[Visit] = field(default_factory=list)
-    # (venue, open visit there or None): where the person's open visit moved
-    presence: list[tuple[str, Visit | None]] = field(default_factory=list)
-    windows: list[SpreadWindow] = field(default_factory=list)  # new or changed
-    exposures: list[tuple[str, CaseExposure]] = field(default_factory=list)  # (case_id, best so far)
+class PersonStage:
+    def __init__(self, rules: PersonRules, clock: Callable[[], int]) -> None:
+        self.rules = rules
+        self.clock = clock  # now, in µs
+        self._buffer = rules.buffer
+        self._retention = us_of(rules.retention)
+        self._every = us_of(rules.update_interval)
 
-    @property
-    def changed(self) -> bool:
-        """Whether the state changed at all (then it is stored, even if nothing is to be sent)."""
-        return self.state_changed or bool(self.changed_visits or self.removed_visits or self.windows)
+    def handle(self, stores: Stores, person: str, message: dict[str, Any]) -> list[Out]:
+        kind = message["k"]
+        if kind == "tick":
+            return self.on_tick(stores, message["t"])
+        store = stores.of(person)
+        if kind == "scan":
+            return self.on_scan(stores, store, person, message)
+        if kind == "match":
+            return self.on_match(store, person, message["c"], message["m"], message["x"])
+        if kind == "case":
+            return self.on_case(store, person, message["c"], message["f"], message["u"])
+        if kind == "decl":
+            return self.on_declaration(stores, store, person, message)
+        raise ValueError(f"unknown person message {kind!r}")
 
-    state_changed: bool = False
+    # --- scans and visits ----------------------------------------------------------------------------
 
+    def on_scan(self, stores: Stores, store: Store, person: str, message: dict[str, Any]) -> list[Out]:
+        scans: list[list[Any]] = store.get("s") or []
+        event_id = message["id"]
+        if any(scan[1] == event_id for scan in scans):
+            return []  # the same event again (a client's retry published twice): counted once
+        cutoff = self.clock() - self._retention
+        if message["t"] < cutoff:
+            return []  # older than the retention period: forgotten already
+        before = self.visits(scans)
+        insort(scans, [message["t"], event_id, message["v"], message["d"]])
+        scans = self._bounded(scans, cutoff)
+        store.set("s", scans)
+        self._schedule_retention(stores, store, person, scans)
+        return self._visits_changed(store, person, before, self.visits(scans))
 
-@dataclass
-class PersonState:
-    person_key: str
-    scans: list[Scan] = field(default_factory=list)
-    roles: dict[str, Role] = field(default_factory=dict)
-    exposures: dict[str, CaseExposure] = field(default_factory=dict)
-    # Counts every change of this state; what is sent from it carries the count, so that the receiving
-    # side can tell a replayed older message from a newer one.
-    revision: int = 0
+    def _bounded(self, scans: list[list[Any]], cutoff: int) -> list[list[Any]]:
+        kept = [scan for scan in scans if scan[0] >= cutoff]
+        return kept[-self.rules.max_scans :]
 
-    # --- the three facts ----------------------------------------------------------------------------
-
-    def apply(self, facts: Sequence[Fact], rules: Rules) -> Effects:
-        """Apply facts in order and return what changed, once for all of them.
-
-        Facts that arrive together (an offline upload's in and out) are applied as one change, so that
-        nothing is published for the moment in between (a visit that was open for a split second).
-        """
-        before = self._derive(rules.dwell, rules.buffer)
-        changed = replayed = False
-        reports: dict[str, CaseExposure] = {}
-        for fact in facts:
-            if isinstance(fact, ScanFact):
-                recorded = self._record_scan(fact.scan, rules.cutoff)
-                replayed |= not recorded
-            elif isinstance(fact, CaseFact):
-                recorded = self._record_case(fact.case_id, fact.interval)
-                replayed |= not recorded
-            else:
-                recorded = self._record_contact(fact.case_id, fact.exposure, rules.max_degree)
-                replayed |= self.exposures.get(fact.case_id) == fact.exposure and not recorded
-                if recorded:
-                    reports[fact.case_id] = fact.exposure
-            changed |= recorded
-        if not changed:
-            # A fact seen before is a replay (after a crash, or a retry). What it caused the first time
-            # may not have gone out before the crash, so everything that follows from the state goes out
-            # again: every receiver drops what it already has (revisions, event ids).
-            return self.current_effects(rules) if replayed else Effects()
-        self.revision += 1
-        effects = self._compare(before, self._derive(rules.dwell, rules.buffer))
-        effects.state_changed = True
-        # Each report is the person's best exposure in the case so far: a lower degree, or the same degree
-        # found earlier than before (late data); the case's contact list keeps the best.
-        effects.exposures = [(case_id, e) for case_id, e in reports.items() if self.exposures.get(case_id) == e]
-        return effects
-
-    def current_effects(self, rules: Rules) -> Effects:
-        """Everything the state implies, as if it all were new."""
-        visits, windows = self._derive(rules.dwell, rules.buffer)
-        now = open_visit(visits)
-        elsewhere = sorted({visit.venue_id for visit in visits} - ({now.venue_id} if now else set()))
-        presence: list[tuple[str, Visit | None]] = [(venue, None) for venue in elsewhere]
-        if now is not None:
-            presence.append((now.venue_id, now))
-        return Effects(
-            changed_visits=visits,
-            presence=presence,
-            windows=list(windows.values()),
-            exposures=list(self.exposures.items()),
+    def visits(self, scans: list[list[Any]]) -> dict[str, VisitRow]:
+        built = build_visits(
+            (Scan(from_us(t), event_id, venue, Direction(d)) for t, event_id, venue, d in scans), self.rules.dwell
         )
+        return {v.visit_id: [v.venue_id, to_us(v.start), to_us(v.end), v.open, v.closed_by] for v in built}
 
-    def apply_scan(self, scan: Scan, dwell: Dwell, buffer: timedelta, cutoff: datetime) -> Effects:
-        return self.apply([ScanFact(scan)], Rules(dwell, buffer, cutoff))
-
-    def apply_case(self, case_id: str, interval: Interval, dwell: Dwell, buffer: timedelta) -> Effects:
-        return self.apply([CaseFact(case_id, interval)], Rules(dwell, buffer))
-
-    def apply_contact(
-        self, case_id: str, exposure: CaseExposure, max_degree: int, dwell: Dwell, buffer: timedelta
-    ) -> Effects:
-        return self.apply([ContactFact(case_id, exposure)], Rules(dwell, buffer, max_degree=max_degree))
-
-    def _record_scan(self, scan: Scan, cutoff: datetime | None) -> bool:
-        if any(known.event_id == scan.event_id for known in self.scans):
-            return False  # a replayed event: already counted
-        self.scans.append(scan)
-        self.scans.sort()
-        if cutoff is not None:
-            self._forget_before(cutoff)
-        return True
-
-    def _record_case(self, case_id: str, interval: Interval) -> bool:
-        role = Role(case_id, 0, interval, None)
-        if self.roles.get(case_id) == role:
-            return False
-        self.roles[case_id] = role
-        self.exposures.pop(case_id, None)  # the case is nobody's contact in their own case
-        return True
-
-    def _record_contact(self, case_id: str, exposure: CaseExposure, max_degree: int) -> bool:
-        role = self.roles.get(case_id)
-        if role is not None and role.degree == 0:
-            return False  # the case itself
-        if not exposure.improves_on(self.exposures.get(case_id)):
-            return False
-        self.exposures[case_id] = exposure
-        if exposure.degree < max_degree:
-            # An F(k) spreads from their (earliest) exposure on, with no end.
-            spreads = Interval(exposure.exposed_at, None)
-            self.roles[case_id] = Role(case_id, exposure.degree, spreads, exposure.source_person_key)
-        return True
-
-    # --- derivation ---------------------------------------------------------------------------------
-
-    def visits(self, dwell: Dwell) -> list[Visit]:
-        return build_visits(self.scans, dwell)
-
-    def _derive(self, dwell: Dwell, buffer: timedelta) -> tuple[list[Visit], dict[str, SpreadWindow]]:
-        visits = self.visits(dwell)
-        windows = {
-            spread.window_id: SpreadWindow(spread, role.case_id, role.degree)
-            for role in self.roles.values()
-            for spread in spreader_windows(f"{role.case_id}|{self.person_key}", visits, role.interval, buffer)
-        }
-        return visits, windows
-
-    def _compare(
-        self, before: tuple[list[Visit], dict[str, SpreadWindow]], after: tuple[list[Visit], dict[str, SpreadWindow]]
-    ) -> Effects:
-        (old_visits, old_windows), (new_visits, new_windows) = before, after
-        effects = Effects()
-        old_by_id = {visit.visit_id: visit for visit in old_visits}
-        new_by_id = {visit.visit_id: visit for visit in new_visits}
-        for visit_id, visit in new_by_id.items():
-            if old_by_id.get(visit_id) != visit:
-                effects.changed_visits.append(visit)
-        effects.removed_visits = [visit for visit_id, visit in old_by_id.items() if visit_id not in new_by_id]
-        was, now = open_visit(old_visits), open_visit(new_visits)
-        if was != now:
-            if was is not None and (now is None or now.venue_id != was.venue_id):
-                effects.presence.append((was.venue_id, None))
-            if now is not None:
-                effects.presence.append((now.venue_id, now))
-        effects.windows = [w for wid, w in new_windows.items() if old_windows.get(wid) != w]
-        return effects
-
-    def forget_before(self, cutoff: datetime) -> bool:
-        """Retention with no new scan (the periodic sweep); whether anything was dropped."""
-        before = self.to_json()
-        self._forget_before(cutoff)
-        return self.to_json() != before
-
-    def _forget_before(self, cutoff: datetime) -> None:
-        """Retention: scans, exposures and finished roles older than the cutoff are dropped."""
-        self.scans = [scan for scan in self.scans if scan.scanned_at >= cutoff]
-        self.exposures = {case: e for case, e in self.exposures.items() if e.exposed_at >= cutoff}
-        self.roles = {
-            case: role
-            for case, role in self.roles.items()
-            if role.interval.until is None or role.interval.until >= cutoff or case in self.exposures
-        }
-
-    # --- storage ------------------------------------------------------------------------------------
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "scans": [[s.scanned_at.isoformat(), s.event_id, s.venue_id, s.direction.value] for s in self.scans],
-            "roles": {
-                case: [r.degree, r.interval.start.isoformat(), _iso(r.interval.until), r.source_person_key]
-                for case, r in self.roles.items()
-            },
-            "exposures": {
-                case: [
-                    e.degree,
-                    e.exposed_at.isoformat(),
-                    e.venue_id,
-                    e.window_start.isoformat(),
-                    e.window_end.isoformat(),
-                    e.source_person_key,
-                ]
-                for case, e in self.exposures.items()
-            },
-            "revision": self.revision,
-        }
-
-    @classmethod
-    def from_json(cls, person_key: str, data: dict[str, Any] | None) -> PersonState:
-        if not data:
-            return cls(person_key)
-        return cls(
-            person_key,
-            scans=[Scan(datetime.fromisoformat(at), eid, venue, Direction(d)) for at, eid, venue, d in data["scans"]],
-            roles={
-                case: Role(case, degree, Interval(datetime.fromisoformat(start), _dt(until)), source)
-                for case, (degree, start, until, source) in data["roles"].items()
-            },
-            exposures={
-                case: CaseExposure(
-                    degree,
-                    datetime.fromisoformat(at),
-                    venue,
-                    datetime.fromisoformat(ws),
-                    datetime.fromisoformat(we),
-                    source,
+    def _visits_changed(
+        self, store: Store, person: str, before: dict[str, VisitRow], after: dict[str, VisitRow]
+    ) -> list[Out]:
+        outs: list[Out] = []
+        for visit_id, visit in after.items():
+            if before.get(visit_id) != visit:
+                venue, start, end, is_open, _closed_by = visit
+                outs.append(
+                    Out(
+                        topics.TRACER_VENUE_INBOX,
+                        venue,
+                        {"k": "visit", "i": visit_id, "p": person, "s": start, "e": end, "o": is_open},
+                    )
                 )
-                for case, (degree, at, venue, ws, we, source) in data["exposures"].items()
-            },
-            revision=data["revision"],
+                outs.append(self._visit_event(person, visit_id, visit, withdrawn=False))
+        for visit_id, visit in before.items():
+            if visit_id not in after:
+                outs.append(Out(topics.TRACER_VENUE_INBOX, visit[0], {"k": "visit", "i": visit_id, "x": 1}))
+                outs.append(self._visit_event(person, visit_id, visit, withdrawn=True))
+        roles = store.get("r")
+        if roles:
+            outs += self._windows_changed(
+                person, self.windows(person, before, roles), self.windows(person, after, roles)
+            )
+        return outs
+
+    @staticmethod
+    def _visit_event(person: str, visit_id: str, visit: VisitRow, *, withdrawn: bool) -> Out:
+        venue, start, end, is_open, closed_by = visit
+        return Out(
+            topics.VISITS,
+            venue,
+            VisitClosed(
+                event_id=derived_id("visit", visit_id, end, is_open, withdrawn),
+                producer="tracer",
+                venue_id=venue,
+                person_key=person,
+                visit_id=visit_id,
+                visit_start=from_us(start),
+                visit_end=from_us(end),
+                closed_by=closed_by,
+                withdrawn=withdrawn,
+                open=is_open and not withdrawn,
+            ),
         )
 
+    # --- windows -------------------------------------------------------------------------------------
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+    def windows(self, person: str, visits: dict[str, VisitRow], roles: dict[str, list[Any]]) -> dict[str, WindowRow]:
+        """The person's windows in every case they spread in, by a window id stable across changes."""
+        if not roles or not visits:
+            return {}
+        as_visits = [
+            Visit(visit_id, venue, from_us(start), from_us(end), closed_by, is_open)
+            for visit_id, (venue, start, end, is_open, closed_by) in visits.items()
+        ]
+        found: dict[str, WindowRow] = {}
+        for case_id, (degree, since, until, _source) in roles.items():
+            interval = Interval(from_us(since), None if until is None else from_us(until))
+            for window in spreader_windows(f"{case_id}|{person}", as_visits, interval, self._buffer):
+                found[window.window_id] = [case_id, degree, window.venue_id, to_us(window.start), to_us(window.end)]
+        return found
 
+    @staticmethod
+    def _windows_changed(person: str, before: dict[str, WindowRow], after: dict[str, WindowRow]) -> list[Out]:
+        outs: list[Out] = []
+        for window_id, window in after.items():
+            if before.get(window_id) == window:
+                continue
+            case_id, degree, venue, start, end = window
+            outs.append(
+                Out(
+                    topics.TRACER_VENUE_INBOX,
+                    venue,
+                    {"k": "win", "i": window_id, "c": case_id, "p": person, "g": degree, "s": start, "e": end},
+                )
+            )
+            if degree == 0:  # the case's own presence: public, without person data
+                outs.append(
+                    Out(
+                        topics.VENUE_EXPOSURES,
+                        venue,
+                        VenueExposureRecorded(
+                            event_id=derived_id("venue", window_id, start, end),
+                            producer="tracer",
+                            case_id=case_id,
+                            venue_id=venue,
+                            spreader_degree=0,
+                            window_start=from_us(start),
+                            window_end=from_us(end),
+                        ),
+                    )
+                )
+        for window_id, window in before.items():
+            if window_id not in after:
+                outs.append(Out(topics.TRACER_VENUE_INBOX, window[2], {"k": "win", "i": window_id, "x": 1}))
+        return outs
 
-def _dt(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
+    def _role_windows(
+        self, store: Store, person: str, case_id: str, role: list[Any] | None, new_role: list[Any] | None
+    ) -> list[Out]:
+        """What changing the person's role in one case changes in their windows."""
+        visits = self.visits(store.get("s") or [])
+        before = self.windows(person, visits, {case_id: role}) if role else {}
+        after = self.windows(person, visits, {case_id: new_role}) if new_role else {}
+        return self._windows_changed(person, before, after)
+
+    # --- cases, matches, exposure --------------------------------------------------------------------
+
+    def on_case(self, store: Store, person: str, case_id: str, since: int, until: int) -> list[Out]:
+        roles: dict[str, list[Any]] = store.get("r") or {}
+        role = [0, since, until, None]
+        if roles.get(case_id) == role:
+            return []
+        outs = self._role_windows(store, person, case_id, roles.get(case_id), role)
+        roles[case_id] = role
+        store.set("r", roles)
+        return outs + self._settle(store, person, case_id, roles)
+
+    def on_match(
+        self, store: Store, person: str, case_id: str, match_id: str, exposure: ExposureRow | None
+    ) -> list[Out]:
+        key = f"m|{case_id}|{match_id}"
+        if store.get(key) == exposure:
+            return []
+        if exposure is None:
+            store.delete(key)
+        else:
+            store.set(key, exposure)
+        return self._settle(store, person, case_id, store.get("r") or {})
+
+    def best_exposure(self, store: Store, case_id: str, roles: dict[str, list[Any]]) -> ExposureRow | None:
+        role = roles.get(case_id)
+        if role is not None and role[0] == 0:
+            return None  # the case is nobody's contact in their own case
+        prefix = f"m|{case_id}|"
+        return min((exposure for _, exposure in store.scan(prefix, prefix_stop(prefix))), default=None)
+
+    def _settle(self, store: Store, person: str, case_id: str, roles: dict[str, list[Any]]) -> list[Out]:
+        """Publish the person's exposure in the case if it changed, and follow it with their role."""
+        outs: list[Out] = []
+        best = self.best_exposure(store, case_id, roles)
+        known = store.get(f"b|{case_id}")
+        if (known[1] if known else None) != best:
+            sequence = known[0] + 1 if known else 1
+            store.set(f"b|{case_id}", [sequence, best])
+            outs += self._exposure_events(person, case_id, best)
+        role = roles.get(case_id)
+        if role is not None and role[0] == 0:
+            return outs
+        new_role = [best[0], best[1], None, best[5]] if best is not None and best[0] < self.rules.max_degree else None
+        if new_role != role:
+            outs += self._role_windows(store, person, case_id, role, new_role)
+            if new_role is None:
+                roles.pop(case_id, None)
+            else:
+                roles[case_id] = new_role
+            store.set("r", roles)
+        return outs
+
+    @staticmethod
+    def _exposure_events(person: str, case_id: str, best: ExposureRow | None) -> list[Out]:
+        # exposures.v2 needs no derived ids: exactly-once publishes each decision once, and one decision can
+        # repeat another's content (withdrawn, found again, withdrawn again).
+        if best is None:
+            withdrawal = ExposureChanged(producer="tracer", case_id=case_id, person_key=person, withdrawn=True)
+            return [Out(topics.EXPOSURES_V2, person, withdrawal)]
+        degree, exposed_at, venue, start, end, source = best
+        fields: dict[str, Any] = {
+            "producer": "tracer",
+            "case_id": case_id,
+            "person_key": person,
+            "degree": degree,
+            "venue_id": venue,
+            "window_start": from_us(start),
+            "window_end": from_us(end),
+            "exposed_at": from_us(exposed_at),
+            "source_person_key": source,
+        }
+        return [
+            Out(topics.EXPOSURES_V2, person, ExposureChanged(**fields)),
+            # v1 for the transition: its readers keep the lowest degree (then the earliest) they have seen.
+            Out(
+                topics.EXPOSURES,
+                person,
+                ExposureDetected(
+                    event_id=derived_id(case_id, person, degree, from_us(exposed_at).isoformat()), **fields
+                ),
+            ),
+        ]
+
+    # --- quarantine ----------------------------------------------------------------------------------
+
+    def on_declaration(self, stores: Stores, store: Store, person: str, message: dict[str, Any]) -> list[Out]:
+        quarantine: dict[str, Any] = store.get("q") or {}
+        at = message["t"]
+        quarantine["since"] = min(quarantine.get("since", at), at)
+        last = quarantine["last"] = max(quarantine.get("last", at), at)
+        store.set("q", quarantine)
+        self._schedule(stores, last + self._every + 1, "q", person)
+        if message["kind"] != DeclarationKind.QUARANTINE_DAILY.value:
+            return []
+        if message["temp"] is not None and message["temp"] >= self.rules.fever_celsius:
+            return [self._alert(person, "fever", {"temperature_c": message["temp"]}, message["id"])]
+        if message["sym"]:
+            return [self._alert(person, "symptom", {"symptoms": message["sym"]}, message["id"])]
+        return []
+
+    @staticmethod
+    def _alert(person: str, reason: str, detail: dict[str, Any], dedupe: str) -> Out:
+        return Out(
+            topics.ALERTS,
+            person,
+            QuarantineAlertRaised(
+                event_id=str(uuid.uuid5(_ALERT_IDS, f"{person}|{reason}|{dedupe}")),
+                producer="tracer",
+                person_key=person,
+                reason=reason,  # type: ignore[arg-type]
+                detail=detail,
+            ),
+        )
+
+    def _missed_update(self, stores: Stores, person: str, now: int) -> list[Out]:
+        store = stores.of(person)
+        quarantine = store.get("q")
+        if not quarantine:
+            return []
+        since, last = quarantine["since"], quarantine["last"]
+        if now >= since + us_of(timedelta(days=self.rules.quarantine_days)):
+            return []  # the quarantine is over
+        overdue = now - last
+        if overdue <= self._every:
+            self._schedule(stores, last + self._every + 1, "q", person)
+            return []
+        missed = overdue // self._every
+        day = f"{from_us(last).isoformat()}+{missed}"
+        self._schedule(stores, last + (missed + 1) * self._every + 1, "q", person)
+        marked: list[str] = quarantine.get("marked", [])
+        if day in marked:
+            return []
+        quarantine["marked"] = [*marked, day][-MAX_MARKED:]
+        store.set("q", quarantine)
+        return [self._alert(person, "missed_update", {"last_update_at": from_us(last).isoformat()}, day)]
+
+    # --- the clock: due entries of the partition -------------------------------------------------------
+
+    @staticmethod
+    def _schedule(stores: Stores, at: int, what: str, person: str) -> None:
+        stores.of(PARTITION_KEY).set(f"d|{sortable(at)}|{what}|{person}", 1)
+
+    def _schedule_retention(self, stores: Stores, store: Store, person: str, scans: list[list[Any]]) -> None:
+        if not scans:
+            return
+        due = scans[0][0] + self._retention + 1
+        if store.get("rd") != due:
+            store.set("rd", due)
+            self._schedule(stores, due, "r", person)
+
+    def on_tick(self, stores: Stores, now: int) -> list[Out]:
+        partition = stores.of(PARTITION_KEY)
+        outs: list[Out] = []
+        for key, _ in partition.scan("d|", f"d|{sortable(now + 1)}"):
+            partition.delete(key)
+            _, _, what, person = key.split("|", 3)
+            if what == "q":
+                outs += self._missed_update(stores, person, now)
+            elif what == "r":
+                outs += self._forget_old(stores, person, now)
+        return outs
+
+    def _forget_old(self, stores: Stores, person: str, now: int) -> list[Out]:
+        """Retention (SPEC §3.7) with no new scan: what is older than the period leaves the state."""
+        store = stores.of(person)
+        store.delete("rd")
+        cutoff = now - self._retention
+        scans: list[list[Any]] = store.get("s") or []
+        kept = self._bounded(scans, cutoff)
+        outs: list[Out] = []
+        if len(kept) != len(scans):
+            before = self.visits(scans)
+            if kept:
+                store.set("s", kept)
+            else:
+                store.delete("s")
+            outs = self._visits_changed(store, person, before, self.visits(kept))
+        roles: dict[str, list[Any]] = store.get("r") or {}
+        ended = [case for case, role in roles.items() if role[0] == 0 and role[2] is not None and role[2] < cutoff]
+        for case_id in ended:
+            outs += self._role_windows(store, person, case_id, roles.pop(case_id), None)
+        if ended:
+            store.set("r", roles)
+        for key, (_, best) in list(store.scan("b|", prefix_stop("b|"))):
+            if best is None or best[1] < cutoff:
+                store.delete(key)  # an exposure past the retention period, or long withdrawn
+        quarantine = store.get("q")
+        if quarantine and quarantine["last"] < cutoff:
+            store.delete("q")
+        self._schedule_retention(stores, store, person, kept)
+        return outs

@@ -1,148 +1,222 @@
-"""One venue's state in the tracer: its visits, the spreader windows seen there, who is present.
+"""The venue stage: visits and spreaders' windows matched at one venue, and its live occupancy (SPEC §3.3–3.4).
 
-Matching runs both ways, so the order in which a window and a visit arrive does not matter: a new window
-is matched against the stored visits, and a new (or late) visit against the stored windows.
+State under one venue, every value the size of one visit or one window, whatever the venue's traffic:
+- `x|<visit>`: a visit as it now stands [person, start, end, open, counted in occupancy];
+- `v|<bucket>|<visit>`: the same visit once under every time bucket it overlaps (an hour by default);
+- `y|<window>` and `w|<bucket>|<window>`: a spreader's window, likewise;
+- `n`: the occupancy, as last published.
+A window reads only the buckets it overlaps, a visit only the windows in its own buckets: what one event
+costs depends on what it can touch, not on how many visits the venue has had.
+
+Matching runs both ways and publishes differences: when a visit or a window changes, the matches it made
+before and the ones it makes now are compared, and each match that appeared, changed or went away is sent
+to the contact's person stage (which keeps the best one per case). Matches are a function of the current
+visits and windows, so the arrival order does not matter.
+
+Occupancy counts the open visits that began at or before now and less than dwell ago (an open visit ends
+at its automatic check-out). Each open visit's next change of state (it begins, it falls due) is entered
+in the partition's due list, which a clock tick reads: automatic check-outs need no new scan.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable
 from typing import Any
 
-from antoan_tracer.domain.exposure import CaseExposure, Window, exposure_time, overlaps
+from antoan_shared import topics
+from antoan_shared.events import OccupancyChanged
+from antoan_tracer.domain.outputs import Out
+from antoan_tracer.domain.person import ExposureRow, match_message
+from antoan_tracer.domain.store import PARTITION_KEY, Store, Stores, prefix_stop
+from antoan_tracer.domain.times import from_us, sortable
+
+# (contact person, case, match id) -> the exposure the match gives
+Matches = dict[tuple[str, str, str], ExposureRow]
 
 
-@dataclass(frozen=True)
-class StoredVisit:
-    person_key: str
-    start: datetime
-    end: datetime
-    revision: int = 0
-    removed: bool = False  # kept as a tombstone, so a replayed older version cannot bring it back
+class VenueStage:
+    def __init__(self, bucket_us: int, clock: Callable[[], int]) -> None:
+        self.bucket_us = bucket_us
+        self.clock = clock
 
+    def handle(self, stores: Stores, venue: str, message: dict[str, Any]) -> list[Out]:
+        kind = message["k"]
+        if kind == "tick":
+            return self.on_tick(stores, message["t"])
+        store = stores.of(venue)
+        if kind == "visit":
+            return self.on_visit(stores, store, venue, message)
+        if kind == "win":
+            return self.on_window(store, venue, message)
+        raise ValueError(f"unknown venue message {kind!r}")
 
-@dataclass(frozen=True)
-class StoredWindow:
-    window: Window
-    case_id: str
-    spreader_key: str
-    spreader_degree: int
-    revision: int = 0
+    def _buckets(self, start: int, end: int) -> range:
+        return range(start // self.bucket_us, end // self.bucket_us + 1)
 
+    def _in_buckets(self, store: Store, kind: str, start: int, end: int) -> dict[str, list[Any]]:
+        """The entries of one kind (`v` visits, `w` windows) filed under the buckets that [start, end] overlaps."""
+        found: dict[str, list[Any]] = {}
+        for bucket in self._buckets(start, end):
+            prefix = f"{kind}|{bucket:09d}|"
+            for key, value in store.scan(prefix, prefix_stop(prefix)):
+                found.setdefault(key[len(prefix) :], value)
+        return found
 
-@dataclass(frozen=True)
-class Contact:
-    person_key: str
-    case_id: str
-    exposure: CaseExposure
+    def _file(
+        self,
+        store: Store,
+        kind: str,
+        entry_id: str,
+        old: tuple[int, int] | None,
+        new: tuple[int, int] | None,
+        value: list[Any],
+    ) -> None:
+        """Keep an entry under exactly the buckets its new interval overlaps."""
+        old_buckets = set(self._buckets(*old)) if old else set()
+        new_buckets = set(self._buckets(*new)) if new else set()
+        for bucket in old_buckets - new_buckets:
+            store.delete(f"{kind}|{bucket:09d}|{entry_id}")
+        for bucket in new_buckets:
+            store.set(f"{kind}|{bucket:09d}|{entry_id}", value)
 
+    # --- matching --------------------------------------------------------------------------------------
 
-def contact_of(visit: StoredVisit, stored: StoredWindow) -> Contact | None:
-    """The contact a visit makes with a window, if it overlaps and is not the spreader's own."""
-    if visit.removed or visit.person_key == stored.spreader_key or not overlaps(visit.start, visit.end, stored.window):
-        return None
-    return Contact(
-        visit.person_key,
-        stored.case_id,
-        CaseExposure(
-            stored.spreader_degree + 1,
-            exposure_time(visit.start, stored.window),
-            stored.window.venue_id,
-            stored.window.start,
-            stored.window.end,
-            stored.spreader_key,
-        ),
-    )
+    def _matches_of_visit(self, store: Store, venue: str, visit_id: str, visit: list[Any] | None) -> Matches:
+        if visit is None:
+            return {}
+        person, start, end = visit[0], visit[1], visit[2]
+        matches: Matches = {}
+        for window_id, (case_id, spreader, degree, w_start, w_end) in self._in_buckets(store, "w", start, end).items():
+            if spreader != person and start <= w_end and end >= w_start:
+                matches[(person, case_id, f"{window_id}~{visit_id}")] = [
+                    degree + 1,
+                    max(start, w_start),
+                    venue,
+                    w_start,
+                    w_end,
+                    spreader,
+                ]
+        return matches
 
+    def _matches_of_window(self, store: Store, venue: str, window_id: str, window: list[Any] | None) -> Matches:
+        if window is None:
+            return {}
+        case_id, spreader, degree, w_start, w_end = window
+        matches: Matches = {}
+        for visit_id, (person, start, end) in self._in_buckets(store, "v", w_start, w_end).items():
+            if person != spreader and start <= w_end and end >= w_start:
+                matches[(person, case_id, f"{window_id}~{visit_id}")] = [
+                    degree + 1,
+                    max(start, w_start),
+                    venue,
+                    w_start,
+                    w_end,
+                    spreader,
+                ]
+        return matches
 
-@dataclass
-class Presence:
-    """Where people's open visits stand at this venue: person_key -> (start, until, revision).
-
-    A person who left is kept as a tombstone (start None, until the time they left) with the revision
-    that said so: after a crash the stream is replayed, and an older "present" must not bring them back.
-    """
-
-    people: dict[str, tuple[datetime | None, datetime, int]] = field(default_factory=dict)
-
-    def apply(
-        self, person_key: str, start: datetime | None, until: datetime | None, revision: int, now: datetime
-    ) -> bool:
-        """Record where the person's open visit is; stale news (a lower revision) changes nothing."""
-        known = self.people.get(person_key)
-        if known is not None and known[2] > revision:
-            return False
-        if start is None or until is None:
-            if known is not None and known[0] is None:
-                return False  # already gone
-            self.people[person_key] = (None, now, revision)
-            return True
-        entry = (start, until, revision)
-        self.people[person_key] = entry
-        return known != entry
-
-    def occupancy(self, now: datetime) -> int:
-        """Open visits here that began at or before now, less than dwell ago."""
-        return sum(1 for start, until, _ in self.people.values() if start is not None and start <= now < until)
-
-    def forget_before(self, horizon: datetime) -> None:
-        """Entries (and tombstones) that ended before the horizon cannot matter any more."""
-        self.people = {key: value for key, value in self.people.items() if value[1] > horizon}
-
-    def to_json(self) -> dict[str, Any]:
-        return {key: [_iso(s), u.isoformat(), r] for key, (s, u, r) in self.people.items()}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any] | None) -> Presence:
-        return cls(
-            {
-                key: (None if s is None else datetime.fromisoformat(s), datetime.fromisoformat(u), int(r))
-                for key, (s, u, r) in (data or {}).items()
-            }
-        )
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def visits_to_json(visits: dict[str, StoredVisit]) -> dict[str, Any]:
-    return {
-        vid: [v.person_key, v.start.isoformat(), v.end.isoformat(), v.revision, v.removed] for vid, v in visits.items()
-    }
-
-
-def visits_from_json(data: dict[str, Any] | None) -> dict[str, StoredVisit]:
-    return {
-        vid: StoredVisit(person, datetime.fromisoformat(start), datetime.fromisoformat(end), revision, removed)
-        for vid, (person, start, end, revision, removed) in (data or {}).items()
-    }
-
-
-def windows_to_json(windows: dict[str, StoredWindow]) -> dict[str, Any]:
-    return {
-        wid: [
-            w.case_id,
-            w.spreader_key,
-            w.spreader_degree,
-            w.window.venue_id,
-            w.window.start.isoformat(),
-            w.window.end.isoformat(),
-            w.revision,
+    @staticmethod
+    def _matches_changed(before: Matches, after: Matches) -> list[Out]:
+        outs = [
+            Out(topics.TRACER_PERSON_INBOX, person, match_message(case_id, match_id, None))
+            for (person, case_id, match_id) in before.keys() - after.keys()
         ]
-        for wid, w in windows.items()
-    }
+        outs += [
+            Out(topics.TRACER_PERSON_INBOX, person, match_message(case_id, match_id, exposure))
+            for (person, case_id, match_id), exposure in after.items()
+            if before.get((person, case_id, match_id)) != exposure
+        ]
+        return outs
 
+    # --- visits ----------------------------------------------------------------------------------------
 
-def windows_from_json(data: dict[str, Any] | None) -> dict[str, StoredWindow]:
-    return {
-        wid: StoredWindow(
-            Window(wid, venue, datetime.fromisoformat(start), datetime.fromisoformat(end)),
-            case,
-            spreader,
-            degree,
-            revision,
+    def on_visit(self, stores: Stores, store: Store, venue: str, message: dict[str, Any]) -> list[Out]:
+        visit_id = message["i"]
+        old: list[Any] | None = store.get(f"x|{visit_id}")
+        new = None if message.get("x") else [message["p"], message["s"], message["e"], message["o"]]
+        if (old is None and new is None) or (old is not None and old[:4] == new):
+            return []  # nothing changes
+        outs = self._matches_changed(
+            self._matches_of_visit(store, venue, visit_id, old), self._matches_of_visit(store, venue, visit_id, new)
         )
-        for wid, (case, spreader, degree, venue, start, end, revision) in (data or {}).items()
-    }
+        self._file(
+            store,
+            "v",
+            visit_id,
+            (old[1], old[2]) if old else None,
+            (new[1], new[2]) if new else None,
+            new[:3] if new else [],
+        )
+        now = self.clock()
+        was_counted = bool(old and old[4])
+        if new is None:
+            store.delete(f"x|{visit_id}")
+            counted = False
+        else:
+            counted = self._counted(new, now)
+            store.set(f"x|{visit_id}", [*new, counted])
+            self._schedule(stores, venue, visit_id, new, now)
+        if counted != was_counted:
+            outs += self._count(store, venue, 1 if counted else -1, now)
+        return outs
+
+    @staticmethod
+    def _counted(visit: list[Any], now: int) -> bool:
+        """In the venue's occupancy now: an open visit that has begun and not reached its check-out."""
+        return bool(visit[3]) and visit[1] <= now < visit[2]
+
+    @staticmethod
+    def _schedule(stores: Stores, venue: str, visit_id: str, visit: list[Any], now: int) -> None:
+        """Enter the open visit's next change of state (it begins, or it falls due) in the due list."""
+        if not visit[3]:
+            return
+        at = visit[1] if now < visit[1] else visit[2] if now < visit[2] else None
+        if at is not None:
+            stores.of(PARTITION_KEY).set(f"d|{sortable(at)}|{venue}|{visit_id}", 1)
+
+    def _count(self, store: Store, venue: str, delta: int, now: int) -> list[Out]:
+        current = max(0, (store.get("n") or 0) + delta)
+        store.set("n", current)
+        event = OccupancyChanged(producer="tracer", venue_id=venue, current=current, as_of=from_us(now))
+        return [Out(topics.OCCUPANCY, venue, event)]
+
+    def on_tick(self, stores: Stores, now: int) -> list[Out]:
+        partition = stores.of(PARTITION_KEY)
+        changed: dict[str, int] = {}
+        for key, _ in partition.scan("d|", f"d|{sortable(now + 1)}"):
+            partition.delete(key)
+            venue, visit_id = key.split("|", 2)[2].rsplit("|", 1)
+            store = stores.of(venue)
+            visit = store.get(f"x|{visit_id}")
+            if visit is None:
+                continue  # withdrawn or closed since
+            counted = self._counted(visit, now)
+            if counted != visit[4]:
+                store.set(f"x|{visit_id}", [*visit[:4], counted])
+                changed[venue] = changed.get(venue, 0) + (1 if counted else -1)
+            self._schedule(stores, venue, visit_id, visit, now)
+        outs: list[Out] = []
+        for venue, delta in changed.items():
+            if delta:
+                outs += self._count(stores.of(venue), venue, delta, now)
+        return outs
+
+    # --- windows ---------------------------------------------------------------------------------------
+
+    def on_window(self, store: Store, venue: str, message: dict[str, Any]) -> list[Out]:
+        window_id = message["i"]
+        old: list[Any] | None = store.get(f"y|{window_id}")
+        new = None if message.get("x") else [message["c"], message["p"], message["g"], message["s"], message["e"]]
+        if old == new:
+            return []
+        outs = self._matches_changed(
+            self._matches_of_window(store, venue, window_id, old), self._matches_of_window(store, venue, window_id, new)
+        )
+        self._file(
+            store, "w", window_id, (old[3], old[4]) if old else None, (new[3], new[4]) if new else None, new or []
+        )
+        if new is None:
+            store.delete(f"y|{window_id}")
+        else:
+            store.set(f"y|{window_id}", new)
+        return outs

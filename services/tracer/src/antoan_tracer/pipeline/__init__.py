@@ -1,0 +1,1 @@
+"""The tracer's stream processing on Quix Streams: topics, stages and the store adapter."""

@@ -1,0 +1,214 @@
+"""The tracer's Quix Streams application: one dataframe per input, each step a call into `domain/`.
+
+    checkins.v1 ──► to_person ─┐
+    cases.v1 ─────► to_person ─┼─► tracer.person-inbox.v2 ──► PersonStage ─┬─► tracer.venue-inbox.v2 ──► VenueStage
+    declarations.v1 ► to_person┘            ▲                                │   visits.v1, exposures.v1/v2,        │
+                                            │                                │   venue-exposures.v1, alerts.v1      │
+                                            └──────────── contact matches ◄──┴──────────────────────────────────────┘
+                                                                                 occupancy.v1 ◄─┘
+
+`checkins.v1` is keyed by venue (one venue's scans in order) but visits are a person's, so scans are
+re-keyed by person onto the person inbox, where the person's cases and quarantine declarations join them:
+one partition, one order, one state for everything about a person. What happens at venues goes to the
+venue inbox, keyed by venue; contact matches come back to the person inbox, keyed by the contact.
+
+Exactly-once (Kafka transactions) is a setting: a crash never doubles a count or loses a change, so the
+stages need no revisions, tombstones or replay checks of their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from quixstreams import Application, message_context
+from quixstreams.kafka.configuration import ConnectionConfig
+from quixstreams.models import TopicConfig
+from quixstreams.models.serializers import SerializationContext, Serializer
+from quixstreams.models.topics import Topic
+from quixstreams.state.base import State
+
+from antoan_shared import codec, topics
+from antoan_shared.events import CaseConfirmed, CheckInRecorded, DeadLettered, DeclarationSubmitted, Event
+from antoan_shared.topics import TopicSpec
+from antoan_tracer.domain.outputs import Out
+from antoan_tracer.domain.person import (
+    PersonRules,
+    PersonStage,
+    case_message,
+    declaration_message,
+    scan_message,
+)
+from antoan_tracer.domain.times import us_of
+from antoan_tracer.domain.venue import VenueStage
+from antoan_tracer.pipeline.quix_store import QuixStores
+from antoan_tracer.settings import TracerSettings
+
+log = logging.getLogger(__name__)
+
+INPUTS = (topics.CHECKINS, topics.CASES, topics.DECLARATIONS)
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def tracer_topics(settings: TracerSettings) -> tuple[TopicSpec, ...]:
+    """The topics the tracer writes, its own inboxes with the tracer's partition count."""
+    return tuple(
+        replace(spec, partitions=settings.partitions) if spec in topics.TRACER_INTERNAL else spec
+        for spec in topics.topics_written_by("tracer")
+    )
+
+
+class OutSerializer(Serializer):
+    """Writes a step's `Out`: an event as the contract's JSON, a compact internal message as JSON."""
+
+    def __call__(self, value: Out, ctx: SerializationContext) -> bytes:
+        if isinstance(value.value, Event):
+            return codec.encode_event(value.value)
+        return orjson.dumps(value.value)
+
+
+def connection(settings: TracerSettings) -> ConnectionConfig:
+    login = settings.sasl_login()
+    if login is None:
+        return ConnectionConfig(bootstrap_servers=settings.kafka_bootstrap)
+    return ConnectionConfig(
+        bootstrap_servers=settings.kafka_bootstrap,
+        security_protocol="sasl_plaintext",
+        sasl_mechanism=settings.kafka_sasl_mechanism,
+        sasl_username=login[0],
+        sasl_password=login[1],  # type: ignore[arg-type]
+    )
+
+
+def person_rules(settings: TracerSettings, dwell: Callable[[str], timedelta]) -> PersonRules:
+    return PersonRules(
+        dwell=dwell,
+        buffer=settings.exposure_buffer,
+        retention=settings.retention,
+        max_degree=settings.max_degree,
+        max_scans=settings.max_scans_per_person,
+        fever_celsius=settings.fever_celsius,
+        quarantine_days=settings.quarantine_days,
+        update_interval=timedelta(seconds=settings.quarantine_update_interval_s),
+    )
+
+
+def dead_letter(error: Exception, raw: bytes) -> Out:
+    context = message_context()
+    log.error("undecodable record sent to dead letters", extra={"topic": context.topic})
+    return Out(
+        topics.DEAD_LETTERS["tracer"],
+        context.topic,
+        DeadLettered(
+            producer="tracer",
+            source_topic=context.topic,
+            source_partition=context.partition,
+            source_offset=context.offset,
+            value=raw.decode(errors="replace"),
+            error=str(error)[:2000],
+        ),
+    )
+
+
+def to_person(spec: TopicSpec) -> Callable[[bytes], list[Out]]:
+    """An input topic's records as messages of the person inbox (what cannot be decoded: dead letters)."""
+
+    def step(raw: bytes) -> list[Out]:
+        try:
+            event = codec.decode_for_topic(spec, raw)
+        except codec.DecodeError as exc:
+            return [dead_letter(exc, raw)]
+        if isinstance(event, CheckInRecorded):
+            message: dict[str, Any] | None = scan_message(event)
+        elif isinstance(event, CaseConfirmed):
+            log.info("case confirmed", extra={"case_id": event.case_id})
+            message = case_message(event)
+        elif isinstance(event, DeclarationSubmitted):
+            message = declaration_message(event)
+        else:
+            message = None
+        person = getattr(event, "person_key", "")
+        return [] if message is None else [Out(topics.TRACER_PERSON_INBOX, person, message)]
+
+    return step
+
+
+def stage_step(
+    handle: Callable[[QuixStores, str, dict[str, Any]], list[Out]],
+) -> Callable[[bytes, str, int, Any, State], list[Out]]:
+    def step(raw: bytes, key: str, _timestamp: int, _headers: Any, state: State) -> list[Out]:
+        try:
+            message = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            return [dead_letter(exc, raw)]
+        return handle(QuixStores(state, key), key, message)
+
+    return step
+
+
+def build(
+    settings: TracerSettings, dwell: Callable[[str], timedelta], clock: Callable[[], int] = now_us
+) -> Application:
+    app = Application(
+        broker_address=connection(settings),
+        consumer_group=settings.group_id("tracer"),
+        auto_offset_reset="earliest",
+        commit_interval=settings.commit_interval_s,
+        processing_guarantee="exactly-once" if settings.exactly_once else "at-least-once",
+        state_dir=str(settings.data_dir),
+        loglevel=None,  # the service's JSON logging (antoan_shared.logs) handles Quix's records too
+        consumer_extra_config={
+            "session.timeout.ms": int(settings.session_timeout_s * 1000),
+            "heartbeat.interval.ms": 1000,
+            "max.poll.interval.ms": 60_000,
+        },
+        # One transactional id per worker process, named after the group (the ACLs grant that prefix).
+        producer_extra_config={
+            "linger.ms": 5,
+            "transactional.id": f"{settings.group_id('tracer')}-{uuid.uuid4()}",
+        },
+        consumer_poll_timeout=0.2,
+    )
+    serializer = OutSerializer()
+
+    def topic(spec: TopicSpec) -> Topic:
+        partitions = settings.partitions if spec in topics.TRACER_INTERNAL else spec.partitions
+        return app.topic(
+            settings.topic(spec),
+            key_deserializer="str",
+            value_deserializer="bytes",
+            key_serializer="str",
+            value_serializer=serializer,
+            config=TopicConfig(
+                num_partitions=partitions,
+                replication_factor=settings.replication_factor,
+                extra_config=spec.broker_config(retention=settings.retention),
+            ),
+        )
+
+    outputs = {spec.name: topic(spec) for spec in tracer_topics(settings)}
+
+    def route(value: Out, _key: Any, _timestamp: int, _headers: Any) -> Topic:
+        return outputs[value.spec.name]
+
+    def key_of(value: Out) -> str:
+        return value.key
+
+    for spec in INPUTS:
+        app.dataframe(topic(spec)).apply(to_person(spec), expand=True).to_topic(route, key=key_of)
+
+    people = PersonStage(person_rules(settings, dwell), clock)
+    venues = VenueStage(us_of(timedelta(minutes=settings.bucket_minutes)), clock)
+    for spec, stage in ((topics.TRACER_PERSON_INBOX, people.handle), (topics.TRACER_VENUE_INBOX, venues.handle)):
+        sdf = app.dataframe(outputs[spec.name])
+        sdf.apply(stage_step(stage), stateful=True, expand=True, metadata=True).to_topic(route, key=key_of)
+    return app

@@ -1,0 +1,48 @@
+"""Clock ticks for the stages: Quix Streams has no wall-clock timers, so time is a message.
+
+Every few seconds a tick goes to every partition of both inboxes (explicit partitions, not keys). A stage
+keeps, per partition, a list of entries by due time (an open visit's automatic check-out, a quarantined
+person's next update, a person's oldest scan leaving the retention period); a tick handles those due by
+its time and nothing else, so it costs what fell due, not what is stored. Ticks are idempotent: two
+workers ticking the same partition do the same work once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import orjson
+from confluent_kafka import Producer
+
+from antoan_tracer.domain.person import tick_message
+
+log = logging.getLogger(__name__)
+
+
+class Ticker(threading.Thread):
+    def __init__(self, producer_config: dict[str, str], partitions: dict[str, int], interval_s: float) -> None:
+        super().__init__(name="tracer-ticker", daemon=True)
+        self._config = producer_config
+        self._topics = partitions  # topic name -> its partition count
+        self._interval_s = interval_s
+        self._stop_requested = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_requested.set()
+
+    def run(self) -> None:
+        producer = Producer({**self._config, "linger.ms": 0, "acks": "all"})
+        try:
+            while not self._stop_requested.wait(self._interval_s):
+                value = orjson.dumps(tick_message(time.time_ns() // 1000))
+                for name, partitions in self._topics.items():
+                    for partition in range(partitions):
+                        producer.produce(name, value=value, key=b"~tick", partition=partition)
+                producer.poll(0)
+                producer.flush(self._interval_s)
+        except Exception:
+            log.exception("the ticker stopped")
+        finally:
+            producer.flush(5)

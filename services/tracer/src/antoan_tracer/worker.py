@@ -1,0 +1,58 @@
+"""What a tracer worker runs beside its stream processing: the read model and the HTTP reads, readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import redis
+from quixstreams import Application
+
+from antoan_shared import topics
+from antoan_shared.kafka import EventPublisher
+from antoan_shared.venues import VenueDirectory
+from antoan_tracer.api import create_api, serve_in_thread
+from antoan_tracer.lag import consumer_group_lag
+from antoan_tracer.readmodel import ReadModel, ReadModelFollower
+from antoan_tracer.settings import TracerSettings
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, settings: TracerSettings, app: Application, directory: VenueDirectory) -> None:
+        self.settings = settings
+        self.app = app
+        self.directory = directory
+        self.redis = redis.Redis.from_url(settings.redis_url)
+        self.read_model = ReadModel(self.redis, settings)
+        self.publisher = EventPublisher(settings, "tracer")
+        self.follower = ReadModelFollower(settings, self.read_model, self.publisher)
+        self.inputs = [settings.topic(spec) for spec in (*topics.TRACER_INTERNAL, topics.CHECKINS, topics.CASES)]
+
+    def _assigned(self) -> bool:
+        consumer: Any = getattr(self.app, "_consumer", None)
+        try:
+            return consumer is not None and bool(consumer.assignment())
+        except RuntimeError:  # the consumer is closed or not started yet
+            return False
+
+    async def ready_checks(self) -> dict[str, bool]:
+        lag = await asyncio.to_thread(consumer_group_lag, self.settings, self.settings.group_id("tracer"), self.inputs)
+        try:
+            redis_ok = bool(await asyncio.to_thread(self.redis.ping))
+        except redis.RedisError:
+            redis_ok = False
+        return {
+            "kafka": lag is not None,
+            "redis": redis_ok,
+            "partitions_assigned": self._assigned(),
+            "caught_up": lag is not None and lag <= self.settings.max_ready_lag,
+            "venue_directory": self.directory.loaded.is_set(),
+            "read_model": self.follower.is_alive(),
+        }
+
+    def serve(self) -> None:
+        self.follower.start()
+        serve_in_thread(create_api(self.settings, self.read_model, self.directory, self.ready_checks), self.settings)
