@@ -18,7 +18,8 @@ Only the public contract topics (`topics.CONTRACT_TOPICS`) are described. The pl
 granted them, and they may change without a new version.
 
 `breaking_changes` compares two versions of an event schema; the compatibility test runs it between the
-frozen baseline in `contract/baseline/v1/` and the current schemas.
+frozen baselines (`contract/baseline/v<N>/<topic>/<type>.json`: every `.v<N>` topic's schemas as first
+published, never regenerated) and the current schemas. Every contract topic is in the baseline of its version.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -38,6 +40,7 @@ from antoan_shared.topics import Access, TopicSpec
 
 ROOT = Path(__file__).resolve().parents[3]
 CONTRACT_DIR = ROOT / "contract"
+BASELINE_DIR = CONTRACT_DIR / "baseline"
 SCHEMA_DIALECT = "http://json-schema.org/draft-07/schema#"
 REGENERATE = "uv run python -m antoan_shared.contract"
 KAFKA_BINDING_VERSION = "0.5.0"
@@ -48,6 +51,28 @@ ACCESS_NOTES = {
 }
 
 Schema = dict[str, Any]
+
+# What a subscriber of a topic needs beyond the registry's one-line description: how to reduce it to the
+# current state, and what replaces what. Appended to the channel's description; keys are contract topics.
+CHANNEL_NOTES: dict[str, str] = {
+    topics.EXPOSURES.name: (
+        "Reduce per (`case_id`, `person_key`) by keeping the lowest `degree`, then the earliest `exposed_at`. "
+        "That reduction cannot express a correction: a contact that late data withdraws, or whose degree or "
+        "exposure time late data raises, keeps its best report here; exposures.v2 corrects it. exposures.v1 stays "
+        "published until every subscriber has moved to exposures.v2; the end is announced in contract/README.md."
+    ),
+    topics.EXPOSURES_V2.name: (
+        "Values carry `schema_version` 2. The key is the contact's `person_key`, so every record about "
+        "one person is on one partition, in the order the tracer decided them. Reduce by keeping the latest "
+        "record (in partition order, not by `occurred_at`) per (`case_id`, `person_key`): a later record "
+        "corrects the contact's degree, venue, window or exposure time, and a record with `withdrawn` true "
+        "removes the person from that case's contacts (its exposure fields are null). The contacts of a case "
+        "are the pairs whose latest record is not withdrawn. The tracer writes in Kafka transactions: read "
+        "with `isolation.level=read_committed`. Replaces exposures.v1, which stays published for the transition."
+    ),
+}
+# A topic that replaces another: published beside it until every subscriber has moved.
+SUPERSEDED_BY: dict[str, str] = {topics.EXPOSURES.name: topics.EXPOSURES_V2.name}
 
 
 # --- JSON Schemas ----------------------------------------------------------------------------------
@@ -63,6 +88,22 @@ def event_type(model: type[events.Event]) -> str:
     if not isinstance(default, str):
         raise TypeError(f"{model.__name__} has no fixed `type`")
     return default
+
+
+def schema_version(model: type[events.Event]) -> int:
+    """The `schema_version` an event type's values carry (1, or 2 for a type first published on a `.v2` topic)."""
+    default = model.model_fields["schema_version"].default
+    if not isinstance(default, int):
+        raise TypeError(f"{model.__name__} has no fixed `schema_version`")
+    return default
+
+
+def topic_version(name: str) -> int:
+    """A topic's version, from its name: `exposures.v2` is 2."""
+    match = re.fullmatch(r".+\.v([1-9][0-9]*)", name)
+    if match is None:
+        raise ValueError(f"{name!r} does not end in .v<N>")
+    return int(match[1])
 
 
 def event_schema(model: type[events.Event]) -> Schema:
@@ -102,13 +143,20 @@ def _summary(model: type[events.Event]) -> str:
 
 def _channel(spec: TopicSpec) -> Schema:
     retention_ms = spec.retention_ms()
+    note = CHANNEL_NOTES.get(spec.name)
+    links: Schema = {}
+    if spec.name in SUPERSEDED_BY:
+        links["x-antoan-superseded-by"] = SUPERSEDED_BY[spec.name]
+    replaced = [old for old, new in SUPERSEDED_BY.items() if new == spec.name]
+    if replaced:
+        links["x-antoan-supersedes"] = replaced
     return {
         "address": spec.name,
         "title": spec.name,
         "summary": spec.description,
         "description": (
             f"{spec.description} Keyed by `{spec.key}`; written by {spec.writer}. "
-            f"{ACCESS_NOTES[spec.access]} Retention: {_retention(spec)}."
+            f"{ACCESS_NOTES[spec.access]} Retention: {_retention(spec)}." + (f"\n\n{note}" if note else "")
         ),
         "messages": {event_type(m): {"$ref": f"#/components/messages/{event_type(m)}"} for m in spec.value_types},
         "tags": [{"name": spec.access.value}],
@@ -127,6 +175,7 @@ def _channel(spec: TopicSpec) -> Schema:
         "x-antoan-key": spec.key,
         "x-antoan-writer": spec.writer,
         "x-antoan-retention": _retention(spec),
+        **links,
     }
 
 
@@ -143,6 +192,7 @@ def _message(spec: TopicSpec, model: type[events.Event]) -> Schema:
                 "bindingVersion": KAFKA_BINDING_VERSION,
             }
         },
+        "x-antoan-schema-version": schema_version(model),
     }
 
 
@@ -153,7 +203,9 @@ The Kafka topics other agencies subscribe to (SPEC §4.2), generated from the to
 Every value is UTF-8 JSON: the envelope (`event_id`, `type`, `schema_version`, `occurred_at`, `producer`) with
 the event's own fields at the top level. Keys are UTF-8 strings (the field each channel names). Deduplicate on
 `event_id`; choose the schema by `type`; ignore fields you do not know (a version only ever gains optional
-fields). A breaking change means a new `.v2` topic beside the old one.
+fields). A breaking change means a new `.v2` topic beside the old one, as exposures.v2 (exact, with corrections
+and withdrawals) is beside exposures.v1 for a transition; `schema_version` is the version of the topic a value
+is on (x-antoan-schema-version on each message).
 
 A deployment may prefix every address with a namespace (`<namespace>.venue-risk.v1`). Internal topics of the
 platform are not part of this contract and are never granted to agencies."""
@@ -393,6 +445,36 @@ def load_schemas(directory: Path) -> dict[str, Schema]:
         "schemas/" + found.relative_to(directory).as_posix(): json.loads(found.read_text(encoding="utf-8"))
         for found in sorted(directory.rglob("*.json"))
     }
+
+
+def baseline_dir(topic: str, directory: Path = BASELINE_DIR) -> Path:
+    """Where a topic's frozen schemas live: the baseline of its version (`baseline/v2/exposures.v2/`)."""
+    return directory / f"v{topic_version(topic)}" / topic
+
+
+def baseline_versions(directory: Path = BASELINE_DIR) -> dict[str, dict[str, Schema]]:
+    """Every frozen baseline (`v1`, `v2`, ...) with its schemas by path, named like `contract_schemas`."""
+    return {
+        found.name: load_schemas(found)
+        for found in sorted(directory.iterdir(), key=lambda p: p.name)
+        if found.is_dir() and re.fullmatch(r"v[1-9][0-9]*", found.name)
+    }
+
+
+def baseline_problems(directory: Path = BASELINE_DIR) -> list[str]:
+    """Contract topics not frozen in the baseline of their version, and schemas frozen in another's."""
+    problems = [
+        f"{spec.name}: not frozen; copy schemas/{spec.name}/ to baseline/v{topic_version(spec.name)}/{spec.name}/ "
+        "once, when the topic is first published"
+        for spec in topics.CONTRACT_TOPICS
+        if not any(baseline_dir(spec.name, directory).glob("*.json"))
+    ]
+    for version, schemas in baseline_versions(directory).items():
+        for path in schemas:
+            topic = path.split("/")[1]
+            if f"v{topic_version(topic)}" != version:
+                problems.append(f"baseline/{version}/{path.removeprefix('schemas/')}: {topic} is not a {version} topic")
+    return problems
 
 
 def main(argv: list[str] | None = None) -> int:

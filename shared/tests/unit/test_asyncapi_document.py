@@ -76,6 +76,45 @@ def test_every_contract_topic_is_a_channel_with_its_key_access_and_retention(doc
     assert channels["checkins.v1"]["bindings"]["kafka"]["topicConfiguration"]["retention.ms"] == 21 * 86_400_000
 
 
+def test_exposures_v2_says_how_to_reduce_it_and_v1_that_it_is_kept_for_the_transition(
+    document: dict[str, Any],
+) -> None:
+    v1, v2 = document["channels"]["exposures.v1"], document["channels"]["exposures.v2"]
+    # exposures.v2: keyed by the contact, the latest record per (case, person) wins, withdrawals are explicit
+    assert v2["x-antoan-key"] == "person_key"
+    assert v2["x-antoan-access"] == "restricted"
+    assert v2["x-antoan-supersedes"] == ["exposures.v1"]
+    text = " ".join(v2["description"].split())
+    for phrase in (
+        "keyed by the contact",
+        "latest record (in partition order, not by `occurred_at`) per (`case_id`, `person_key`)",
+        "`withdrawn` true removes the person",
+        "The key is the contact's `person_key`",
+        "`schema_version` 2",
+    ):
+        assert phrase in text, phrase
+    message = document["components"]["messages"]["exposure.changed"]
+    assert message["x-antoan-schema-version"] == 2
+    assert message["payload"]["$ref"] == "schemas/exposures.v2/exposure.changed.json"
+    # exposures.v1: the best exposure so far, kept for the transition, and why it cannot be exact
+    assert v1["x-antoan-superseded-by"] == "exposures.v2"
+    text = " ".join(v1["description"].split())
+    for phrase in (
+        "best exposure found so far",
+        "Kept for the transition to exposures.v2",
+        "cannot express a correction",
+        "until every subscriber has moved to exposures.v2",
+    ):
+        assert phrase in text, phrase
+    assert document["components"]["messages"]["exposure.detected"]["x-antoan-schema-version"] == 1
+
+
+def test_every_channel_note_is_about_a_contract_topic() -> None:
+    names = {spec.name for spec in topics.CONTRACT_TOPICS}
+    assert set(contract.CHANNEL_NOTES) <= names
+    assert set(contract.SUPERSEDED_BY) | set(contract.SUPERSEDED_BY.values()) <= names
+
+
 def test_internal_topics_are_not_in_the_contract(document: dict[str, Any]) -> None:
     text = (contract.CONTRACT_DIR / "asyncapi.yaml").read_text(encoding="utf-8")
     internal = [spec for spec in topics.ALL_TOPICS if spec.access is topics.Access.INTERNAL]

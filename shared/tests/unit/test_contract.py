@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from antoan_shared import codec, events, topics
+from antoan_shared import codec, contract, events, topics
 from antoan_shared.settings import Environment, HealthAuthorityTokenSettings, ServiceSettings
 
 T0 = datetime(2021, 9, 1, 8, 30, tzinfo=UTC)
@@ -65,6 +65,7 @@ def test_the_registry_holds_every_topic_of_the_spec_with_its_key_and_writer() ->
         "visits.v1": ("venue_id", "tracer", False),
         "occupancy.v1": ("venue_id", "tracer", True),
         "exposures.v1": ("person_key", "tracer", False),
+        "exposures.v2": ("person_key", "tracer", False),
         "venue-exposures.v1": ("venue_id", "tracer", False),
         "alerts.v1": ("person_key", "tracer", False),
         "venue-risk.v1": ("venue_id", "safety-map", True),
@@ -83,6 +84,14 @@ def test_every_topic_key_is_a_field_of_its_values() -> None:
 def test_exposures_carry_the_fields_agencies_rely_on() -> None:
     required = {"case_id", "person_key", "degree", "venue_id", "window_start", "window_end", "source_person_key"}
     assert required <= events.ExposureDetected.model_fields.keys()
+    assert required | {"withdrawn", "exposed_at"} <= events.ExposureChanged.model_fields.keys()
+
+
+def test_every_contract_value_carries_the_version_of_its_topic() -> None:
+    # exposures.v2's values say schema_version 2; every v1 topic's say 1 (optional fields do not change it)
+    for spec in topics.CONTRACT_TOPICS:
+        for model in spec.value_types:
+            assert contract.schema_version(model) == contract.topic_version(spec.name), (spec.name, model.__name__)
 
 
 def test_retained_topics_expire_after_the_retention_period_and_registries_never() -> None:

@@ -1,15 +1,17 @@
-"""v1 schemas change only compatibly: the checker, on synthetic pairs, and the current schemas against the baseline."""
+"""Published schemas change only compatibly: the checker, on synthetic pairs, and the current schemas against the
+frozen baseline of every version (`contract/baseline/v<N>/`)."""
 
 from __future__ import annotations
 
 import copy
+import json
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from antoan_shared import contract
-
-BASELINE = contract.CONTRACT_DIR / "baseline" / "v1"
+from antoan_shared import contract, topics
 
 BEFORE: dict[str, Any] = {
     "$schema": contract.SCHEMA_DIALECT,
@@ -111,10 +113,74 @@ def test_a_removed_event_type_breaks_and_a_new_one_does_not() -> None:
     assert contract.incompatibilities(baseline, current) == []
 
 
-def test_the_current_v1_schemas_are_compatible_with_the_frozen_baseline() -> None:
-    # Given the schemas as frozen when v1 was published, and the schemas the models generate today
-    baseline = contract.load_schemas(BASELINE)
-    assert len(baseline) >= 13
+@pytest.mark.parametrize("version", sorted(contract.baseline_versions()))
+def test_the_current_schemas_are_compatible_with_the_frozen_baseline_of_every_version(version: str) -> None:
+    # Given the schemas frozen when each version's topics were published (v1, and v2 for exposures.v2)
+    baseline = contract.baseline_versions()[version]
+    assert baseline
     # Then every baselined event type still exists and changed only compatibly
     problems = contract.incompatibilities(baseline, contract.contract_schemas())
-    assert not problems, "\n".join([*problems, "a breaking change belongs on a new .v2 topic (see contract/README.md)"])
+    hint = "a breaking change belongs on a new topic version (see contract/README.md)"
+    assert not problems, "\n".join([*problems, hint])
+
+
+def test_every_contract_topic_is_frozen_in_the_baseline_of_its_version() -> None:
+    # Given the contract topics and the frozen baselines, Then each topic's schemas are in the baseline of its
+    # version, and nothing is frozen under another version's
+    assert contract.baseline_problems() == []
+    assert len(contract.baseline_versions()["v1"]) >= 13
+    assert contract.load_schemas(contract.baseline_dir(topics.EXPOSURES_V2.name)) != {}
+    frozen = {path for schemas in contract.baseline_versions().values() for path in schemas}
+    assert {path.split("/")[1] for path in frozen} == {spec.name for spec in topics.CONTRACT_TOPICS}
+
+
+def test_visit_closed_gained_open_as_an_additive_optional_field() -> None:
+    path = "schemas/visits.v1/visit.closed.json"
+    frozen, current = contract.baseline_versions()["v1"][path], contract.contract_schemas()[path]
+    assert "open" not in frozen["properties"]
+    assert current["properties"]["open"]["default"] is False
+    assert "open" not in current["required"]
+    assert contract.breaking_changes(frozen, current) == []
+
+
+def test_the_v2_baseline_is_the_exposures_v2_schema_as_first_published() -> None:
+    frozen = contract.baseline_versions()["v2"]
+    assert set(frozen) == {"schemas/exposures.v2/exposure.changed.json"}
+    schema = frozen["schemas/exposures.v2/exposure.changed.json"]
+    assert schema["properties"]["type"]["const"] == "exposure.changed"
+    assert schema["properties"]["schema_version"]["default"] == 2
+    assert {"case_id", "person_key", "withdrawn", "degree", "exposed_at"} <= schema["properties"].keys()
+    assert set(schema["required"]) == {"producer", "case_id", "person_key"}
+
+
+def test_an_unfrozen_topic_and_a_misplaced_baseline_are_reported(tmp_path: Path) -> None:
+    # Given a copy of the baselines with exposures.v2 missing from v2 and filed under v1 instead
+    shutil.copytree(contract.BASELINE_DIR, tmp_path, dirs_exist_ok=True)
+    shutil.move(tmp_path / "v2" / "exposures.v2", tmp_path / "v1" / "exposures.v2")
+    # When it is checked, Then both are reported
+    problems = contract.baseline_problems(tmp_path)
+    assert len(problems) == 2, problems
+    assert problems[0].startswith("exposures.v2: not frozen; copy schemas/exposures.v2/ to baseline/v2/exposures.v2/")
+    assert problems[1] == "baseline/v1/exposures.v2/exposure.changed.json: exposures.v2 is not a v1 topic"
+
+
+def test_a_breaking_change_to_exposures_v2_is_caught_by_its_baseline() -> None:
+    # Given exposures.v2's current schemas with `withdrawn` dropped
+    current = contract.contract_schemas()
+    path = "schemas/exposures.v2/exposure.changed.json"
+    broken = json.loads(json.dumps(current[path]))
+    del broken["properties"]["withdrawn"]
+    # Then the v2 baseline reports it
+    problems = contract.incompatibilities(contract.baseline_versions()["v2"], {**current, path: broken})
+    assert problems == [f"{path}: $.withdrawn: field removed"]
+
+
+@pytest.mark.parametrize(("name", "version"), [("exposures.v1", 1), ("exposures.v2", 2), ("venue-risk.v12", 12)])
+def test_a_topic_version_is_read_from_its_name(name: str, version: int) -> None:
+    assert contract.topic_version(name) == version
+
+
+@pytest.mark.parametrize("name", ["exposures", "exposures.v0", "exposures.v2.tmp"])
+def test_a_name_without_a_version_is_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="does not end in"):
+        contract.topic_version(name)

@@ -61,6 +61,18 @@ SAMPLES: list[events.Event] = [
         exposed_at=T0,
         source_person_key="pk_1",
     ),
+    events.ExposureChanged(
+        producer="tracer",
+        case_id="BN1",
+        person_key="pk_2",
+        degree=2,
+        venue_id="v_1",
+        window_start=T0,
+        window_end=LATER,
+        exposed_at=T0,
+        source_person_key="pk_3",
+    ),
+    events.ExposureChanged(producer="tracer", case_id="BN1", person_key="pk_2", withdrawn=True),
     events.VenueExposureRecorded(
         producer="tracer", case_id="BN1", venue_id="v_1", spreader_degree=0, window_start=T0, window_end=LATER
     ),
@@ -149,6 +161,18 @@ def test_values_that_break_the_model_break_the_schema_too() -> None:
         assert not validator.is_valid({**risk, **bad}), bad
     assert not validator.is_valid({k: v for k, v in risk.items() if k != "venue_id"})
     assert validator.is_valid({**risk, "added_later": "ignored"})  # consumers ignore unknown fields
+
+
+def test_an_exposures_v2_value_says_version_2_and_a_withdrawal_carries_no_exposure() -> None:
+    validator = _validator("schemas/exposures.v2/exposure.changed.json")
+    event = events.ExposureChanged(producer="tracer", case_id="BN1", person_key="pk", withdrawn=True)
+    withdrawn = json.loads(codec.encode_event(event))
+    assert withdrawn["schema_version"] == 2
+    assert validator.is_valid(withdrawn)
+    assert all(withdrawn[name] is None for name in ("degree", "venue_id", "exposed_at", "source_person_key"))
+    for bad in ({"degree": 0}, {"withdrawn": "yes"}, {"exposed_at": 3}, {"type": "exposure.detected"}):
+        assert not validator.is_valid({**withdrawn, **bad}), bad
+    assert not validator.is_valid({k: v for k, v in withdrawn.items() if k != "case_id"})
 
 
 def test_schemas_are_generated_in_serialization_mode_as_draft_07() -> None:

@@ -880,6 +880,7 @@ def isolated_env(namespace: str) -> dict[str, str]:
         "ANTOAN_ENV": "test",
         "ANTOAN_TOPIC_NAMESPACE": namespace,
         "SAFETY_MAP_REDIS_PREFIX": f"{namespace}:map:",
+        "TRACER_REDIS_PREFIX": f"{namespace}:tracer:",
         "INGEST_REDIS_PREFIX": f"{namespace}:ingest:",
         "ANTOAN_PEPPER": token_urlsafe(32),
         "ANTOAN_QR_SECRET": token_urlsafe(32),
@@ -899,6 +900,8 @@ def service_env(cfg: StackConfig, env: Mapping[str, str]) -> dict[str, str]:
             "KAFKA_BOOTSTRAP": cfg.kafka_bootstrap,
             "REDIS_URL": cfg.redis_url,
             "TRACER_DATA_DIR": str(cfg.tracer_data_dir),
+            # One machine: fewer partitions than a national deployment's default (see the README).
+            "TRACER_PARTITIONS": os.environ.get("TRACER_PARTITIONS") or "6",
             "INGEST_URL": cfg.service_url("ingest"),
             "ANTOAN_ENV": os.environ.get("ANTOAN_ENV") or "local",
             "PYTHONUNBUFFERED": "1",

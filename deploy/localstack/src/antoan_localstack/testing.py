@@ -279,7 +279,9 @@ def start_running_services(
         **stack.isolated_env(namespace),
         "KAFKA_BOOTSTRAP": servers.kafka_bootstrap,
         "REDIS_URL": servers.redis_url,
-        "TRACER_AUTO_CHECKOUT_INTERVAL_S": "1",
+        # A one-second clock for automatic check-outs, and few partitions: a test's namespace is small.
+        "TRACER_TICK_INTERVAL_S": "1",
+        "TRACER_PARTITIONS": "2",
         **services_env,
     }
     ha_token = env["ANTOAN_HA_TOKEN"]

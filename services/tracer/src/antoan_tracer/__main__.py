@@ -25,9 +25,11 @@ log = logging.getLogger("antoan_tracer")
 
 
 def dwell_of(settings: TracerSettings, directory: VenueDirectory) -> Dwell:
+    overrides, default = settings.dwell_overrides, settings.dwell  # parsed once
+
     def dwell(venue_id: str) -> timedelta:
         venue = directory.get(venue_id)
-        return settings.dwell_for(venue.category if venue is not None else None)
+        return overrides.get(venue.category, default) if venue is not None else default
 
     return dwell
 
@@ -50,6 +52,7 @@ def main() -> None:
     Ticker(settings.librdkafka_config(), inboxes, settings.tick_interval_s).start()
 
     worker = Worker(settings, app, directory)
+    worker.warm_up()
     threading.Thread(target=worker.serve, name="tracer-http", daemon=True).start()
     app.run()
 

@@ -18,7 +18,7 @@ class TracerSettings(HealthAuthorityTokenSettings, RedisSettings):
     data_dir: Path = Field(default=Path(".run/tracer-data"), validation_alias="TRACER_DATA_DIR")
     replication_factor: int = Field(default=1, ge=1, validation_alias="TRACER_REPLICATION_FACTOR")
     ingest_url: str = Field(default="http://127.0.0.1:8001", validation_alias="INGEST_URL")
-    redis_prefix: str = Field(default="tracer:", validation_alias="TRACER_REDIS_PREFIX")
+    redis_prefix: str = Field(default="antoan:tracer:", validation_alias="TRACER_REDIS_PREFIX")
     # Partitions of the tracer's own topics (its two inboxes, and so its state stores): how many workers can
     # share the work. 24 lets a national deployment spread 10,000 check-ins/s over up to 24 workers
     # (~420/s each at peak, a quarter of one core's measured rate); one machine runs them all as well.

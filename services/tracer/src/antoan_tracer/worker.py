@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
-
 import redis
 from quixstreams import Application
 
@@ -31,14 +29,9 @@ class Worker:
         self.follower = ReadModelFollower(settings, self.read_model, self.publisher)
         self.inputs = [settings.topic(spec) for spec in (*topics.TRACER_INTERNAL, topics.CHECKINS, topics.CASES)]
 
-    def _assigned(self) -> bool:
-        consumer: Any = getattr(self.app, "_consumer", None)
-        try:
-            return consumer is not None and bool(consumer.assignment())
-        except RuntimeError:  # the consumer is closed or not started yet
-            return False
-
     async def ready_checks(self) -> dict[str, bool]:
+        """Ready: Kafka and Redis answer, and the group is not far behind. (The Quix consumer itself is not asked:
+        librdkafka crashed when another thread called it while the group was forming.)"""
         lag = await asyncio.to_thread(consumer_group_lag, self.settings, self.settings.group_id("tracer"), self.inputs)
         try:
             redis_ok = bool(await asyncio.to_thread(self.redis.ping))
@@ -47,11 +40,15 @@ class Worker:
         return {
             "kafka": lag is not None,
             "redis": redis_ok,
-            "partitions_assigned": self._assigned(),
             "caught_up": lag is not None and lag <= self.settings.max_ready_lag,
             "venue_directory": self.directory.loaded.is_set(),
-            "read_model": self.follower.is_alive(),
+            "read_model": self.follower.ready(),
         }
+
+    def warm_up(self) -> None:
+        """Create the lag probe's client before Quix's: librdkafka crashed (rdk:main, SIGSEGV) when the first
+        /readyz created it on another thread while the Quix consumer was starting."""
+        consumer_group_lag(self.settings, self.settings.group_id("tracer"), self.inputs)
 
     def serve(self) -> None:
         self.follower.start()

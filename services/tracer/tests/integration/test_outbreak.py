@@ -3,7 +3,7 @@
 The reference below is independent of the tracer: it rebuilds every person's visits from their scans with
 nested loops and then finds the F1 and F2 contacts of a case by comparing every visit with every window.
 The services run as real processes on a real broker; the tests upload scans through ingest, confirm a case
-and compare what the tracer publishes on `exposures.v1` (and serves to the health authority) with it.
+and compare what the tracer publishes on `exposures.v2` (and serves to the health authority) with it.
 """
 
 from __future__ import annotations
@@ -248,7 +248,7 @@ def tracer(running_services: RunningServices) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def exposures(running_services: RunningServices) -> Iterator[TopicReader]:
-    reader = TopicReader(running_services.settings(), topics.EXPOSURES)
+    reader = TopicReader(running_services.settings(), topics.EXPOSURES_V2)
     yield reader
     reader.close()
 
@@ -318,13 +318,14 @@ def confirm_case(
     return case_id, case.confirmed_at
 
 
-def lowest_degrees(reader: TopicReader, case_id: str) -> dict[str, int]:
-    """person_key -> the lowest degree published on exposures.v1 for the case."""
-    lowest: dict[str, int] = {}
+def current_degrees(reader: TopicReader, case_id: str) -> dict[str, int]:
+    """person_key -> the degree exposures.v2 gives for the case now: its latest record per person, withdrawals
+    removing the person (how an agency reduces the exact stream)."""
+    latest: dict[str, events.ExposureChanged] = {}
     for e in reader.read():
-        if isinstance(e, events.ExposureDetected) and e.case_id == case_id:
-            lowest[e.person_key] = min(e.degree, lowest.get(e.person_key, e.degree))
-    return lowest
+        if isinstance(e, events.ExposureChanged) and e.case_id == case_id:
+            latest[e.person_key] = e
+    return {person: e.degree for person, e in latest.items() if not e.withdrawn and e.degree is not None}
 
 
 def listed_contacts(tracer: httpx.Client, running_services: RunningServices, case_id: str) -> dict[str, Any]:
@@ -371,7 +372,7 @@ def explain(
     exposures: TopicReader,
     venues: dict[str, dict[str, str]],
 ) -> str:
-    """Each difference, with the person's visits, the reference's reason and what exposures.v1 carries."""
+    """Each difference, with the person's visits, the reference's reason and what exposures.v2 carries."""
     names = {k: p for p, k in keys.items()}
     venue_names = {v["venue_id"]: name for name, v in venues.items()}
     lines = []
@@ -384,11 +385,14 @@ def explain(
                 w = ref.via[person]
                 lines.append(f"  reference: via {w.spreader} at {w.venue} [{w.start.isoformat()}, {w.end.isoformat()}]")
             for e in exposures.events:
-                if isinstance(e, events.ExposureDetected) and e.person_key == key:
+                if isinstance(e, events.ExposureChanged) and e.person_key == key and e.withdrawn:
+                    lines.append("  exposures.v2: withdrawn")
+                elif isinstance(e, events.ExposureChanged) and e.person_key == key:
+                    assert e.window_start and e.window_end and e.exposed_at
                     lines.append(
-                        f"  exposures.v1: degree {e.degree} via {names.get(e.source_person_key)} at "
-                        f"{venue_names.get(e.venue_id)} [{e.window_start.isoformat()}, {e.window_end.isoformat()}] "
-                        f"exposed_at {e.exposed_at.isoformat()}"
+                        f"  exposures.v2: degree {e.degree} via {names.get(e.source_person_key or '')} at "
+                        f"{venue_names.get(e.venue_id or '')} [{e.window_start.isoformat()}, "
+                        f"{e.window_end.isoformat()}] exposed_at {e.exposed_at.isoformat()}"
                     )
     return "\n".join(lines)
 
@@ -467,13 +471,13 @@ def test_an_outbreak_s_published_contacts_equal_the_brute_force_reference(
     f1_seen_at: dict[str, float] = {}
 
     def published() -> dict[str, int]:
-        lowest = lowest_degrees(exposures, case_id)
+        lowest = current_degrees(exposures, case_id)
         for key, degree in lowest.items():
             if degree == 1 and key in f1_keys:
                 f1_seen_at.setdefault(key, time.monotonic())
         return lowest
 
-    # Then exposures.v1 carries every contact at their lowest degree, and nobody else
+    # Then exposures.v2 carries every contact at their lowest degree, and nobody else
     degrees = settled(published, lambda found: found == expected)
     missing = built - published_visits
     assert degrees == expected, (
@@ -482,10 +486,10 @@ def test_an_outbreak_s_published_contacts_equal_the_brute_force_reference(
     )
     first_f1 = {}
     for e in exposures.events:
-        if isinstance(e, events.ExposureDetected) and e.case_id == case_id and e.degree == 1:
+        if isinstance(e, events.ExposureChanged) and e.case_id == case_id and e.degree == 1:
             first_f1.setdefault(e.person_key, e.occurred_at)
     print(
-        f"case confirmed -> last F1 on exposures.v1: {(max(first_f1.values()) - confirmed_at).total_seconds():.2f}s "
+        f"case confirmed -> last F1 on exposures.v2: {(max(first_f1.values()) - confirmed_at).total_seconds():.2f}s "
         f"(by the events' occurred_at; {max(f1_seen_at.values()) - confirming:.2f}s as seen by this test)"
     )
     # And venue-exposures.v1 has the case's windows, without any person data
@@ -560,11 +564,11 @@ class Tracing:
         return reference(self.scans, self.case, self.tested_at, self.onset_at, None, self.confirmed_at)
 
     def published(self) -> dict[str, int]:
-        return lowest_degrees(self.exposures, self.case_id)
+        return current_degrees(self.exposures, self.case_id)
 
     def check(self, what: str) -> float:
-        """Waits until exposures.v1 and the contact list agree with the reference; returns the seconds it took
-        exposures.v1 to get there."""
+        """Waits until exposures.v2 and the contact list agree with the reference; returns the seconds it took
+        exposures.v2 to get there."""
         started = time.monotonic()
         ref = self.reference()
         expected = expected_degrees(ref, self.keys)
@@ -623,21 +627,16 @@ def test_a_late_upload_after_the_case_still_yields_its_exposure(
     tracing.upload([Scan(late, "A", "in", ago(30, -10)), Scan(late, "A", "out", ago(29, -20))])
     # Then its owner is an F1 within seconds
     took = tracing.check("after a contact's late upload")
-    print(f"\nlate upload -> the new F1 on exposures.v1: {took:.2f}s")
+    print(f"\nlate upload -> the new F1 on exposures.v2: {took:.2f}s")
     assert tracing.published()[tracing.keys[late]] == 1
 
     # When the case's own phone uploads a visit to B it had not uploaded before
     tracing.upload([Scan(case, "B", "in", ago(20, 10)), Scan(case, "B", "out", ago(19, 30))])
-    # Then the people at B during the case's window become F1, and those who met them there afterwards F2
-    try:
-        took = tracing.check("after the case's own late upload")
-    except AssertionError as exc:
-        # Known limitation: the upload's `in` and `out` are processed one after the other, and the window of
-        # the moment in between (the visit still open, so an hour long) is matched before the `out` shrinks
-        # it; contacts found through a window that later shrinks are not withdrawn (an extra F1 instead of
-        # an F2 here). Everything above this step is checked; this step is reported as an expected failure.
-        pytest.xfail(f"a spreader's in+out uploaded together can over-report through the interim window: {exc}")
-    print(f"the case's late upload -> the new F1 and F2 on exposures.v1: {took:.2f}s")
+    # Then the people at B during the case's window become F1, and those who met them there afterwards F2:
+    # the upload's `in` and `out` are processed one after the other, and a contact found through the window of
+    # the moment in between (the visit still open, so an hour long) is corrected once the `out` shrinks it
+    took = tracing.check("after the case's own late upload")
+    print(f"the case's late upload -> the new F1 and F2 on exposures.v2: {took:.2f}s")
     assert {tracing.keys[p]: d for p, d in ((met_the_case, 1), (came_after, 2))}.items() <= tracing.published().items()
 
 

@@ -46,9 +46,9 @@ class LocalPipeline:
 
     def send(self, out: Out) -> None:
         if out.spec == topics.TRACER_PERSON_INBOX:
-            self.person_queues[self._partition(out.key)].append((out.key, dict(out.value)))  # type: ignore[arg-type]
+            self.person_queues[self._partition(out.key)].append((out.key, dict(out.value)))
         elif out.spec == topics.TRACER_VENUE_INBOX:
-            self.venue_queues[self._partition(out.key)].append((out.key, dict(out.value)))  # type: ignore[arg-type]
+            self.venue_queues[self._partition(out.key)].append((out.key, dict(out.value)))
         else:
             self.published.append(out)
 

@@ -27,22 +27,23 @@ from typing import Any
 
 from antoan_shared import topics
 from antoan_shared.events import (
+    SCHEMA_VERSION,
     CaseConfirmed,
     CheckInRecorded,
     DeclarationKind,
     DeclarationSubmitted,
-    Direction,
     ExposureChanged,
     ExposureDetected,
     QuarantineAlertRaised,
     VenueExposureRecorded,
     VisitClosed,
+    utc_now,
 )
 from antoan_tracer.domain.exposure import Interval, case_interval, spreader_windows
 from antoan_tracer.domain.outputs import Out
 from antoan_tracer.domain.store import PARTITION_KEY, Store, Stores, prefix_stop
 from antoan_tracer.domain.times import from_us, sortable, to_us, us_of
-from antoan_tracer.domain.visits import Dwell, Scan, Visit, build_visits
+from antoan_tracer.domain.visits import Dwell, Visit, build_visit_rows
 
 _DERIVED_IDS = uuid.UUID("0c8f5f0e-3f0e-4a53-9b51-6c1a2d7a4e21")
 _ALERT_IDS = uuid.UUID("a4d1c0de-7b2f-4c55-8f3e-5e9f6f1b2c3d")
@@ -163,10 +164,13 @@ class PersonStage:
         return kept[-self.rules.max_scans :]
 
     def visits(self, scans: list[list[Any]]) -> dict[str, VisitRow]:
-        built = build_visits(
-            (Scan(from_us(t), event_id, venue, Direction(d)) for t, event_id, venue, d in scans), self.rules.dwell
-        )
-        return {v.visit_id: [v.venue_id, to_us(v.start), to_us(v.end), v.open, v.closed_by] for v in built}
+        return {
+            visit_id: [venue, start, end, is_open, closed_by]
+            for visit_id, venue, start, end, closed_by, is_open in build_visit_rows(scans, self._dwell_us)
+        }
+
+    def _dwell_us(self, venue_id: str) -> int:
+        return us_of(self.rules.dwell(venue_id))
 
     def _visits_changed(
         self, store: Store, person: str, before: dict[str, VisitRow], after: dict[str, VisitRow]
@@ -197,22 +201,23 @@ class PersonStage:
     @staticmethod
     def _visit_event(person: str, visit_id: str, visit: VisitRow, *, withdrawn: bool) -> Out:
         venue, start, end, is_open, closed_by = visit
-        return Out(
-            topics.VISITS,
-            venue,
-            VisitClosed(
-                event_id=derived_id("visit", visit_id, end, is_open, withdrawn),
-                producer="tracer",
-                venue_id=venue,
-                person_key=person,
-                visit_id=visit_id,
-                visit_start=from_us(start),
-                visit_end=from_us(end),
-                closed_by=closed_by,
-                withdrawn=withdrawn,
-                open=is_open and not withdrawn,
-            ),
+        # Built without validation (every field is the tracer's own); the id names the visit and its shape.
+        event = VisitClosed.model_construct(
+            event_id=f"{visit_id}.{end}.{int(is_open)}{int(withdrawn)}",
+            type="visit.closed",
+            schema_version=SCHEMA_VERSION,
+            occurred_at=utc_now(),
+            producer="tracer",
+            venue_id=venue,
+            person_key=person,
+            visit_id=visit_id,
+            visit_start=from_us(start),
+            visit_end=from_us(end),
+            closed_by=closed_by,
+            withdrawn=withdrawn,
+            open=is_open and not withdrawn,
         )
+        return Out(topics.VISITS, venue, event)
 
     # --- windows -------------------------------------------------------------------------------------
 
@@ -385,7 +390,7 @@ class PersonStage:
                 event_id=str(uuid.uuid5(_ALERT_IDS, f"{person}|{reason}|{dedupe}")),
                 producer="tracer",
                 person_key=person,
-                reason=reason,  # type: ignore[arg-type]
+                reason=reason,
                 detail=detail,
             ),
         )

@@ -4,7 +4,7 @@ State under one venue, every value the size of one visit or one window, whatever
 - `x|<visit>`: a visit as it now stands [person, start, end, open, counted in occupancy];
 - `v|<bucket>|<visit>`: the same visit once under every time bucket it overlaps (an hour by default);
 - `y|<window>` and `w|<bucket>|<window>`: a spreader's window, likewise;
-- `n`: the occupancy, as last published.
+- `n`: the occupancy, as last published; `nw`: how many windows are stored (none: a visit matches nothing).
 A window reads only the buckets it overlaps, a visit only the windows in its own buckets: what one event
 costs depends on what it can touch, not on how many visits the venue has had.
 
@@ -20,11 +20,12 @@ in the partition's due list, which a clock tick reads: automatic check-outs need
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 from antoan_shared import topics
-from antoan_shared.events import OccupancyChanged
+from antoan_shared.events import SCHEMA_VERSION, OccupancyChanged
 from antoan_tracer.domain.outputs import Out
 from antoan_tracer.domain.person import ExposureRow, match_message
 from antoan_tracer.domain.store import PARTITION_KEY, Store, Stores, prefix_stop
@@ -136,9 +137,12 @@ class VenueStage:
         new = None if message.get("x") else [message["p"], message["s"], message["e"], message["o"]]
         if (old is None and new is None) or (old is not None and old[:4] == new):
             return []  # nothing changes
-        outs = self._matches_changed(
-            self._matches_of_visit(store, venue, visit_id, old), self._matches_of_visit(store, venue, visit_id, new)
-        )
+        outs: list[Out] = []
+        if store.get("nw"):  # most venues have no spreader's window at all: nothing to match
+            outs = self._matches_changed(
+                self._matches_of_visit(store, venue, visit_id, old),
+                self._matches_of_visit(store, venue, visit_id, new),
+            )
         self._file(
             store,
             "v",
@@ -177,7 +181,17 @@ class VenueStage:
     def _count(self, store: Store, venue: str, delta: int, now: int) -> list[Out]:
         current = max(0, (store.get("n") or 0) + delta)
         store.set("n", current)
-        event = OccupancyChanged(producer="tracer", venue_id=venue, current=current, as_of=from_us(now))
+        at = from_us(now)
+        event = OccupancyChanged.model_construct(
+            event_id=str(uuid.uuid4()),
+            type="occupancy.changed",
+            schema_version=SCHEMA_VERSION,
+            occurred_at=at,
+            producer="tracer",
+            venue_id=venue,
+            current=current,
+            as_of=at,
+        )
         return [Out(topics.OCCUPANCY, venue, event)]
 
     def on_tick(self, stores: Stores, now: int) -> list[Out]:
@@ -219,4 +233,7 @@ class VenueStage:
             store.delete(f"y|{window_id}")
         else:
             store.set(f"y|{window_id}", new)
+        if old is None or new is None:
+            windows = (store.get("nw") or 0) + (1 if old is None else -1)
+            store.set("nw", windows) if windows else store.delete("nw")
         return outs

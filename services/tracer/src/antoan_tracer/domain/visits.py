@@ -16,11 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from antoan_shared.events import Direction
+from antoan_tracer.domain.times import from_us, to_us, us_of
 
 MAX_STAY_BEFORE_OUT = timedelta(hours=12)
+_MAX_STAY_US = us_of(MAX_STAY_BEFORE_OUT)
 
 Dwell = Callable[[str], timedelta]  # venue_id -> the venue category's default stay
 ClosedBy = Literal["checkout", "auto_checkout", "moved", "out_only"]
@@ -46,44 +48,46 @@ class Visit:
 
 def build_visits(scans: Iterable[Scan], dwell: Dwell) -> list[Visit]:
     """Every visit of one person, in the order they were recorded."""
-    visits: list[Visit] = []
-    open_scan: Scan | None = None
+    rows = [(to_us(s.scanned_at), s.event_id, s.venue_id, s.direction.value) for s in scans]
+    return [
+        Visit(visit_id, venue, from_us(start), from_us(end), closed_by, is_open)
+        for visit_id, venue, start, end, closed_by, is_open in build_visit_rows(rows, lambda v: us_of(dwell(v)))
+    ]
+
+
+ScanRow = tuple[int, str, str, str] | list[Any]  # (scanned_at µs, event_id, venue_id, "in" | "out")
+VisitRow = tuple[str, str, int, int, ClosedBy, bool]  # (visit_id, venue_id, start µs, end µs, closed_by, open)
+
+
+def build_visit_rows(scans: Iterable[ScanRow], dwell_us: Callable[[str], int]) -> list[VisitRow]:
+    """`build_visits` on instants as integer microseconds: the stream steps' form (no datetimes built)."""
+    visits: list[VisitRow] = []
+    open_at = 0
+    open_id = open_venue = ""
+    is_open = False
     seen: set[str] = set()
-    for scan in sorted(scans):
-        if scan.event_id in seen:  # the same event delivered twice
+    for at, event_id, venue, direction in sorted(scans):
+        if event_id in seen:  # the same event delivered twice
             continue
-        seen.add(scan.event_id)
-        stay = dwell(scan.venue_id)
-        if scan.direction is Direction.IN:
-            if (
-                open_scan is not None
-                and open_scan.venue_id == scan.venue_id
-                and scan.scanned_at - open_scan.scanned_at < stay
-            ):
+        seen.add(event_id)
+        if direction == "in":
+            if is_open and open_venue == venue and at - open_at < dwell_us(venue):
                 continue  # a duplicate scan on the way in
-            if open_scan is not None:
-                visits.append(_close(open_scan, scan.scanned_at, dwell))
-            open_scan = scan
-        elif (
-            open_scan is not None
-            and open_scan.venue_id == scan.venue_id
-            and scan.scanned_at - open_scan.scanned_at <= MAX_STAY_BEFORE_OUT
-        ):
-            visits.append(Visit(open_scan.event_id, scan.venue_id, open_scan.scanned_at, scan.scanned_at, "checkout"))
-            open_scan = None
+            if is_open:
+                auto = open_at + dwell_us(open_venue)
+                if at < auto:
+                    visits.append((open_id, open_venue, open_at, at, "moved", False))
+                else:
+                    visits.append((open_id, open_venue, open_at, auto, "auto_checkout", False))
+            open_at, open_id, open_venue, is_open = at, event_id, venue, True
+        elif is_open and open_venue == venue and at - open_at <= _MAX_STAY_US:
+            visits.append((open_id, venue, open_at, at, "checkout", False))
+            is_open = False
         else:
-            visits.append(Visit(scan.event_id, scan.venue_id, scan.scanned_at - stay, scan.scanned_at, "out_only"))
-    if open_scan is not None:
-        auto = open_scan.scanned_at + dwell(open_scan.venue_id)
-        visits.append(Visit(open_scan.event_id, open_scan.venue_id, open_scan.scanned_at, auto, "auto_checkout", True))
+            visits.append((event_id, venue, at - dwell_us(venue), at, "out_only", False))
+    if is_open:
+        visits.append((open_id, open_venue, open_at, open_at + dwell_us(open_venue), "auto_checkout", True))
     return visits
-
-
-def _close(open_scan: Scan, at: datetime, dwell: Dwell) -> Visit:
-    auto = open_scan.scanned_at + dwell(open_scan.venue_id)
-    if at < auto:
-        return Visit(open_scan.event_id, open_scan.venue_id, open_scan.scanned_at, at, "moved")
-    return Visit(open_scan.event_id, open_scan.venue_id, open_scan.scanned_at, auto, "auto_checkout")
 
 
 def open_visit(visits: Iterable[Visit]) -> Visit | None:

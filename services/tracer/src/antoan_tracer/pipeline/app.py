@@ -85,7 +85,7 @@ def connection(settings: TracerSettings) -> ConnectionConfig:
         security_protocol="sasl_plaintext",
         sasl_mechanism=settings.kafka_sasl_mechanism,
         sasl_username=login[0],
-        sasl_password=login[1],  # type: ignore[arg-type]
+        sasl_password=login[1],
     )
 
 
@@ -144,8 +144,8 @@ def to_person(spec: TopicSpec) -> Callable[[bytes], list[Out]]:
 
 def stage_step(
     handle: Callable[[QuixStores, str, dict[str, Any]], list[Out]],
-) -> Callable[[bytes, str, int, Any, State], list[Out]]:
-    def step(raw: bytes, key: str, _timestamp: int, _headers: Any, state: State) -> list[Out]:
+) -> Callable[[bytes, str, int, Any, State[Any, Any]], list[Out]]:
+    def step(raw: bytes, key: str, _timestamp: int, _headers: Any, state: State[Any, Any]) -> list[Out]:
         try:
             message = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:

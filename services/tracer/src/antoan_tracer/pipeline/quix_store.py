@@ -22,7 +22,7 @@ from quixstreams.state.metadata import SEPARATOR
 
 
 class QuixStore:
-    def __init__(self, state: State) -> None:
+    def __init__(self, state: State[Any, Any]) -> None:
         self._state = state
 
     def get(self, key: str) -> Any | None:
@@ -57,7 +57,7 @@ class QuixStore:
 class QuixStores:
     """The stores of the partition of the message being processed."""
 
-    def __init__(self, state: State, message_key: str) -> None:
+    def __init__(self, state: State[Any, Any], message_key: str) -> None:
         self._current = message_key
         self._state = state
         self._others: dict[str, QuixStore] = {}

@@ -1,0 +1,348 @@
+"""The person and venue stages wired in memory (`LocalPipeline`): corrections, withdrawals, occupancy, state size.
+
+Each test feeds the inbox messages the tracer's input topics would give (check-ins and case confirmations),
+runs the production stages until the stream is quiet and reads what they published, reduced as a subscriber
+would: exposures.v2 latest per (case, person), occupancy.v1 latest per venue.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from antoan_shared import topics
+from antoan_shared.events import (
+    CaseConfirmed,
+    CheckInApp,
+    CheckInRecorded,
+    Direction,
+    ExposureChanged,
+    OccupancyChanged,
+)
+from antoan_tracer.domain.localrun import LocalPipeline
+from antoan_tracer.domain.person import PersonRules, PersonStage, case_message, scan_message
+from antoan_tracer.domain.store import DictStore, DictStores
+from antoan_tracer.domain.times import to_us, us_of
+from antoan_tracer.domain.venue import VenueStage
+
+DAY = datetime(2021, 9, 1, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+DWELL = HOUR  # every venue
+BUFFER = HOUR  # the ±1 hour rule
+BUCKET = HOUR
+
+
+def at(hour: int, minute: int = 0) -> datetime:
+    return DAY + timedelta(hours=hour, minutes=minute)
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> int:
+        return to_us(self.now)
+
+
+class Tracer:
+    """The two stages on in-memory stores and queues, fed the way the input topics feed them."""
+
+    def __init__(self, clock: Clock | None = None, *, partitions: int = 2, max_degree: int = 2) -> None:
+        self.clock = clock or Clock(at(23))
+        rules = PersonRules(dwell=lambda _: DWELL, buffer=BUFFER, retention=timedelta(days=21), max_degree=max_degree)
+        self.run = LocalPipeline(
+            PersonStage(rules, self.clock), VenueStage(us_of(BUCKET), self.clock), partitions=partitions
+        )
+        self._ids = itertools.count()
+
+    def scan(self, person: str, venue: str, direction: str, when: datetime, event_id: str | None = None) -> str:
+        event = CheckInRecorded(
+            event_id=event_id or f"scan-{next(self._ids):06d}",
+            producer="ingest",
+            venue_id=venue,
+            person_key=person,
+            direction=Direction(direction),
+            scanned_at=when,
+            app=CheckInApp.PC_COVID,
+        )
+        self.run.to_person(person, scan_message(event))
+        return event.event_id
+
+    def confirm(self, case_id: str, person: str, since: datetime, until: datetime) -> None:
+        """A case infectious over [since, until]: tested 48 h after `since`, confirmed at `until`."""
+        event = CaseConfirmed(
+            producer="health",
+            case_id=case_id,
+            person_key=person,
+            tested_at=since + timedelta(hours=48),
+            confirmed_at=until,
+        )
+        self.run.to_person(person, case_message(event))
+
+    def settle(self) -> None:
+        self.run.run()
+
+    def tick(self, now: datetime) -> None:
+        self.clock.now = now
+        self.run.tick(to_us(now))
+        self.run.run()
+
+    def exposures(self) -> dict[tuple[str, str], tuple[int | None, datetime | None]]:
+        return {key: (e.degree, e.exposed_at) for key, e in self.run.exposures().items()}
+
+    def exposure_records(self) -> list[ExposureChanged]:
+        return [e for e in self.run.events(topics.EXPOSURES_V2) if isinstance(e, ExposureChanged)]
+
+    def withdrawn(self) -> set[tuple[str, str]]:
+        return {(e.case_id, e.person_key) for e in self.exposure_records() if e.withdrawn}
+
+    def occupancy(self, venue: str) -> int:
+        return self.run.occupancy().get(venue, 0)
+
+
+# --- corrections and withdrawals -------------------------------------------------------------------
+
+
+def test_a_late_out_that_shrinks_the_spreaders_visit_withdraws_a_contact() -> None:
+    # Given a case who checked in at 10:00 with no out yet (open until 11:00: window 09:00–12:00)
+    tracer = Tracer()
+    tracer.scan("case", "cafe", "in", at(10))
+    tracer.confirm("c1", "case", at(8), at(20))
+    # and someone who came at 11:30, inside that window: an F1
+    tracer.scan("p1", "cafe", "in", at(11, 30))
+    tracer.settle()
+    assert tracer.exposures() == {("c1", "p1"): (1, at(11, 30))}
+    # When the case's out at 10:05 is uploaded late (the window shrinks to 09:00–11:05)
+    tracer.scan("case", "cafe", "out", at(10, 5))
+    tracer.settle()
+    # Then the contact is withdrawn with an explicit record, and no longer reported
+    assert tracer.withdrawn() == {("c1", "p1")}
+    assert tracer.exposure_records()[-1].withdrawn
+    assert tracer.exposures() == {}
+
+
+def test_an_f2_found_through_an_f1_is_withdrawn_when_the_f1_is_withdrawn() -> None:
+    # Given a case at the cafe from 10:00 (open), an F1 there at 11:30, who went to the bar at 14:00,
+    # where someone was at 14:30: an F2 through the F1
+    tracer = Tracer()
+    tracer.scan("case", "cafe", "in", at(10))
+    tracer.confirm("c1", "case", at(8), at(20))
+    tracer.scan("f1", "cafe", "in", at(11, 30))
+    tracer.scan("f1", "bar", "in", at(14))
+    tracer.scan("f2", "bar", "in", at(14, 30))
+    tracer.settle()
+    assert tracer.exposures() == {("c1", "f1"): (1, at(11, 30)), ("c1", "f2"): (2, at(14, 30))}
+    # When the case's late out at 10:05 shows the F1 was never a contact
+    tracer.scan("case", "cafe", "out", at(10, 5))
+    tracer.settle()
+    # Then the F1 is withdrawn, and so in turn is the F2 found through them
+    assert tracer.withdrawn() == {("c1", "f1"), ("c1", "f2")}
+    assert tracer.exposures() == {}
+
+
+def test_a_corrected_case_interval_corrects_an_exposure_time() -> None:
+    # Given someone at the market all morning (06:00–12:00) and a case there 09:00–10:00
+    tracer = Tracer()
+    tracer.scan("p1", "market", "in", at(6))
+    tracer.scan("p1", "market", "out", at(12))
+    tracer.scan("case", "market", "in", at(9))
+    tracer.scan("case", "market", "out", at(10))
+    # and the case first confirmed as infectious from 08:30: the window opens at 08:30
+    tracer.confirm("c1", "case", at(8, 30), at(20))
+    tracer.settle()
+    assert tracer.exposures() == {("c1", "p1"): (1, at(8, 30))}
+    # When the case is confirmed again with an earlier onset (infectious from 07:00)
+    tracer.confirm("c1", "case", at(7), at(20))
+    tracer.settle()
+    # Then the window opens an hour before the case's visit, and the exposure time follows
+    assert tracer.exposures() == {("c1", "p1"): (1, at(8))}
+
+
+def test_a_late_earlier_scan_moves_an_exposure_time_back() -> None:
+    # Given a case at the cafe 10:00–11:00 (window 09:00–12:00) and someone whose scan at 10:30 arrived
+    tracer = Tracer()
+    tracer.scan("case", "cafe", "in", at(10))
+    tracer.scan("case", "cafe", "out", at(11))
+    tracer.confirm("c1", "case", at(8), at(20))
+    tracer.scan("p1", "cafe", "in", at(10, 30))
+    tracer.settle()
+    assert tracer.exposures() == {("c1", "p1"): (1, at(10, 30))}
+    # When their phone uploads an earlier scan in at 09:40 (the 10:30 one becomes a duplicate of it)
+    tracer.scan("p1", "cafe", "in", at(9, 40))
+    tracer.settle()
+    # Then the exposure time moves back to 09:40
+    assert tracer.exposures() == {("c1", "p1"): (1, at(9, 40))}
+
+
+def test_the_case_is_never_its_own_contact() -> None:
+    # Given a case who visited the cafe twice (their windows overlap their own visits) and an F1 whose
+    # window at the cafe overlaps the case's second visit
+    tracer = Tracer()
+    tracer.scan("case", "cafe", "in", at(10))
+    tracer.scan("case", "cafe", "out", at(10, 30))
+    tracer.scan("case", "cafe", "in", at(11))
+    tracer.scan("case", "cafe", "out", at(11, 20))
+    tracer.scan("f1", "cafe", "in", at(10, 45))
+    tracer.scan("f1", "cafe", "out", at(11, 50))
+    # When the case is confirmed
+    tracer.confirm("c1", "case", at(8), at(20))
+    tracer.settle()
+    # Then only the F1 is reported: the case is neither an F1 of their own windows nor an F2 through the F1
+    assert tracer.exposures() == {("c1", "f1"): (1, at(10, 45))}
+    assert all(e.person_key != "case" for e in tracer.exposure_records())
+
+
+def test_duplicates_change_nothing() -> None:
+    # Given a history with a case and contacts, run until quiet
+    tracer = Tracer(Clock(at(10, 15)))
+    tracer.scan("case", "cafe", "in", at(10), event_id="e1")
+    tracer.scan("case", "cafe", "out", at(10, 30), event_id="e2")
+    tracer.scan("p1", "cafe", "in", at(10, 10), event_id="e3")
+    tracer.scan("p2", "cafe", "in", at(9), event_id="e4")
+    tracer.scan("p2", "cafe", "out", at(9, 30), event_id="e5")
+    tracer.confirm("c1", "case", at(8), at(20))
+    tracer.settle()
+    published = len(tracer.run.published)
+    before = (tracer.exposures(), tracer.run.occupancy())
+    assert before == ({("c1", "p1"): (1, at(10, 10)), ("c1", "p2"): (1, at(9))}, {"cafe": 1})
+    # When every scan is delivered again, a second in within dwell is scanned, and the case confirmed again
+    tracer.scan("case", "cafe", "in", at(10), event_id="e1")
+    tracer.scan("case", "cafe", "out", at(10, 30), event_id="e2")
+    tracer.scan("p1", "cafe", "in", at(10, 10), event_id="e3")
+    tracer.scan("p2", "cafe", "in", at(9), event_id="e4")
+    tracer.scan("p2", "cafe", "out", at(9, 30), event_id="e5")
+    tracer.scan("p1", "cafe", "in", at(10, 12), event_id="e6")
+    tracer.confirm("c1", "case", at(8), at(20))
+    tracer.settle()
+    # Then nothing more is published and nothing changes
+    assert len(tracer.run.published) == published
+    assert (tracer.exposures(), tracer.run.occupancy()) == before
+
+
+# --- occupancy -------------------------------------------------------------------------------------
+
+
+def test_occupancy_counts_an_open_visit() -> None:
+    # Given the clock at 10:20
+    tracer = Tracer(Clock(at(10, 20)))
+    # When two people check in at the cafe and one of them checks out
+    tracer.scan("p1", "cafe", "in", at(10))
+    tracer.scan("p2", "cafe", "in", at(10, 5))
+    tracer.scan("p2", "cafe", "out", at(10, 15))
+    tracer.settle()
+    # Then one open visit counts
+    assert tracer.occupancy("cafe") == 1
+
+
+def test_an_open_visit_leaves_occupancy_at_its_automatic_check_out_on_a_tick_with_no_scan() -> None:
+    # Given someone checked in at 10:00 and never out (automatic check-out at 11:00 with a 60 min dwell)
+    tracer = Tracer(Clock(at(10, 20)))
+    tracer.scan("p1", "cafe", "in", at(10))
+    tracer.settle()
+    assert tracer.occupancy("cafe") == 1
+    # When the ticker ticks a minute before the check-out, there is nothing yet to change
+    tracer.tick(at(10, 59))
+    assert tracer.occupancy("cafe") == 1
+    # When it ticks at the check-out, with no new scan
+    tracer.tick(at(11))
+    # Then the visit no longer counts, as of that tick
+    assert tracer.occupancy("cafe") == 0
+    last = tracer.run.events(topics.OCCUPANCY)[-1]
+    assert isinstance(last, OccupancyChanged)
+    assert last.as_of == at(11)
+
+
+def test_a_scan_ahead_of_the_clock_counts_from_its_time_on_a_tick() -> None:
+    # Given the clock at 10:00 and a phone whose clock runs 3 minutes ahead
+    tracer = Tracer(Clock(at(10)))
+    tracer.scan("p1", "cafe", "in", at(10, 3))
+    tracer.settle()
+    assert tracer.occupancy("cafe") == 0
+    # When the ticker reaches the scan's time
+    tracer.tick(at(10, 3))
+    # Then the visit counts
+    assert tracer.occupancy("cafe") == 1
+
+
+# --- state that does not grow with a venue's traffic --------------------------------------------------
+
+
+class RecordingStore(DictStore):
+    """A DictStore that remembers every range it was asked to scan and how many entries it gave."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scans: list[tuple[str, str, int]] = []
+
+    def scan(self, start: str, stop: str) -> Iterator[tuple[str, Any]]:
+        found = list(super().scan(start, stop))
+        self.scans.append((start, stop, len(found)))
+        return iter(found)
+
+
+class RecordingStores(DictStores):
+    def of(self, message_key: str) -> DictStore:
+        store = self.by_key.get(message_key)
+        if store is None:
+            store = self.by_key[message_key] = RecordingStore()
+        return store
+
+
+def venue_with_visits(count: int) -> Tracer:
+    """`count` people, one a minute from midnight, each staying 30 minutes at the market."""
+    tracer = Tracer(Clock(DAY + count * MINUTE), max_degree=1)  # F1s only: the busy venue is what is measured
+    tracer.run.venue_stores = [RecordingStores() for _ in tracer.run.venue_stores]
+    for i in range(count):
+        person = f"p{i:05d}"
+        tracer.scan(person, "market", "in", DAY + i * MINUTE)
+        tracer.scan(person, "market", "out", DAY + i * MINUTE + 30 * MINUTE)
+    tracer.settle()
+    return tracer
+
+
+def largest_value(tracer: Tracer) -> int:
+    """The size in bytes of the largest value any store holds, as JSON."""
+    return max(
+        len(json.dumps(value))
+        for stores in (*tracer.run.person_stores, *tracer.run.venue_stores)
+        for store in stores.by_key.values()
+        for value in store.data.values()
+    )
+
+
+def market_store(tracer: Tracer) -> RecordingStore:
+    (store,) = [stores.by_key["market"] for stores in tracer.run.venue_stores if "market" in stores.by_key]
+    assert isinstance(store, RecordingStore)
+    return store
+
+
+def test_a_busy_venue_stores_no_value_that_grows_with_its_visits_and_a_window_reads_only_its_buckets() -> None:
+    # Given a market with 5,000 visits over three and a half days, and a quiet one with 50
+    busy, quiet = venue_with_visits(5000), venue_with_visits(50)
+    # Then no stored value is larger at the busy market than at the quiet one, and every value is small
+    assert largest_value(busy) <= largest_value(quiet) < 200
+    assert sum(1 for key in market_store(busy).data if key.startswith("x|")) == 5000
+    # When a case who was at the busy market 20:00–21:00 on the second day is confirmed
+    store = market_store(busy)
+    store.scans.clear()
+    day2 = DAY + timedelta(days=1)
+    busy.scan("case", "market", "in", day2 + 20 * HOUR)
+    busy.scan("case", "market", "out", day2 + 21 * HOUR)
+    busy.confirm("c1", "case", day2, day2 + 23 * HOUR)
+    busy.settle()
+    # Then the window (19:00–22:00) reads the visits of the four hour buckets it overlaps and nothing else
+    window_start, window_end = day2 + 19 * HOUR, day2 + 22 * HOUR
+    buckets = range(to_us(window_start) // us_of(BUCKET), to_us(window_end) // us_of(BUCKET) + 1)
+    window_reads = [(start, read) for start, _, read in store.scans if start.startswith("v|")]
+    assert {start for start, _ in window_reads} >= {f"v|{bucket:09d}|" for bucket in buckets}
+    assert all(int(start.split("|")[1]) in buckets for start, _ in window_reads)
+    assert sum(read for _, read in window_reads) < 500  # of 5,000 visits
+    # and finds exactly the people whose visit overlaps the window: arrived 18:30–22:00
+    f1 = {person for (_, person), (degree, _) in busy.exposures().items() if degree == 1}
+    arrived = range((day2 + 18 * HOUR + 30 * MINUTE - DAY) // MINUTE, (window_end - DAY) // MINUTE + 1)
+    assert f1 == {f"p{i:05d}" for i in arrived}
