@@ -157,7 +157,10 @@ class TopicReader:
     def __init__(self, settings: ServiceSettings, spec: TopicSpec) -> None:
         from kafka import KafkaConsumer, TopicPartition
 
-        self._consumer = KafkaConsumer(**settings.kafka_client_config(), enable_auto_commit=False)
+        # read_committed, as agencies are told to read: the tracer writes in transactions.
+        self._consumer = KafkaConsumer(
+            **settings.kafka_client_config(), enable_auto_commit=False, isolation_level="read_committed"
+        )
         topic = settings.topic(spec)
         partitions = wait_for(lambda: self._consumer.partitions_for_topic(topic), timeout=30, what=f"{topic}")
         assigned = [TopicPartition(topic, p) for p in sorted(partitions)]

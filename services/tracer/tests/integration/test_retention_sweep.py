@@ -1,5 +1,5 @@
-"""Retention in the tracer's tables: visits and contacts older than the retention period leave the state,
-found by the periodic sweep with no new scan needed (SPEC §3.7)."""
+"""Retention in the tracer's state: visits and contacts older than the retention period leave it when their
+due time comes round on the clock ticks, with no new scan needed (SPEC §3.7)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from antoan_localstack.client import Antoan, new_person, rfc3339
-from antoan_localstack.testing import RunningServices, wait_for
+from antoan_localstack.testing import RunningServices, TopicReader, wait_for
+from antoan_shared import events, topics
 
 pytestmark = pytest.mark.integration
 
@@ -22,11 +23,10 @@ def services_env() -> dict[str, str]:
         "ANTOAN_RETENTION_SECONDS": str(RETENTION_S),
         "ANTOAN_DWELL_MINUTES": "1",
         "ANTOAN_EXPOSURE_BUFFER_MINUTES": "0",
-        "TRACER_RETENTION_SWEEP_INTERVAL_S": "2",
     }
 
 
-def test_visits_and_contacts_past_the_retention_period_leave_the_tables(
+def test_visits_and_contacts_past_the_retention_period_leave_the_state(
     antoan: Antoan, running_services: RunningServices
 ) -> None:
     # Given a venue where a case and a neighbour were together less than a minute ago
@@ -55,6 +55,27 @@ def test_visits_and_contacts_past_the_retention_period_leave_the_tables(
     wait_for(lambda: len(visits()) == 2, timeout=30, what="both visits in the venue's history")
     wait_for(lambda: len(contacts()) == 1, timeout=30, what="the neighbour as the case's contact")
     # When the retention period passes with no new scan at the venue or by the people
-    # Then the sweep takes the visits and the contact out of the tables (the query asks for the same times)
-    wait_for(lambda: not visits(), timeout=RETENTION_S + 90, interval=1, what="the visits gone from the tables")
+    # Then the visits and the contact leave the tracer's state: it withdraws them on visits.v1 and exposures.v2
+    # (the HTTP reads filter by the period too, so the topics are what shows the state itself forgot them)
+    settings = running_services.settings()
+    withdrawn_visits = TopicReader(settings, topics.VISITS)
+    withdrawn_contacts = TopicReader(settings, topics.EXPOSURES_V2)
+    try:
+        withdrawn_visits.wait_until(
+            lambda batch: sum(isinstance(e, events.VisitClosed) and e.withdrawn for e in batch) >= 2,
+            timeout=RETENTION_S + 90,
+            what="both visits withdrawn on visits.v1",
+        )
+        withdrawn_contacts.wait_until(
+            lambda batch: any(
+                isinstance(e, events.ExposureChanged) and e.case_id == case["case_id"] and e.withdrawn for e in batch
+            ),
+            timeout=30,
+            what="the contact withdrawn on exposures.v2",
+        )
+    finally:
+        withdrawn_visits.close()
+        withdrawn_contacts.close()
+    # and neither the venue's history (the query asks for the same times) nor the case's list shows them
+    wait_for(lambda: not visits(), timeout=30, interval=1, what="the visits gone from the history")
     wait_for(lambda: not contacts(), timeout=30, interval=1, what="the contact gone from the case's list")
