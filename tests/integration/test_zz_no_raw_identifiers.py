@@ -93,6 +93,15 @@ def scan_text(text: str, where: str, planted: tuple[str, ...] = ()) -> list[Find
     ]
 
 
+# The tracer's internal messages carry instants as microseconds since the epoch: 16 digits between 2001 and
+# 2286, longer than any identifier SPEC §3.1 names (phone 10-11 digits, CCCD 12, CMND 9).
+EPOCH_MICROS = range(10**15, 10**16)
+
+
+def _instant_in_microseconds(value: int) -> bool:
+    return value in EPOCH_MICROS
+
+
 def raw_identifiers(
     value: Any, where: str = "value", *, vault: bool = False, planted: tuple[str, ...] = ()
 ) -> list[Finding]:
@@ -100,7 +109,9 @@ def raw_identifiers(
     if isinstance(value, bool) or value is None or isinstance(value, float):
         return []
     if isinstance(value, int):
-        return [Finding(where, "long integer", str(value))] if abs(value) >= LONG_INTEGER else []
+        if abs(value) < LONG_INTEGER or _instant_in_microseconds(value):
+            return []
+        return [Finding(where, "long integer", str(value))]
     if isinstance(value, str):
         return scan_text(value, where, planted)
     if isinstance(value, list):
@@ -216,6 +227,10 @@ def test_the_scanner_leaves_pseudonyms_ids_timestamps_and_vault_ciphertexts_alon
     # And a vault field that is not a ciphertext is searched like anything else
     leaked = json.dumps(_envelope(type="identity.recorded", fields={"phone": "+84912345678"}))
     assert [f.kind for f in record_findings(f"t1.{VAULT_TOPIC}", None, leaked.encode())] == ["phone number"]
+    # And instants in microseconds (the tracer's internal messages) are not taken for identifiers, a CCCD is
+    scan = {"k": "scan", "t": 1796200835297066, "x": [1, 1796200835297066]}
+    assert record_findings("t1.tracer.person-inbox.v2", person_key.encode(), json.dumps(scan).encode()) == []
+    assert [f.kind for f in raw_identifiers({"t": 79201012345678})] == ["long integer"]
     # And a name known to be personal is found wherever it is, however the JSON spells it
     named = json.dumps(_envelope(details={"note": "Nguyễn Văn An"}), ensure_ascii=True).encode()
     assert [f.kind for f in record_findings("t1.declarations.v1", None, named, planted=PLANTED_TEXT)] == [

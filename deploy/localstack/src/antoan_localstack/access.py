@@ -43,7 +43,7 @@ class Grant:
     principal: str
     resource: str  # "TOPIC", "GROUP", "CLUSTER" or "TRANSACTIONAL_ID" (kafka.admin.ResourceType names)
     name: str
-    operation: str  # kafka.admin.ACLOperation names: READ, WRITE, DESCRIBE, CREATE, ALL, IDEMPOTENT_WRITE
+    operation: str  # kafka.admin.ACLOperation names: READ, WRITE, DESCRIBE, DESCRIBE_CONFIGS, CREATE, ALL, …
     prefixed: bool = False
 
 
@@ -66,6 +66,9 @@ def grants(namespace: str = "") -> list[Grant]:
     # Quix Streams names the tracer's state changelogs `changelog__<consumer group>--<topic>--<store>`, and
     # the tracer names its transactional producers after the group (antoan_tracer.pipeline.app).
     out.add(Grant("tracer", "TOPIC", f"changelog__{settings.group_id('tracer')}", "ALL", prefixed=True))
+    # Quix Streams also reads the configuration of every topic it is given (DescribeConfigs).
+    tracer_topics = [*contract, *(settings.topic(spec) for spec in topics.topics_written_by("tracer"))]
+    out |= _topic_grants("tracer", tracer_topics, ("DESCRIBE_CONFIGS",))
     out.add(Grant("tracer", "TRANSACTIONAL_ID", settings.group_id("tracer"), "ALL", prefixed=True))
     public = [settings.topic(spec) for spec in topics.ALL_TOPICS if spec.access is topics.Access.PUBLIC]
     out |= _topic_grants(AGENCY, public, ("READ", "DESCRIBE"))

@@ -553,8 +553,9 @@ class RiskEngine(threading.Thread):
         self._announce(batch)
 
     def _announce(self, batch: Batch) -> None:
-        """Live changes for the map's event stream (after they are durable)."""
-        messages = [*batch.changes, *(("occupancy", o) for o in batch.occupancy_changes.values())]
+        """Live changes for the map's event stream (after they are durable): occupancy first, then the levels it
+        changed, as they happened (one batch may hold both: the tracer's occupancy arrives in transactions)."""
+        messages = [*(("occupancy", o) for o in batch.occupancy_changes.values()), *batch.changes]
         if not messages:
             return
         pipe = self._store.client.pipeline(transaction=False)

@@ -48,7 +48,7 @@ def main() -> None:
         log.warning("venue directory not loaded after 60 s; starting with the default dwell for unknown venues")
 
     app = pipeline.build(settings, dwell_of(settings, directory))
-    inboxes = {settings.topic(spec): settings.partitions for spec in topics.TRACER_INTERNAL}
+    inboxes = [settings.topic(spec) for spec in topics.TRACER_INTERNAL]
     Ticker(settings.librdkafka_config(), inboxes, settings.tick_interval_s).start()
 
     worker = Worker(settings, app, directory)

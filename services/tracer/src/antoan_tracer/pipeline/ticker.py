@@ -22,10 +22,10 @@ log = logging.getLogger(__name__)
 
 
 class Ticker(threading.Thread):
-    def __init__(self, producer_config: dict[str, str], partitions: dict[str, int], interval_s: float) -> None:
+    def __init__(self, producer_config: dict[str, str], topic_names: list[str], interval_s: float) -> None:
         super().__init__(name="tracer-ticker", daemon=True)
         self._config = producer_config
-        self._topics = partitions  # topic name -> its partition count
+        self._topics = topic_names
         self._interval_s = interval_s
         self._stop_requested = threading.Event()
 
@@ -36,13 +36,19 @@ class Ticker(threading.Thread):
         producer = Producer({**self._config, "linger.ms": 0, "acks": "all"})
         try:
             while not self._stop_requested.wait(self._interval_s):
-                value = orjson.dumps(tick_message(time.time_ns() // 1000))
-                for name, partitions in self._topics.items():
-                    for partition in range(partitions):
-                        producer.produce(name, value=value, key=b"~tick", partition=partition)
-                producer.poll(0)
-                producer.flush(self._interval_s)
-        except Exception:
-            log.exception("the ticker stopped")
+                try:
+                    self._tick(producer)
+                except Exception:  # the broker away for a while: the next round tries again
+                    log.warning("clock tick not sent", exc_info=True)
         finally:
             producer.flush(5)
+
+    def _tick(self, producer: Producer) -> None:
+        value = orjson.dumps(tick_message(time.time_ns() // 1000))
+        for name in self._topics:
+            # Every partition the topic has (it may have been created with another count than configured now).
+            topic = producer.list_topics(topic=name, timeout=self._interval_s).topics.get(name)
+            for partition in topic.partitions if topic is not None else ():
+                producer.produce(name, value=value, key=b"~tick", partition=partition)
+        producer.poll(0)
+        producer.flush(self._interval_s)
