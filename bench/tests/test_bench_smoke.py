@@ -1,21 +1,35 @@
-"""A smoke run of the benchmark at tiny scale: every stage runs and the report, ratios and plots are written.
+"""The benchmark's own checks: the drawn province and its reference answer, the records it writes straight
+onto `checkins.v1`, and a smoke run at tiny scale (every stage runs and the report, ratios and plots are
+written).
 
-The benchmark itself is not part of `make test`; this is. It starts its own Kafka, Redis, services and
-PostgreSQL on free loopback ports, as `make bench` does.
+The benchmark itself is not part of `make test`; the smoke run is. It starts its own Kafka, Redis, services
+and PostgreSQL on free loopback ports, as `make bench` does. Speed is what the benchmark shows, never what a
+test asserts: the smoke run checks that each stage ran and measured something, and that no F1 is wrong.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from antoan_bench import kafka_io
 from antoan_bench.__main__ import main
-from antoan_bench.province import SCALES, expected_contacts, generate
-
-pytestmark = pytest.mark.integration
+from antoan_bench.province import (
+    SCALES,
+    expected_contacts,
+    flood,
+    generate,
+    hot_venue_day,
+    to_ms,
+)
+from antoan_bench.stages import case_interval, pick_cases
+from antoan_shared import codec
+from antoan_shared.events import CheckInRecorded
 
 
 def test_province_is_reproducible_from_its_seed() -> None:
@@ -25,42 +39,117 @@ def test_province_is_reproducible_from_its_seed() -> None:
     first = generate(scale, seed=7)
     second = generate(scale, seed=7, now=first.now)
     # Then both draws are the same, with every kind of venue and more check-ins than visits (exits, duplicates)
-    assert first.visits == second.visits
-    assert first.scans == second.scans
+    for a, b in ((first.visits, second.visits), (first.scans, second.scans)):
+        for name in a.__dataclass_fields__:
+            assert np.array_equal(getattr(a, name), getattr(b, name))
     assert len({v.category for v in first.venues}) == 9
     assert len(first.scans) > len(first.visits)
 
 
-def test_reference_contacts_include_everyone_overlapping_a_window() -> None:
-    # Given a drawn province and its busiest person as a case
+def test_a_persons_visits_never_overlap_and_scans_come_in_time_order() -> None:
+    # Given a drawn province
+    province = generate(SCALES["tiny"], seed=5)
+    v = province.visits
+    # When its visits are ordered by person and start
+    order = np.lexsort((v.start, v.person))
+    same_person = v.person[order][1:] == v.person[order][:-1]
+    # Then each of a person's visits starts after the one before ended, and the scans are in time order,
+    # a retry right after the scan it repeats
+    assert (v.start[order][1:][same_person] > v.end[order][:-1][same_person]).all()
+    assert (np.diff(province.scans.at) >= 0).all()
+    assert province.scans.retry.any()
+    assert not province.scans.published().retry.any()
+
+
+def test_reference_contacts_are_everyone_overlapping_a_window_by_brute_force() -> None:
+    # Given a drawn province and a few of its busiest people as cases
     province = generate(SCALES["tiny"], seed=3)
-    case = max(range(len(province.people)), key=lambda p: sum(v.person == p for v in province.visits))
-    since = province.visits[0].start
-    # When the reference contacts are computed over the whole history
-    contacts = expected_contacts(province, case, since, province.now)
-    # Then someone is found, never the case itself
-    assert contacts
-    assert case not in contacts
+    _, since, until = case_interval(province)
+    since_ms, until_ms = to_ms(since), to_ms(until)
+    v = province.visits
+    for case in pick_cases(province, 3, seed=3):
+        # When the reference contacts are computed
+        contacts = expected_contacts(province, case, since, until)
+        # Then they are exactly what a scan of every pair of visits finds (SPEC §3.4, bounds inclusive)
+        windows = [
+            (int(v.venue[i]), max(int(v.start[i]) - 3_600_000, since_ms), int(v.end[i]) + 3_600_000)
+            for i in range(len(v))
+            if v.person[i] == case and v.end[i] >= since_ms and v.start[i] <= until_ms
+        ]
+        brute: dict[int, int] = {}
+        for i in range(len(v)):
+            person = int(v.person[i])
+            for venue, lo, hi in windows:
+                if person != case and v.venue[i] == venue and v.start[i] <= hi and v.end[i] >= lo:
+                    at = max(int(v.start[i]), lo)
+                    brute[person] = min(brute.get(person, at), at)
+        assert contacts
+        assert contacts == brute
 
 
+def test_checkins_written_straight_onto_the_topic_are_what_ingest_publishes() -> None:
+    # Given the flood's scans, venues and people
+    population = flood(SCALES["tiny"], seed=1)
+    venue_ids = [f"{i:08x}-0000-4000-8000-000000000000" for i in range(len(population.venues))]
+    keys = [f"{i:064x}" for i in range(len(population.people))]
+    # When they are encoded for checkins.v1
+    chunks = list(kafka_io.encode_checkins(population.scans, venue_ids, keys, kafka_io.EventIds()))
+    records = [record for chunk in chunks for record in chunk]
+    # Then every record decodes to the event ingest would publish for that scan, keyed by its venue, with an
+    # event id of its own
+    assert len(records) == len(population.scans) == SCALES["tiny"].flood_checkins
+    for i in (0, len(records) // 2, len(records) - 1):
+        key, value = records[i]
+        event = codec.decode_event(value)
+        assert isinstance(event, CheckInRecorded)
+        assert key == event.venue_id.encode() == venue_ids[population.scans.venue[i]].encode()
+        assert event.person_key == keys[population.scans.person[i]]
+        assert event.direction == ("out" if population.scans.out[i] else "in")
+        assert to_ms(event.scanned_at) == population.scans.at[i]
+        again = CheckInRecorded.model_validate_json(codec.encode_event(event))
+        assert again == event
+    assert len({codec.decode_event(value).event_id for _, value in records}) == len(records)
+
+
+def test_the_hot_venue_day_is_over_before_the_run() -> None:
+    # Given the hot venue's day drawn now
+    now = datetime.now(UTC)
+    people, visits, scans = hot_venue_day(500, seed=2, now=now)
+    # Then every visitor scanned in and out, one venue, all of it before now
+    assert len(people) == len(visits) == 500
+    assert len(scans) == 1000 and int(scans.out.sum()) == 500
+    assert (visits.venue == 0).all()
+    assert int(visits.end.max()) < to_ms(now)
+
+
+@pytest.mark.integration
 @pytest.mark.timeout(900)
 @pytest.mark.skipif(shutil.which("java") is None, reason="the benchmark's own Kafka needs java")
 def test_tiny_benchmark_writes_the_report_ratios_and_plots(tmp_path: Path) -> None:
-    # Given a tiny scale with a short single-scan stage
+    # Given a tiny scale
     # When the benchmark runs end to end
     code = main(["--scale", "tiny", "--out", str(tmp_path), "--state-dir", str(tmp_path / "state")])
-    # Then it exits cleanly and writes JSON, a Markdown table with the baselines, and both plots, and
+    # Then it exits cleanly and writes JSON, a Markdown table with the baselines, and the plots, and
     # PostgreSQL's contacts agree with the reference answer
     assert code == 0
     latest = tmp_path / "latest"
     report = json.loads((latest / "report.json").read_text())
     assert report["ingest_batch"]["accepted"] > 0
+    assert report["ingest_batch"]["person_keys_agree"] is True
     assert report["kafka_ceiling"]["records_per_s"] > 0
     assert report["postgres"]["agrees_with_reference"] is True
+    # The tracer flood ran: the tracer cleared it at some rate, the plain consumer read the same records
+    flood = report["flood"]
+    assert flood["records"] == 2_000
+    assert flood["tracer"]["per_s"] is not None and flood["tracer"]["per_s"] > 0
+    assert flood["plain"]["records"] == 2_000 and flood["plain"]["per_s"] > 0
+    assert report["hot_venue"]["tracer"]["per_s"] is not None and report["hot_venue"]["tracer"]["per_s"] > 0
     # (how many F1 arrive within the stage's timeout depends on the machine's load; a wrong one never may)
     assert report["exposure"]["count"] == 2
     assert all(case["unexpected_f1"] == 0 for case in report["exposure"]["cases"])
+    assert all(case["v2_unexpected_f1"] in (0, None) for case in report["exposure"]["cases"])
+    assert report["tracer"]["state_on_disk_mb"]["end"] is not None
     table = (latest / "report.md").read_text()
-    assert "Antoan / PostgreSQL" in table and "Antoan / ceiling" in table
-    assert (latest / "throughput.png").stat().st_size > 0
-    assert (latest / "latency.png").stat().st_size > 0
+    assert "Antoan / PostgreSQL" in table and "Antoan / ceiling" in table and "tracer flood" in table
+    for plot in ("throughput.png", "latency.png", "flood.png"):
+        assert (latest / plot).stat().st_size > 0

@@ -21,6 +21,7 @@ from antoan_localstack import stack
 from antoan_localstack.testing import free_port, wait_for
 
 log = logging.getLogger(__name__)
+COMPONENTS = (*stack.SERVICE_NAMES, stack.KAFKA, stack.REDIS)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,20 @@ class BenchStack:
 
     def pid(self, name: str) -> int | None:
         return stack.running(self.config).get(name)
+
+    def pids(self) -> dict[str, int | None]:
+        """Every component the benchmark measures: the three services, Kafka and Redis."""
+        running = stack.running(self.config)
+        return {name: running.get(name) for name in COMPONENTS}
+
+    def stop_tracer(self) -> None:
+        """Stops the tracer (SIGTERM, its clean shutdown): a stage that measures ingest keeps it idle."""
+        stack.stop_components(self.config, ["tracer"])
+
+    def start_tracer(self, timeout: float = 180) -> None:
+        """Starts the tracer again on its state directory and waits until every service is ready."""
+        stack.start_services(self.config, self.env)
+        stack.wait_services_ready(self.config, timeout=timeout)
 
 
 @contextlib.contextmanager
@@ -66,6 +81,7 @@ def running_stack(state_dir: Path) -> Iterator[BenchStack]:
         stack.start_infra(cfg)
         stack.wait_redis_ready(cfg)
         stack.wait_kafka_ready(cfg)
+        wait_group_coordinator(cfg.kafka_bootstrap)
         log.info("starting ingest, tracer and safety-map")
         stack.start_services(cfg, env)
         stack.wait_services_ready(cfg, timeout=180)
@@ -73,6 +89,30 @@ def running_stack(state_dir: Path) -> Iterator[BenchStack]:
     finally:
         log.info("stopping the benchmark's stack")
         stack.stop_all(cfg)
+
+
+def wait_group_coordinator(bootstrap: str, timeout: float = 60) -> None:
+    """Until the broker answers offset fetches of consumer groups (it creates `__consumer_offsets` on the first
+    ask): the services start on a broker whose first minute is over, as in production.
+
+    (librdkafka 2.12.1's admin `list_consumer_group_offsets` crashes the process, SIGSEGV in rdk:main, when
+    asked before that topic exists.)
+    """
+    from confluent_kafka import Consumer, KafkaException, TopicPartition  # type: ignore[import-untyped, unused-ignore]
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-warmup", "enable.auto.commit": False})
+    try:
+
+        def answers() -> bool:
+            try:
+                consumer.committed([TopicPartition("bench-warmup", 0)], timeout=5)
+            except KafkaException:
+                return False
+            return True
+
+        wait_for(answers, timeout=timeout, interval=0.3, what="the broker's group coordinator")
+    finally:
+        consumer.close()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -90,6 +130,30 @@ def peak_rss_mb(pid: int | None) -> float | None:
                 if line.startswith("VmHWM:"):
                     total += int(line.split()[1])
     return round(total / 1024, 1) if total else None
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """CPU time (user + system) used so far by a process and its live descendants, in seconds."""
+    if pid is None:
+        return None
+    ticks = 0
+    for p in [pid, *_descendants(pid)]:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def dir_size_mb(path: Path) -> float | None:
+    """Bytes on disk (allocated blocks) under `path`, in MiB."""
+    if not path.exists():
+        return None
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += (Path(root) / name).lstat().st_blocks * 512
+    return round(total / 2**20, 1)
 
 
 def _descendants(pid: int) -> list[int]:

@@ -1,5 +1,14 @@
-"""The measured stages: batch ingest (7 days of history), single scans at a fixed rate with occupancy probes,
-the tracer's progress and lag, and case confirmed -> all F1 on `exposures.v1`."""
+"""The measured stages.
+
+Each stage measures one part and keeps the others idle where it can, and says what else ran (the report
+lists every stage with the CPU time each component used during it):
+- ingest's batch endpoint, with the tracer stopped;
+- the tracer alone (ingest idle): a flood of check-ins written straight onto `checkins.v1`, beside a plain
+  consumer reading the same records; one hot venue's busy day, then fresh scans there timed to `occupancy.v1`;
+  the history (`--visits-per-day` × `--days`) written straight onto the topic;
+- case confirmed (through ingest) -> all F1 on `exposures.v1` (and the exact `exposures.v2`);
+- end to end: single scans through ingest at a fixed rate while an occupancy probe times scan -> occupancy.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +16,36 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import random
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
+import httpx
+import numpy as np
 
+from antoan_bench import infra, kafka_io
 from antoan_bench.infra import BenchStack
-from antoan_bench.province import Province, Scale, checkin_body, expected_contacts, rfc3339
+from antoan_bench.province import (
+    HOT_PREFIX,
+    LIVE_PREFIX,
+    PROBE_PREFIX,
+    Province,
+    Scale,
+    expected_contacts,
+    phone,
+    rfc3339,
+    to_ms,
+)
+from antoan_ingest.domain.identity import normalise_person_id, person_key
 from antoan_localstack.simulate import APPS, Venue
-from antoan_shared import codec, topics
+from antoan_shared import topics
+from antoan_shared.events import ExposureChanged, ExposureDetected, OccupancyChanged
 from antoan_shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -64,8 +88,77 @@ class Timeline:
         return sorted(self.buckets.items())
 
 
+def person_keys(pepper: str, people: list[str]) -> list[str]:
+    """The pseudonyms ingest puts on the topics for `people` (its own rule, with the stack's pepper)."""
+    secret = pepper.encode()
+    return [person_key(secret, normalise_person_id(p)) for p in people]
+
+
 # --------------------------------------------------------------------------------------------------
-# batch ingest: the history
+# what ran during each stage
+
+
+@dataclass
+class StageRecord:
+    name: str
+    start: float  # seconds since the start of the run
+    end: float
+    measures: str
+    others: str  # what else ran, and what was idle
+    cpu_s: dict[str, float | None]  # CPU seconds each component used during the stage
+    load_1m: float  # the machine's load average at the stage's end: anything above the benchmark's own shows
+
+
+class StageLog:
+    """Every stage's span, what it measures, what else ran, and the CPU time of every component in it."""
+
+    def __init__(self, t0: float, pids: Callable[[], dict[str, int | None]]) -> None:
+        self.t0 = t0
+        self.pids = pids
+        self.records: list[StageRecord] = []
+
+    def _cpu(self) -> dict[str, tuple[int | None, float | None]]:
+        out = {name: (pid, infra.cpu_seconds(pid)) for name, pid in self.pids().items()}
+        own = os.times()
+        out["benchmark"] = (os.getpid(), own.user + own.system)
+        return out
+
+    @contextlib.contextmanager
+    def __call__(self, name: str, measures: str, others: str) -> Iterator[None]:
+        before = self._cpu()
+        start = time.monotonic()
+        log.info("stage: %s", name)
+        try:
+            yield
+        finally:
+            after = self._cpu()
+            cpu: dict[str, float | None] = {}
+            for component, (pid, used) in after.items():
+                was_pid, was = before.get(component, (None, None))
+                if used is None:
+                    cpu[component] = None
+                elif was_pid == pid and was is not None:
+                    cpu[component] = round(used - was, 1)
+                else:  # started during the stage
+                    cpu[component] = round(used, 1)
+            self.records.append(
+                StageRecord(
+                    name=name,
+                    start=round(start - self.t0, 1),
+                    end=round(time.monotonic() - self.t0, 1),
+                    measures=measures,
+                    others=others,
+                    cpu_s=cpu,
+                    load_1m=round(os.getloadavg()[0], 1),
+                )
+            )
+
+    def spans(self) -> dict[str, tuple[float, float]]:
+        return {r.name: (r.start, r.end) for r in self.records}
+
+
+# --------------------------------------------------------------------------------------------------
+# batch ingest
 
 
 @dataclass
@@ -84,15 +177,37 @@ class BatchOutcome:
         return self.accepted / self.seconds if self.seconds else 0.0
 
 
-def encode_history(province: Province, venue_qrs: list[str], batch_size: int = 1000) -> list[tuple[bytes, list[str]]]:
-    """The history's scans as ready request bodies of `batch_size` items (encoding is not part of the timing)."""
-    out = []
-    scans = province.scans
-    for i in range(0, len(scans), batch_size):
-        chunk = scans[i : i + batch_size]
-        items = [checkin_body(province, venue_qrs, s) for s in chunk]
-        out.append((json.dumps({"items": items}).encode(), [it["person_id"] for it in items]))
-    return out
+def ingest_batches(
+    venues: list[Venue], count: int, seed: int, batch_size: int = 1000, late_share: float = 0.05
+) -> list[tuple[bytes, list[str]]]:
+    """`count` check-ins for the batch endpoint as ready request bodies (encoding is not part of the timing):
+    people of their own entering the province's venues within the last minutes (some uploaded up to an hour
+    late, after the history's end: they never touch a benchmark case's windows), 2 % sent twice."""
+    rng = random.Random(seed + 4)
+    weights = [v.capacity for v in venues]
+    now = datetime.now(UTC)
+    items: list[dict[str, str]] = []
+    serial = 0
+    while len(items) < count:
+        serial += 1
+        venue = rng.choices(venues, weights=weights)[0]
+        late = rng.random() < late_share
+        scanned = now - timedelta(minutes=rng.uniform(5, 60) if late else rng.uniform(0, 2))
+        item = {
+            "venue_qr": venue.qr,
+            "person_id": phone(LIVE_PREFIX, serial),
+            "direction": "in",
+            "scanned_at": rfc3339(scanned),
+            "app": rng.choice(APPS),
+            "client_event_id": f"batch-{seed}-{serial}",
+        }
+        items.append(item)
+        if rng.random() < 0.02 and len(items) < count:
+            items.append(item)  # a client retry of the same scan: accepted again, published once
+    return [
+        (json.dumps({"items": chunk}).encode(), [it["person_id"] for it in chunk])
+        for chunk in (items[i : i + batch_size] for i in range(0, len(items), batch_size))
+    ]
 
 
 async def _post_batches(
@@ -146,7 +261,7 @@ async def _post_batches(
             if now >= next_report:
                 next_report = now + PROGRESS_EVERY_S
                 log.info(
-                    "  history: %d/%d check-ins sent, %.0f/s",
+                    "  batch ingest: %d/%d check-ins sent, %.0f/s",
                     done,
                     outcome.items,
                     outcome.accepted / (now - started),
@@ -160,14 +275,14 @@ async def _post_batches(
     return outcome
 
 
-def load_history(
+def load_batches(
     bs: BenchStack, batches: list[tuple[bytes, list[str]]], clients: int, timeline: Timeline
 ) -> BatchOutcome:
     return asyncio.run(_post_batches(f"{bs.ingest}/v1/checkins/batch", batches, clients, timeline))
 
 
 # --------------------------------------------------------------------------------------------------
-# single scans at a fixed rate, with occupancy probes
+# single scans at a fixed rate, with occupancy probes (end to end)
 
 
 @dataclass
@@ -186,8 +301,8 @@ class SingleOutcome:
         return self.accepted / self.seconds if self.seconds else 0.0
 
 
-def live_bodies(province: Province, venues: list[Venue], scale: Scale, seed: int) -> list[bytes]:
-    """Live scans by a population of its own (numbers 03…), a few uploaded late by offline phones.
+def live_bodies(venues: list[Venue], scale: Scale, seed: int) -> list[bytes]:
+    """Live scans by a population of their own, a few uploaded late by offline phones.
 
     Late uploads are at most an hour old, and the history ends HISTORY_GAP before now, so live visits never
     reach into a benchmark case's exposure windows.
@@ -203,7 +318,7 @@ def live_bodies(province: Province, venues: list[Venue], scale: Scale, seed: int
         scanned = now - timedelta(minutes=rng.uniform(5, 60)) if late else now
         body = {
             "venue_qr": venue.qr,
-            "person_id": f"03{rng.randrange(10**8):08d}",
+            "person_id": phone(LIVE_PREFIX, 10**7 + rng.randrange(9 * 10**7)),
             "direction": "in",
             "scanned_at": rfc3339(scanned + timedelta(seconds=i / scale.single_rate)),
             "app": rng.choice(APPS),
@@ -244,7 +359,12 @@ async def _single_scans(
         occupancy_url = f"{bs.safety_map}/v1/venues/{probe_venue.venue_id}/occupancy"
         while not stop.is_set():
             n += 1
-            body = {"venue_qr": probe_venue.qr, "person_id": f"07{n:08d}", "direction": "in", "app": "pc-covid"}
+            body = {
+                "venue_qr": probe_venue.qr,
+                "person_id": phone(PROBE_PREFIX, n),
+                "direction": "in",
+                "app": "pc-covid",
+            }
             async with session.post(url, json=body) as resp:
                 await resp.read()
                 if resp.status != 202:
@@ -306,99 +426,127 @@ def single_scans(
 
 
 # --------------------------------------------------------------------------------------------------
-# the tracer's progress: committed offsets of its consumer group against the topics' ends
+# the tracer alone: backlogs written straight onto checkins.v1
+
+
+def tracer_offsets(bs: BenchStack) -> kafka_io.GroupOffsets:
+    settings = ServiceSettings(kafka_bootstrap=bs.config.kafka_bootstrap, topic_namespace=bs.namespace)
+    return kafka_io.GroupOffsets(
+        bs.config.kafka_bootstrap,
+        settings.group_id("tracer"),
+        settings.topic(topics.CHECKINS),
+        [settings.topic(spec) for spec in topics.TRACER_INTERNAL],
+        [settings.topic(topics.CASES), settings.topic(topics.DECLARATIONS)],
+    )
+
+
+def topic_of(bs: BenchStack, spec: topics.TopicSpec) -> str:
+    return spec.address(bs.namespace)
 
 
 @dataclass
-class LagSample:
-    at: float  # seconds since the sampler's start
-    checkins_end: int
-    checkins_committed: int
-    lag: int  # over every topic the tracer's group reads (check-ins and its own re-keyed streams)
+class FloodOutcome:
+    written: kafka_io.WriteOutcome
+    tracer: kafka_io.Cleared
+    plain: kafka_io.PlainRead | None
 
-
-class LagSampler:
-    """Samples the tracer's consumer lag once a second in a thread of its own."""
-
-    def __init__(self, bs: BenchStack, start: float) -> None:
-        self.settings = ServiceSettings(kafka_bootstrap=bs.config.kafka_bootstrap, topic_namespace=bs.namespace)
-        self.group = self.settings.group_id("tracer")
-        self.checkins = self.settings.topic(topics.CHECKINS)
-        self.start = start
-        self.samples: list[LagSample] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="lag-sampler", daemon=True)
-
-    def __enter__(self) -> LagSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        from kafka import KafkaConsumer
-        from kafka.admin import KafkaAdminClient
-
-        admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
-        consumer = KafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap, enable_auto_commit=False)
-        try:
-            while not self._stop.is_set():
-                try:
-                    self.samples.append(self._sample(admin, consumer))
-                except Exception as exc:  # a sample missed is not a reason to stop sampling
-                    log.debug("lag sample failed: %r", exc)
-                    if not self.samples:
-                        log.warning("lag sample failed: %r", exc)
-                self._stop.wait(1.0)
-        finally:
-            admin.close()
-            consumer.close()
-
-    def _sample(self, admin: Any, consumer: Any) -> LagSample:
-        from kafka import TopicPartition
-
-        committed = {
-            tp: max(0, meta.offset)  # -1: nothing committed yet, all of it is lag
-            for tp, meta in admin.list_group_offsets({self.group: None}).get(self.group, {}).items()
+    def summary(self) -> dict[str, Any]:
+        tracer_rate = self.tracer.per_s
+        return {
+            "records": self.written.records,
+            "write_seconds": round(self.written.seconds, 2),
+            "write_per_s": round(self.written.per_s),
+            "tracer": self.tracer.summary(),
+            "plain": None
+            if self.plain is None
+            else {
+                "records": self.plain.records,
+                "seconds": round(self.plain.seconds, 2),
+                "per_s": round(self.plain.per_s),
+                "series": self.plain.series,
+            },
+            "tracer_to_plain": None
+            if self.plain is None or tracer_rate is None
+            else round(tracer_rate / self.plain.per_s, 4),
         }
-        # Every check-in partition, committed to or not: a tracer that has committed nothing yet is not
-        # "caught up" with no lag.
-        partitions = consumer.partitions_for_topic(self.checkins)
-        if not partitions:
-            raise RuntimeError(f"no metadata for {self.checkins} yet")
-        checkin_tps = [TopicPartition(self.checkins, p) for p in partitions]
-        tps = sorted(set(committed) | set(checkin_tps))
-        ends = consumer.end_offsets(tps)
-        return LagSample(
-            at=round(time.monotonic() - self.start, 1),
-            checkins_end=sum(ends[tp] for tp in checkin_tps),
-            checkins_committed=sum(committed.get(tp, 0) for tp in checkin_tps),
-            lag=sum(max(0, ends[tp] - committed.get(tp, 0)) for tp in tps),
-        )
 
-    def latest(self) -> LagSample | None:
-        return self.samples[-1] if self.samples else None
 
-    def wait_caught_up(self, produced: int, timeout: float) -> float | None:
-        """Seconds until the tracer committed `produced` check-ins and has no lag left; None on timeout."""
-        started = time.monotonic()
-        next_report = started + PROGRESS_EVERY_S
-        while time.monotonic() - started < timeout:
-            s = self.latest()
-            if s and s.checkins_committed >= produced and s.lag == 0:
-                return time.monotonic() - started
-            if time.monotonic() >= next_report:
-                next_report = time.monotonic() + PROGRESS_EVERY_S
-                if s:
-                    log.info("  tracer: %d/%d check-ins committed, lag %d", s.checkins_committed, produced, s.lag)
-            time.sleep(0.5)
-        return None
+def write_backlog(
+    bs: BenchStack,
+    writer: kafka_io.CheckinWriter,
+    offsets: kafka_io.GroupOffsets,
+    chunks: Any,
+    timeout: float,
+    what: str,
+    interval: float = 0.05,
+) -> tuple[kafka_io.WriteOutcome, kafka_io.Cleared, dict[int, int]]:
+    """Writes a backlog straight onto checkins.v1 as fast as the producer goes, and times the tracer's group
+    clearing it (from the first record written). Returns the write, the clearing and where the backlog began."""
+    before = kafka_io.end_offsets(bs.config.kafka_bootstrap, writer.topic)
+    written = writer.write(chunks, what)
+    log.info("  %s: %d written in %.1f s (%.0f/s)", what, written.records, written.seconds, written.per_s)
+    cleared = kafka_io.wait_cleared(
+        offsets, written.started_at, before, written.ends, timeout=timeout, interval=interval, what=what
+    )
+    log.info(
+        "  %s: read by the tracer %s, every stage's work done %s",
+        what,
+        f"in {cleared.read_seconds:.2f} s" if cleared.read_seconds else "not in time",
+        f"in {cleared.seconds:.2f} s ({cleared.per_s or 0:.0f} check-ins/s)" if cleared.seconds else "not in time",
+    )
+    return written, cleared, before
+
+
+def tracer_flood(
+    bs: BenchStack, writer: kafka_io.CheckinWriter, offsets: kafka_io.GroupOffsets, chunks: Any, timeout: float
+) -> FloodOutcome:
+    """The flood, then a plain consumer of its own group reading exactly the same records."""
+    written, cleared, before = write_backlog(bs, writer, offsets, chunks, timeout, "flood")
+    plain = kafka_io.plain_consume(
+        bs.config.kafka_bootstrap, writer.topic, f"{bs.namespace}.bench.plain", before, written.ends
+    )
+    log.info("  flood: the plain consumer read %d in %.2f s (%.0f/s)", plain.records, plain.seconds, plain.per_s)
+    return FloodOutcome(written=written, tracer=cleared, plain=plain)
+
+
+@dataclass
+class FreshScan:
+    person: str
+    ms: float | None  # 202 -> occupancy.v1 showing it; None: not within the timeout
+
+
+def fresh_scans_to_occupancy(
+    bs: BenchStack, venue: Venue, count: int, first_person: int, timeout: float = 30
+) -> list[FreshScan]:
+    """`count` people enter `venue` one after another through ingest (its occupancy is 0 before); each is
+    timed from ingest's 202 until `occupancy.v1` shows the venue with them in it."""
+    out: list[FreshScan] = []
+    with (
+        httpx.Client(timeout=30, trust_env=False) as client,
+        kafka_io.tail(bs.config.kafka_bootstrap, topic_of(bs, topics.OCCUPANCY)) as poll,
+    ):
+        for k in range(1, count + 1):
+            person = phone(HOT_PREFIX, first_person + k)
+            resp = client.post(
+                f"{bs.ingest}/v1/checkins",
+                json={"venue_qr": venue.qr, "person_id": person, "direction": "in", "app": "pc-covid"},
+            )
+            resp.raise_for_status()
+            accepted = time.monotonic()
+            seen = None
+            while seen is None and time.monotonic() - accepted < timeout:
+                for at, event in poll(0.05):
+                    if isinstance(event, OccupancyChanged) and event.venue_id == venue.venue_id and event.current >= k:
+                        seen = at
+                        break
+            ms = None if seen is None else (seen - accepted) * 1000
+            log.info("  fresh scan %d at the hot venue: %s", k, f"{ms:.0f} ms" if ms is not None else "not seen")
+            out.append(FreshScan(person=person, ms=ms))
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
-# case confirmed -> all F1 on exposures.v1
+# case confirmed -> all F1 on exposures.v1 (and the exact exposures.v2)
 
 
 @dataclass
@@ -407,8 +555,10 @@ class CaseOutcome:
     person: str
     expected_f1: int
     found_f1: int
-    seconds: float | None  # None: not every expected F1 arrived before the timeout
-    unexpected_f1: int = 0
+    seconds: float | None  # None: not every expected F1 arrived on exposures.v1 before the timeout
+    unexpected_f1: int = 0  # on exposures.v1: people reported as F1 who are not
+    v2_seconds: float | None = None  # until exposures.v2's F1 (latest per person, not withdrawn) were exactly right
+    v2_unexpected_f1: int | None = None  # on exposures.v2 at the end of the wait
 
 
 def case_interval(province: Province) -> tuple[datetime, datetime, datetime]:
@@ -420,40 +570,31 @@ def case_interval(province: Province) -> tuple[datetime, datetime, datetime]:
 def pick_cases(province: Province, count: int, seed: int) -> list[int]:
     """People with the most visits in the infectious interval (the interesting cases), drawn reproducibly."""
     _, since, _ = case_interval(province)
-    visits = Counter(v.person for v in province.visits if v.end >= since)
-    busy = [p for p, n in visits.most_common(max(count * 10, 20))]
-    return random.Random(seed + 2).sample(busy, min(count, len(busy)))
-
-
-@contextlib.contextmanager
-def _exposure_reader(bs: BenchStack) -> Iterator[Any]:
-    from kafka import KafkaConsumer, TopicPartition
-
-    settings = ServiceSettings(kafka_bootstrap=bs.config.kafka_bootstrap, topic_namespace=bs.namespace)
-    topic = settings.topic(topics.EXPOSURES)
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        consumer.seek_to_end(*tps)
-        for tp in tps:
-            consumer.position(tp)
-        yield consumer
-    finally:
-        consumer.close()
+    v = province.visits
+    visits = np.bincount(v.person[v.end >= to_ms(since)], minlength=len(province.people))
+    busy = np.argsort(-visits, kind="stable")[: max(count * 10, 20)]
+    busy = busy[visits[busy] > 0]
+    return sorted(random.Random(seed + 2).sample([int(p) for p in busy], min(count, len(busy))))
 
 
 def confirm_cases(
-    bs: BenchStack, province: Province, cases: list[int], person_keys: dict[str, str], timeout: float = 60
+    bs: BenchStack, province: Province, cases: list[int], keys: list[str], timeout: float = 60
 ) -> list[CaseOutcome]:
-    import httpx
-
     tested_at, since, until = case_interval(province)
+    bootstrap = bs.config.kafka_bootstrap
     out = []
-    with httpx.Client(timeout=30, trust_env=False) as client, _exposure_reader(bs) as reader:
+    with contextlib.ExitStack() as stack:
+        client = stack.enter_context(httpx.Client(timeout=30, trust_env=False))
+        read_v1 = stack.enter_context(kafka_io.tail(bootstrap, topic_of(bs, topics.EXPOSURES)))
+        try:
+            read_v2: Callable[[float], list[tuple[float, Any]]] | None = stack.enter_context(
+                kafka_io.tail(bootstrap, topic_of(bs, topics.EXPOSURES_V2))
+            )
+        except RuntimeError:
+            read_v2 = None
+            log.warning("no exposures.v2 topic: only exposures.v1 is checked")
         for n, case in enumerate(cases):
-            expected = {person_keys[province.people[p]] for p in expected_contacts(province, case, since, until)}
+            expected = {keys[p] for p in expected_contacts(province, case, since, until)}
             case_id = f"BENCH{n + 1}"
             started = time.monotonic()
             resp = client.post(
@@ -463,15 +604,20 @@ def confirm_cases(
             )
             resp.raise_for_status()
             f1: set[str] = set()
-            seconds = None
+            v2_state: dict[str, ExposureChanged] = {}
+            seconds = v2_seconds = None
             while time.monotonic() - started < timeout:
-                for records in reader.poll(timeout_ms=50).values():
-                    for record in records:
-                        event = codec.decode_event(record.value)
-                        if getattr(event, "case_id", None) == case_id and getattr(event, "degree", 0) == 1:
-                            f1.add(str(getattr(event, "person_key", "")))
-                if expected <= f1:
-                    seconds = time.monotonic() - started
+                for at, event in read_v1(0.02):
+                    if isinstance(event, ExposureDetected) and event.case_id == case_id and event.degree == 1:
+                        f1.add(event.person_key)
+                        if seconds is None and expected <= f1:
+                            seconds = at - started
+                for at, event in read_v2(0.0) if read_v2 is not None else []:
+                    if isinstance(event, ExposureChanged) and event.case_id == case_id:
+                        v2_state[event.person_key] = event
+                        if v2_seconds is None and _v2_f1(v2_state) == expected:
+                            v2_seconds = at - started
+                if seconds is not None and (read_v2 is None or v2_seconds is not None):
                     break
             outcome = CaseOutcome(
                 case_id=case_id,
@@ -480,13 +626,21 @@ def confirm_cases(
                 found_f1=len(f1 & expected),
                 seconds=seconds,
                 unexpected_f1=len(f1 - expected),
+                v2_seconds=v2_seconds,
+                v2_unexpected_f1=None if read_v2 is None else len(_v2_f1(v2_state) - expected),
             )
             log.info(
-                "  case %s: %d/%d F1 in %s",
+                "  case %s: %d/%d F1 on exposures.v1 in %s (%d unexpected); exposures.v2 exact %s",
                 case_id,
                 outcome.found_f1,
                 outcome.expected_f1,
                 f"{seconds:.2f} s" if seconds is not None else f"more than {timeout:.0f} s",
+                outcome.unexpected_f1,
+                f"in {v2_seconds:.2f} s" if v2_seconds is not None else "not within the wait",
             )
             out.append(outcome)
     return out
+
+
+def _v2_f1(state: dict[str, ExposureChanged]) -> set[str]:
+    return {person for person, e in state.items() if not e.withdrawn and e.degree == 1}

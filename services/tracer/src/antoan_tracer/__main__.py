@@ -8,7 +8,10 @@ HTTP reads (visits.v1 and exposures.v2 into Redis), and the HTTP server (port TR
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
+import time
 from datetime import timedelta
 
 from antoan_shared import topics
@@ -22,6 +25,7 @@ from antoan_tracer.settings import TracerSettings, get_settings
 from antoan_tracer.worker import Worker
 
 log = logging.getLogger("antoan_tracer")
+RESTART_DELAY_S = 3.0
 
 
 def dwell_of(settings: TracerSettings, directory: VenueDirectory) -> Dwell:
@@ -54,7 +58,15 @@ def main() -> None:
     worker = Worker(settings, app, directory)
     worker.warm_up()
     threading.Thread(target=worker.serve, name="tracer-http", daemon=True).start()
-    app.run()
+    try:
+        app.run()
+    except Exception:
+        # Quix stops on a failed transaction (the broker gone, the group rebalanced under it); nothing it did
+        # since the last commit counts. The worker starts again in place, state restored from disk and the
+        # changelogs, as a supervisor would restart it, but without one.
+        log.exception("stream processing stopped; the worker starts again in %.0f s", RESTART_DELAY_S)
+        time.sleep(RESTART_DELAY_S)
+        os.execv(sys.executable, [sys.executable, "-m", "antoan_tracer"])  # noqa: S606 (this very program)
 
 
 if __name__ == "__main__":

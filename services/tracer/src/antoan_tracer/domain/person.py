@@ -1,9 +1,10 @@
 """The person stage: everything keyed by one person (SPEC §3.3–3.5), as a pure step over a `Store`.
 
 A person's state is small and bounded by the person's own activity, never by a venue's or a case's size:
-- `s`: their scans within the retention period (at most `max_scans`); visits follow from them (visits.py);
-- `r`: the cases they spread in, one role per case: degree 0 as the case itself, degree k as an F(k) who
-  spreads to F(k+1) from their exposure time on (only while k < the maximum degree);
+- `p`: one value (read once per message) holding their scans within the retention period (at most
+  `max_scans`; visits follow from them, visits.py), their retention due time, and the cases they spread in,
+  one role per case: degree 0 as the case itself, degree k as an F(k) who spreads to F(k+1) from their
+  exposure time on (only while k < the maximum degree);
 - `m|<case>|<match>`: every contact match the venues found for them in a case (one per overlapping pair of
   their visit and a spreader's window), as the venue stage last said it;
 - `b|<case>`: their exposure in the case as last published (with a sequence number);
@@ -145,7 +146,8 @@ class PersonStage:
     # --- scans and visits ----------------------------------------------------------------------------
 
     def on_scan(self, stores: Stores, store: Store, person: str, message: dict[str, Any]) -> list[Out]:
-        scans: list[list[Any]] = store.get("s") or []
+        record = self._record(store)
+        scans: list[list[Any]] = record["s"]
         event_id = message["id"]
         if any(scan[1] == event_id for scan in scans):
             return []  # the same event again (a client's retry published twice): counted once
@@ -154,10 +156,22 @@ class PersonStage:
             return []  # older than the retention period: forgotten already
         before = self.visits(scans)
         insort(scans, [message["t"], event_id, message["v"], message["d"]])
-        scans = self._bounded(scans, cutoff)
-        store.set("s", scans)
-        self._schedule_retention(stores, store, person, scans)
-        return self._visits_changed(store, person, before, self.visits(scans))
+        record["s"] = scans = self._bounded(scans, cutoff)
+        self._schedule_retention(stores, record, person)
+        self._save(store, record)
+        return self._visits_changed(record["r"], person, before, self.visits(scans))
+
+    @staticmethod
+    def _record(store: Store) -> dict[str, Any]:
+        """The person's scans (`s`), roles (`r`) and retention due time (`rd`): one value, read once per message."""
+        return store.get("p") or {"s": [], "r": {}, "rd": None}
+
+    @staticmethod
+    def _save(store: Store, record: dict[str, Any]) -> None:
+        if record["s"] or record["r"]:
+            store.set("p", record)
+        else:
+            store.delete("p")
 
     def _bounded(self, scans: list[list[Any]], cutoff: int) -> list[list[Any]]:
         kept = [scan for scan in scans if scan[0] >= cutoff]
@@ -173,7 +187,7 @@ class PersonStage:
         return us_of(self.rules.dwell(venue_id))
 
     def _visits_changed(
-        self, store: Store, person: str, before: dict[str, VisitRow], after: dict[str, VisitRow]
+        self, roles: dict[str, list[Any]], person: str, before: dict[str, VisitRow], after: dict[str, VisitRow]
     ) -> list[Out]:
         outs: list[Out] = []
         for visit_id, visit in after.items():
@@ -191,7 +205,6 @@ class PersonStage:
             if visit_id not in after:
                 outs.append(Out(topics.TRACER_VENUE_INBOX, visit[0], {"k": "visit", "i": visit_id, "x": 1}))
                 outs.append(self._visit_event(person, visit_id, visit, withdrawn=True))
-        roles = store.get("r")
         if roles:
             outs += self._windows_changed(
                 person, self.windows(person, before, roles), self.windows(person, after, roles)
@@ -272,10 +285,10 @@ class PersonStage:
         return outs
 
     def _role_windows(
-        self, store: Store, person: str, case_id: str, role: list[Any] | None, new_role: list[Any] | None
+        self, record: dict[str, Any], person: str, case_id: str, role: list[Any] | None, new_role: list[Any] | None
     ) -> list[Out]:
         """What changing the person's role in one case changes in their windows."""
-        visits = self.visits(store.get("s") or [])
+        visits = self.visits(record["s"])
         before = self.windows(person, visits, {case_id: role}) if role else {}
         after = self.windows(person, visits, {case_id: new_role}) if new_role else {}
         return self._windows_changed(person, before, after)
@@ -283,14 +296,15 @@ class PersonStage:
     # --- cases, matches, exposure --------------------------------------------------------------------
 
     def on_case(self, store: Store, person: str, case_id: str, since: int, until: int) -> list[Out]:
-        roles: dict[str, list[Any]] = store.get("r") or {}
+        record = self._record(store)
+        roles: dict[str, list[Any]] = record["r"]
         role = [0, since, until, None]
         if roles.get(case_id) == role:
             return []
-        outs = self._role_windows(store, person, case_id, roles.get(case_id), role)
+        outs = self._role_windows(record, person, case_id, roles.get(case_id), role)
         roles[case_id] = role
-        store.set("r", roles)
-        return outs + self._settle(store, person, case_id, roles)
+        self._save(store, record)
+        return outs + self._settle(store, record, person, case_id)
 
     def on_match(
         self, store: Store, person: str, case_id: str, match_id: str, exposure: ExposureRow | None
@@ -302,7 +316,7 @@ class PersonStage:
             store.delete(key)
         else:
             store.set(key, exposure)
-        return self._settle(store, person, case_id, store.get("r") or {})
+        return self._settle(store, self._record(store), person, case_id)
 
     def best_exposure(self, store: Store, case_id: str, roles: dict[str, list[Any]]) -> ExposureRow | None:
         role = roles.get(case_id)
@@ -311,8 +325,9 @@ class PersonStage:
         prefix = f"m|{case_id}|"
         return min((exposure for _, exposure in store.scan(prefix, prefix_stop(prefix))), default=None)
 
-    def _settle(self, store: Store, person: str, case_id: str, roles: dict[str, list[Any]]) -> list[Out]:
+    def _settle(self, store: Store, record: dict[str, Any], person: str, case_id: str) -> list[Out]:
         """Publish the person's exposure in the case if it changed, and follow it with their role."""
+        roles: dict[str, list[Any]] = record["r"]
         outs: list[Out] = []
         best = self.best_exposure(store, case_id, roles)
         known = store.get(f"b|{case_id}")
@@ -325,12 +340,12 @@ class PersonStage:
             return outs
         new_role = [best[0], best[1], None, best[5]] if best is not None and best[0] < self.rules.max_degree else None
         if new_role != role:
-            outs += self._role_windows(store, person, case_id, role, new_role)
+            outs += self._role_windows(record, person, case_id, role, new_role)
             if new_role is None:
                 roles.pop(case_id, None)
             else:
                 roles[case_id] = new_role
-            store.set("r", roles)
+            self._save(store, record)
         return outs
 
     @staticmethod
@@ -423,12 +438,12 @@ class PersonStage:
     def _schedule(stores: Stores, at: int, what: str, person: str) -> None:
         stores.of(PARTITION_KEY).set(f"d|{sortable(at)}|{what}|{person}", 1)
 
-    def _schedule_retention(self, stores: Stores, store: Store, person: str, scans: list[list[Any]]) -> None:
-        if not scans:
+    def _schedule_retention(self, stores: Stores, record: dict[str, Any], person: str) -> None:
+        if not record["s"]:
             return
-        due = scans[0][0] + self._retention + 1
-        if store.get("rd") != due:
-            store.set("rd", due)
+        due = record["s"][0][0] + self._retention + 1
+        if record["rd"] != due:
+            record["rd"] = due
             self._schedule(stores, due, "r", person)
 
     def on_tick(self, stores: Stores, now: int) -> list[Out]:
@@ -446,29 +461,26 @@ class PersonStage:
     def _forget_old(self, stores: Stores, person: str, now: int) -> list[Out]:
         """Retention (SPEC §3.7) with no new scan: what is older than the period leaves the state."""
         store = stores.of(person)
-        store.delete("rd")
+        record = self._record(store)
+        record["rd"] = None
         cutoff = now - self._retention
-        scans: list[list[Any]] = store.get("s") or []
+        scans: list[list[Any]] = record["s"]
         kept = self._bounded(scans, cutoff)
         outs: list[Out] = []
         if len(kept) != len(scans):
             before = self.visits(scans)
-            if kept:
-                store.set("s", kept)
-            else:
-                store.delete("s")
-            outs = self._visits_changed(store, person, before, self.visits(kept))
-        roles: dict[str, list[Any]] = store.get("r") or {}
+            record["s"] = kept
+            outs = self._visits_changed(record["r"], person, before, self.visits(kept))
+        roles: dict[str, list[Any]] = record["r"]
         ended = [case for case, role in roles.items() if role[0] == 0 and role[2] is not None and role[2] < cutoff]
         for case_id in ended:
-            outs += self._role_windows(store, person, case_id, roles.pop(case_id), None)
-        if ended:
-            store.set("r", roles)
+            outs += self._role_windows(record, person, case_id, roles.pop(case_id), None)
         for key, (_, best) in list(store.scan("b|", prefix_stop("b|"))):
             if best is None or best[1] < cutoff:
                 store.delete(key)  # an exposure past the retention period, or long withdrawn
+        self._schedule_retention(stores, record, person)
+        self._save(store, record)
         quarantine = store.get("q")
         if quarantine and quarantine["last"] < cutoff:
             store.delete("q")
-        self._schedule_retention(stores, store, person, kept)
         return outs

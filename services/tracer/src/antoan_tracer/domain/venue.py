@@ -4,7 +4,7 @@ State under one venue, every value the size of one visit or one window, whatever
 - `x|<visit>`: a visit as it now stands [person, start, end, open, counted in occupancy];
 - `v|<bucket>|<visit>`: the same visit once under every time bucket it overlaps (an hour by default);
 - `y|<window>` and `w|<bucket>|<window>`: a spreader's window, likewise;
-- `n`: the occupancy, as last published; `nw`: how many windows are stored (none: a visit matches nothing).
+- `c`: [the occupancy as last published, how many windows are stored (none: a visit matches nothing)].
 A window reads only the buckets it overlaps, a visit only the windows in its own buckets: what one event
 costs depends on what it can touch, not on how many visits the venue has had.
 
@@ -138,7 +138,8 @@ class VenueStage:
         if (old is None and new is None) or (old is not None and old[:4] == new):
             return []  # nothing changes
         outs: list[Out] = []
-        if store.get("nw"):  # most venues have no spreader's window at all: nothing to match
+        counts = store.get("c") or [0, 0]
+        if counts[1]:  # most venues have no spreader's window at all: nothing to match
             outs = self._matches_changed(
                 self._matches_of_visit(store, venue, visit_id, old),
                 self._matches_of_visit(store, venue, visit_id, new),
@@ -161,7 +162,7 @@ class VenueStage:
             store.set(f"x|{visit_id}", [*new, counted])
             self._schedule(stores, venue, visit_id, new, now)
         if counted != was_counted:
-            outs += self._count(store, venue, 1 if counted else -1, now)
+            outs += self._count(store, venue, 1 if counted else -1, now, counts)
         return outs
 
     @staticmethod
@@ -178,9 +179,10 @@ class VenueStage:
         if at is not None:
             stores.of(PARTITION_KEY).set(f"d|{sortable(at)}|{venue}|{visit_id}", 1)
 
-    def _count(self, store: Store, venue: str, delta: int, now: int) -> list[Out]:
-        current = max(0, (store.get("n") or 0) + delta)
-        store.set("n", current)
+    def _count(self, store: Store, venue: str, delta: int, now: int, counts: list[int] | None = None) -> list[Out]:
+        counts = counts or store.get("c") or [0, 0]
+        current = counts[0] = max(0, counts[0] + delta)
+        store.set("c", counts)
         at = from_us(now)
         event = OccupancyChanged.model_construct(
             event_id=str(uuid.uuid4()),
@@ -234,6 +236,7 @@ class VenueStage:
         else:
             store.set(f"y|{window_id}", new)
         if old is None or new is None:
-            windows = (store.get("nw") or 0) + (1 if old is None else -1)
-            store.set("nw", windows) if windows else store.delete("nw")
+            counts = store.get("c") or [0, 0]
+            counts[1] += 1 if old is None else -1
+            store.set("c", counts)
         return outs
