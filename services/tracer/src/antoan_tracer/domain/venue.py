@@ -82,38 +82,34 @@ class VenueStage:
 
     # --- matching --------------------------------------------------------------------------------------
 
-    def _matches_of_visit(self, store: Store, venue: str, visit_id: str, visit: list[Any] | None) -> Matches:
-        if visit is None:
-            return {}
+    @staticmethod
+    def _match(venue: str, window_id: str, window: list[Any], visit_id: str, visit: list[Any], into: Matches) -> None:
+        """Record the contact a visit makes with a spreader's window, if it overlaps (bounds inclusive) and is
+        not the spreader's own: exposed from the later of the visit's start and the window's."""
+        case_id, spreader, degree, w_start, w_end = window
         person, start, end = visit[0], visit[1], visit[2]
+        if person != spreader and start <= w_end and end >= w_start:
+            into[(person, case_id, f"{window_id}~{visit_id}")] = [
+                degree + 1,
+                max(start, w_start),
+                venue,
+                w_start,
+                w_end,
+                spreader,
+            ]
+
+    def _matches_of_visit(self, store: Store, venue: str, visit_id: str, visit: list[Any] | None) -> Matches:
         matches: Matches = {}
-        for window_id, (case_id, spreader, degree, w_start, w_end) in self._in_buckets(store, "w", start, end).items():
-            if spreader != person and start <= w_end and end >= w_start:
-                matches[(person, case_id, f"{window_id}~{visit_id}")] = [
-                    degree + 1,
-                    max(start, w_start),
-                    venue,
-                    w_start,
-                    w_end,
-                    spreader,
-                ]
+        if visit is not None:
+            for window_id, window in self._in_buckets(store, "w", visit[1], visit[2]).items():
+                self._match(venue, window_id, window, visit_id, visit, matches)
         return matches
 
     def _matches_of_window(self, store: Store, venue: str, window_id: str, window: list[Any] | None) -> Matches:
-        if window is None:
-            return {}
-        case_id, spreader, degree, w_start, w_end = window
         matches: Matches = {}
-        for visit_id, (person, start, end) in self._in_buckets(store, "v", w_start, w_end).items():
-            if person != spreader and start <= w_end and end >= w_start:
-                matches[(person, case_id, f"{window_id}~{visit_id}")] = [
-                    degree + 1,
-                    max(start, w_start),
-                    venue,
-                    w_start,
-                    w_end,
-                    spreader,
-                ]
+        if window is not None:
+            for visit_id, visit in self._in_buckets(store, "v", window[3], window[4]).items():
+                self._match(venue, window_id, window, visit_id, visit, matches)
         return matches
 
     @staticmethod
