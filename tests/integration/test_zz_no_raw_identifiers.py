@@ -93,13 +93,22 @@ def scan_text(text: str, where: str, planted: tuple[str, ...] = ()) -> list[Find
     ]
 
 
-# The tracer's internal messages carry instants as microseconds since the epoch: 16 digits between 2001 and
-# 2286, longer than any identifier SPEC §3.1 names (phone 10-11 digits, CCCD 12, CMND 9).
-EPOCH_MICROS = range(10**15, 10**16)
+# The tracer's internal messages (antoan_tracer.domain.person and venue) carry instants as integer microseconds
+# since the epoch: these fields, and an exposure's instants (`x`: [degree, exposed_at, venue, start, end, source]).
+TRACER_INBOXES = (topics.TRACER_PERSON_INBOX.name, topics.TRACER_VENUE_INBOX.name)
+INSTANT_FIELDS = frozenset({"t", "s", "e", "f", "u"})
+EXPOSURE_INSTANTS = (1, 3, 4)
 
 
-def _instant_in_microseconds(value: int) -> bool:
-    return value in EPOCH_MICROS
+def _without_instants(message: Any) -> Any:
+    """A tracer inbox message less its instants, which the message's own layout says are instants."""
+    if not isinstance(message, dict):
+        return message
+    kept = {k: v for k, v in message.items() if not (k in INSTANT_FIELDS and isinstance(v, int))}
+    exposure = kept.get("x")
+    if isinstance(exposure, list) and len(exposure) == 6:
+        kept["x"] = [v for i, v in enumerate(exposure) if not (i in EXPOSURE_INSTANTS and isinstance(v, int))]
+    return kept
 
 
 def raw_identifiers(
@@ -109,9 +118,7 @@ def raw_identifiers(
     if isinstance(value, bool) or value is None or isinstance(value, float):
         return []
     if isinstance(value, int):
-        if abs(value) < LONG_INTEGER or _instant_in_microseconds(value):
-            return []
-        return [Finding(where, "long integer", str(value))]
+        return [Finding(where, "long integer", str(value))] if abs(value) >= LONG_INTEGER else []
     if isinstance(value, str):
         return scan_text(value, where, planted)
     if isinstance(value, list):
@@ -155,6 +162,8 @@ def record_findings(topic: str, key: bytes | None, value: bytes | None, planted:
         decoded = json.loads(text)
     except ValueError:
         return found + scan_text(text, "value (not JSON)", planted)
+    if topic.endswith(TRACER_INBOXES):
+        decoded = _without_instants(decoded)
     return found + raw_identifiers(decoded, vault=topic.endswith("." + VAULT_TOPIC), planted=planted)
 
 
@@ -227,10 +236,17 @@ def test_the_scanner_leaves_pseudonyms_ids_timestamps_and_vault_ciphertexts_alon
     # And a vault field that is not a ciphertext is searched like anything else
     leaked = json.dumps(_envelope(type="identity.recorded", fields={"phone": "+84912345678"}))
     assert [f.kind for f in record_findings(f"t1.{VAULT_TOPIC}", None, leaked.encode())] == ["phone number"]
-    # And instants in microseconds (the tracer's internal messages) are not taken for identifiers, a CCCD is
-    scan = {"k": "scan", "t": 1796200835297066, "x": [1, 1796200835297066]}
-    assert record_findings("t1.tracer.person-inbox.v2", person_key.encode(), json.dumps(scan).encode()) == []
-    assert [f.kind for f in raw_identifiers({"t": 79201012345678})] == ["long integer"]
+    # And the instants of the tracer's internal messages (microseconds, of any date) are not taken for
+    # identifiers, while the same number elsewhere in them, or on another topic, is
+    match = {"k": "match", "c": "c1", "m": "w~v", "x": [1, 946684800000000, "v_1", -172800000000, 5, "p"]}
+    scan = {"k": "scan", "t": 946684800000000, "v": "v_1"}
+    for message in (match, scan):
+        assert record_findings("t1.tracer.person-inbox.v2", person_key.encode(), json.dumps(message).encode()) == []
+    assert [f.kind for f in record_findings("t1.checkins.v1", None, json.dumps(scan).encode())] == ["long integer"]
+    planted_cccd = {"k": "scan", "t": 1, "v": "v_1", "id": 79201012345}
+    assert [f.kind for f in record_findings("t1.tracer.person-inbox.v2", None, json.dumps(planted_cccd).encode())] == [
+        "long integer"
+    ]
     # And a name known to be personal is found wherever it is, however the JSON spells it
     named = json.dumps(_envelope(details={"note": "Nguyễn Văn An"}), ensure_ascii=True).encode()
     assert [f.kind for f in record_findings("t1.declarations.v1", None, named, planted=PLANTED_TEXT)] == [
