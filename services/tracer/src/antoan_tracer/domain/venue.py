@@ -5,13 +5,15 @@ State under one venue, every value the size of one visit or one window, whatever
 - `v|<bucket>|<visit>`: the same visit once under every time bucket it overlaps (an hour by default);
 - `y|<window>` and `w|<bucket>|<window>`: a spreader's window, likewise;
 - `c`: [the occupancy as last published, how many windows are stored (none: a visit matches nothing)].
+- `m|<case>|<person>|<match>`: each contact match made here (one per overlapping visit and window), and
+  `k|<case>|<person>`: the best of them, as last sent to the person's stage.
 A window reads only the buckets it overlaps, a visit only the windows in its own buckets: what one event
 costs depends on what it can touch, not on how many visits the venue has had.
 
 Matching runs both ways and publishes differences: when a visit or a window changes, the matches it made
-before and the ones it makes now are compared, and each match that appeared, changed or went away is sent
-to the contact's person stage (which keeps the best one per case). Matches are a function of the current
-visits and windows, so the arrival order does not matter.
+before and the ones it makes now are compared and stored, and when a contact's best match at this venue in a
+case changes (or goes), that alone is sent to the contact's person stage, which keeps the best of the venues'
+bests. Matches are a function of the current visits and windows, so the arrival order does not matter.
 
 Occupancy counts the open visits that began at or before now and less than dwell ago (an open visit ends
 at its automatic check-out). Each open visit's next change of state (it begins, it falls due) is entered
@@ -113,16 +115,30 @@ class VenueStage:
         return matches
 
     @staticmethod
-    def _matches_changed(before: Matches, after: Matches) -> list[Out]:
-        outs = [
-            Out(topics.TRACER_PERSON_INBOX, person, match_message(case_id, match_id, None))
-            for (person, case_id, match_id) in before.keys() - after.keys()
-        ]
-        outs += [
-            Out(topics.TRACER_PERSON_INBOX, person, match_message(case_id, match_id, exposure))
-            for (person, case_id, match_id), exposure in after.items()
-            if before.get((person, case_id, match_id)) != exposure
-        ]
+    def _matches_changed(store: Store, venue: str, before: Matches, after: Matches) -> list[Out]:
+        """Keep the venue's matches as they now stand, and tell a contact's person stage only when the contact's
+        best exposure at this venue in a case changed (one record per venue and case, not per match: a person
+        at a busy venue overlaps many spreaders' windows, and only the best of them can count)."""
+        touched: set[tuple[str, str]] = set()
+        for person, case_id, match_id in before.keys() - after.keys():
+            store.delete(f"m|{case_id}|{person}|{match_id}")
+            touched.add((person, case_id))
+        for (person, case_id, match_id), exposure in after.items():
+            if before.get((person, case_id, match_id)) != exposure:
+                store.set(f"m|{case_id}|{person}|{match_id}", exposure)
+                touched.add((person, case_id))
+        outs: list[Out] = []
+        for person, case_id in sorted(touched):
+            prefix = f"m|{case_id}|{person}|"
+            best = min((exposure for _, exposure in store.scan(prefix, prefix_stop(prefix))), default=None)
+            sent = f"k|{case_id}|{person}"
+            if store.get(sent) == best:
+                continue
+            if best is None:
+                store.delete(sent)
+            else:
+                store.set(sent, best)
+            outs.append(Out(topics.TRACER_PERSON_INBOX, person, match_message(case_id, venue, best)))
         return outs
 
     # --- visits ----------------------------------------------------------------------------------------
@@ -137,6 +153,8 @@ class VenueStage:
         counts = store.get("c") or [0, 0]
         if counts[1]:  # most venues have no spreader's window at all: nothing to match
             outs = self._matches_changed(
+                store,
+                venue,
                 self._matches_of_visit(store, venue, visit_id, old),
                 self._matches_of_visit(store, venue, visit_id, new),
             )
@@ -222,7 +240,10 @@ class VenueStage:
         if old == new:
             return []
         outs = self._matches_changed(
-            self._matches_of_window(store, venue, window_id, old), self._matches_of_window(store, venue, window_id, new)
+            store,
+            venue,
+            self._matches_of_window(store, venue, window_id, old),
+            self._matches_of_window(store, venue, window_id, new),
         )
         self._file(
             store, "w", window_id, (old[3], old[4]) if old else None, (new[3], new[4]) if new else None, new or []
