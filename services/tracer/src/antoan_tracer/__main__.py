@@ -55,7 +55,7 @@ def main() -> None:
     inboxes = [settings.topic(spec) for spec in topics.TRACER_INTERNAL]
     Ticker(settings.librdkafka_config(), inboxes, settings.tick_interval_s).start()
 
-    worker = Worker(settings, app, directory)
+    worker = Worker(settings, directory)
     worker.warm_up()
     threading.Thread(target=worker.serve, name="tracer-http", daemon=True).start()
     try:

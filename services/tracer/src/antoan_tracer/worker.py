@@ -6,7 +6,6 @@ import asyncio
 import logging
 
 import redis
-from quixstreams import Application
 
 from antoan_shared import topics
 from antoan_shared.kafka import EventPublisher
@@ -20,15 +19,17 @@ log = logging.getLogger(__name__)
 
 
 class Worker:
-    def __init__(self, settings: TracerSettings, app: Application, directory: VenueDirectory) -> None:
+    def __init__(self, settings: TracerSettings, directory: VenueDirectory) -> None:
         self.settings = settings
-        self.app = app
         self.directory = directory
         self.redis = redis.Redis.from_url(settings.redis_url)
         self.read_model = ReadModel(self.redis, settings)
         self.publisher = EventPublisher(settings, "tracer")
         self.follower = ReadModelFollower(settings, self.read_model, self.publisher)
-        self.inputs = [settings.topic(spec) for spec in (*topics.TRACER_INTERNAL, topics.CHECKINS, topics.CASES)]
+        self.inputs = [
+            settings.topic(spec)
+            for spec in (*topics.TRACER_INTERNAL, topics.CHECKINS, topics.CASES, topics.DECLARATIONS)
+        ]
 
     async def ready_checks(self) -> dict[str, bool]:
         """Ready: Kafka and Redis answer, and the group is not far behind. (The Quix consumer itself is not asked:

@@ -181,7 +181,6 @@ def build(
     serializer = OutSerializer()
 
     def topic(spec: TopicSpec) -> Topic:
-        partitions = settings.partitions if spec in topics.TRACER_INTERNAL else spec.partitions
         return app.topic(
             settings.topic(spec),
             key_deserializer="str",
@@ -189,7 +188,7 @@ def build(
             key_serializer="str",
             value_serializer=serializer,
             config=TopicConfig(
-                num_partitions=partitions,
+                num_partitions=spec.partitions,  # the inboxes' come from tracer_topics (TRACER_PARTITIONS)
                 replication_factor=settings.replication_factor,
                 extra_config=spec.broker_config(retention=settings.retention),
             ),
