@@ -5,11 +5,12 @@ SHELL := /bin/bash
 UV_VERSION := 0.13.9
 # uv from the PATH, else a private copy installed from PyPI into .tools/ on first use.
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
-RUN := $(UV) run --frozen
+# The targets below install what they need first (two sets, see `install`), so `uv run` never syncs by itself.
+RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help install demo up down status test test-unit lint format bench clean web-vendor
+.PHONY: help install install-run demo up down status test test-unit lint format bench clean web-vendor
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -19,22 +20,33 @@ $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-.venv/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml services/*/pyproject.toml deploy/localstack/pyproject.toml bench/pyproject.toml
-	$(UV) sync --frozen
+PROJECT_FILES := $(UV) uv.lock pyproject.toml shared/pyproject.toml services/*/pyproject.toml \
+	deploy/localstack/pyproject.toml bench/pyproject.toml
+
+# What runs the system: the services, the shared package and the local stack; no test or benchmark tools.
+.venv/.synced-run: $(PROJECT_FILES)
+	$(UV) sync --frozen --no-default-groups --inexact
 	@touch $@
 
-install: .venv/.synced ## install Python 3.11+ dependencies from the lock file
+# Everything: the above plus the test tools (`dev`) and the benchmark (`bench`).
+.venv/.synced: $(PROJECT_FILES)
+	$(UV) sync --frozen --all-groups
+	@touch $@ .venv/.synced-run
 
-demo: install ## Kafka, Redis, the three services and a simulated province in the foreground; Ctrl-C stops all
+install-run: .venv/.synced-run ## install only what runs the system (what `make demo` and `make up` need)
+
+install: .venv/.synced ## install everything from the lock file: the system, the test tools and the benchmark
+
+demo: install-run ## Kafka, Redis, the three services and a simulated province in the foreground; Ctrl-C stops all
 	$(RUN) python -m antoan_localstack demo
 
-up: install ## the same stack in the background; returns once every service is ready
+up: install-run ## the same stack in the background; returns once every service is ready
 	$(RUN) python -m antoan_localstack up
 
-down: install ## stop everything `make up` started
+down: install-run ## stop everything `make up` started
 	$(RUN) python -m antoan_localstack down
 
-status: install ## what is running
+status: install-run ## what is running
 	$(RUN) python -m antoan_localstack status
 
 lint: install ## ruff and mypy (strict)

@@ -18,11 +18,14 @@ def test_parser() -> None:
         assert cli.build_parser().parse_args([cmd]).command == cmd
 
 
-def test_status_on_an_empty_state_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["--state-dir", str(tmp_path), "status"]) == 3
+def test_status_with_nothing_running_is_a_report_not_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["--state-dir", str(tmp_path), "status"]) == 0
     out = capsys.readouterr().out
     assert "kafka" in out
     assert "stopped" in out
+    assert "Nothing is running" in out
 
 
 def test_key_value_formatter() -> None:
