@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -45,7 +45,7 @@ from antoan_tracer.domain.person import (
     declaration_message,
     scan_message,
 )
-from antoan_tracer.domain.times import us_of
+from antoan_tracer.domain.times import EPOCH, us_of
 from antoan_tracer.domain.venue import VenueStage
 from antoan_tracer.pipeline.quix_store import QuixStores
 from antoan_tracer.settings import TracerSettings
@@ -125,21 +125,39 @@ def to_person(spec: TopicSpec) -> Callable[[bytes], list[Out]]:
     def step(raw: bytes) -> list[Out]:
         try:
             event = codec.decode_for_topic(spec, raw)
-        except codec.DecodeError as exc:
+            message = inbox_message(event)
+        except (codec.DecodeError, ValueError, OverflowError) as exc:
+            # A poison record (undecodable, or a value no rule can compute with) is set aside, never retried.
             return [dead_letter(exc, raw)]
-        if isinstance(event, CheckInRecorded):
-            message: dict[str, Any] | None = scan_message(event)
-        elif isinstance(event, CaseConfirmed):
-            log.info("case confirmed", extra={"case_id": event.case_id})
-            message = case_message(event)
-        elif isinstance(event, DeclarationSubmitted):
-            message = declaration_message(event)
-        else:
-            message = None
         person = getattr(event, "person_key", "")
         return [] if message is None else [Out(topics.TRACER_PERSON_INBOX, person, message)]
 
     return step
+
+
+# The instants the stages compute with: after the epoch (the state's time-ordered keys are unsigned) and far
+# enough from datetime's end that adding a retention period, a dwell or a buffer never overflows.
+EARLIEST_US = 0
+LATEST_US = us_of(datetime(5000, 1, 1, tzinfo=UTC) - EPOCH)
+INSTANT_FIELDS = ("t", "f", "u")
+
+
+def inbox_message(event: Event) -> dict[str, Any] | None:
+    """An input event as the person inbox's message; ValueError/OverflowError for an instant out of range."""
+    if isinstance(event, CheckInRecorded):
+        message: dict[str, Any] | None = scan_message(event)
+    elif isinstance(event, CaseConfirmed):
+        message = case_message(event)
+        log.info("case confirmed", extra={"case_id": event.case_id})
+    elif isinstance(event, DeclarationSubmitted):
+        message = declaration_message(event)
+    else:
+        return None
+    for field in INSTANT_FIELDS:
+        instant = message.get(field) if message else None
+        if isinstance(instant, int) and not EARLIEST_US <= instant < LATEST_US:
+            raise ValueError(f"instant {field}={instant} µs is outside the range the tracer computes in")
+    return message
 
 
 def stage_step(
