@@ -47,3 +47,28 @@ def test_a_document_starts_with_a_bom_and_round_trips_through_a_csv_reader() -> 
 def test_an_attachment_name_cannot_break_out_of_its_header() -> None:
     assert attachment("visits-v_1.csv") == 'attachment; filename="visits-v_1.csv"'
     assert attachment('a"b\r\nc.csv') == 'attachment; filename="a_b__c.csv"'
+
+
+@pytest.mark.parametrize(
+    ("cell", "safe"),
+    [
+        ("x;=1+1", "x;'=1+1"),
+        ("Hạc Thành, =HYPERLINK(\"http://evil\")", "Hạc Thành, '=HYPERLINK(\"http://evil\")"),
+        ("a|@SUM(A1)", "a|'@SUM(A1)"),
+        ("a\t+84912345678", "a\t'+84912345678"),
+        ("line\n-2+3", "line\n'-2+3"),
+        ("=1;=2", "'=1;'=2"),
+    ],
+)
+def test_a_formula_after_a_separator_inside_a_cell_is_neutralised_too(cell: str, safe: str) -> None:
+    # Given a cell that a spreadsheet with `;`, `,`, `|` or tab as its list separator would split
+    # Then every part that would start a cell starts with a quote
+    assert neutralised(cell) == safe
+
+
+def test_every_cell_is_quoted_so_no_separator_inside_it_splits_it() -> None:
+    document = to_csv(["a"], [["x;=1+1", 2]])
+    assert document.removeprefix(BOM).splitlines() == ['"a"', '"x;\'=1+1","2"']
+    # Read with `;` as the separator (a Vietnamese locale's), the quoted cell stays one cell
+    parsed = list(csv.reader(io.StringIO(document.removeprefix(BOM)), delimiter=";"))
+    assert parsed[1][0].startswith('x;')
