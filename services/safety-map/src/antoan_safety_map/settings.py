@@ -21,6 +21,8 @@ class SafetyMapSettings(HealthAuthorityTokenSettings, RedisSettings):
     # One instance of a deployment runs the risk engine; others only serve HTTP from the shared Redis.
     engine: bool = Field(default=True, validation_alias="SAFETY_MAP_ENGINE")
     tick_s: float = Field(default=1.0, gt=0, validation_alias="SAFETY_MAP_TICK_S")
+    # Live streams one process serves (they share one Redis subscription); beyond it a stream is a 503.
+    max_streams: int = Field(default=10_000, ge=1, validation_alias="SAFETY_MAP_MAX_STREAMS")
     # SPEC §3.6 thresholds (the defaults are the national scheme's).
     case_very_high_hours: float = Field(default=72, gt=0, validation_alias="SAFETY_MAP_CASE_VERY_HIGH_HOURS")
     case_high_days: float = Field(default=14, gt=0, validation_alias="SAFETY_MAP_CASE_HIGH_DAYS")

@@ -2,48 +2,72 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
-from antoan_safety_map.api.deps import RuntimeDep
+from antoan_safety_map.adapters.changes import ChangeHub
+from antoan_safety_map.api.deps import Runtime, RuntimeDep
+from antoan_shared.web import ErrorResponse, error_response
 
 router = APIRouter(prefix="/v1", tags=["map"])
 HEARTBEAT_S = 15.0
+RETRY_AFTER_S = 30
+SUBSCRIBE_WAIT_S = 5.0
 
 
-@router.get(
-    "/stream",
-    response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}},
-)
-async def change_stream(request: Request, runtime: RuntimeDep) -> StreamingResponse:
+def change_hub(request: Request, runtime: Runtime) -> ChangeHub:
+    """The process's one hub, made with its first stream."""
+    hub: ChangeHub | None = getattr(request.app.state, "change_hub", None)
+    if hub is None:
+        keys = runtime.read_model.keys
+        hub = ChangeHub(runtime.read_model.client, keys.changes, runtime.settings.max_streams)
+        request.app.state.change_hub = hub
+    return hub
+
+
+STREAM_ANSWERS: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"},
+    503: {"model": ErrorResponse, "description": "This process serves as many streams as it may; retry later"},
+}
+
+
+@router.get("/stream", response_class=StreamingResponse, responses=STREAM_ANSWERS)
+async def change_stream(request: Request, runtime: RuntimeDep) -> Response:
     """Events `venue-risk`, `occupancy`, `area-risk` and `venue` (a GeoJSON Feature), each with JSON data,
-    as they happen; a `: ping` comment every 15 s keeps proxies from closing the connection."""
-    client = runtime.read_model.client
-    channel = runtime.read_model.keys.changes
+    as they happen; a `: ping` comment every 15 s keeps proxies from closing the connection. Beyond
+    `SAFETY_MAP_MAX_STREAMS` open streams a process answers 503 with `Retry-After`."""
+    hub = change_hub(request, runtime)
+    queue = hub.open()
+    if queue is None:
+        return error_response(
+            503,
+            "too_many_streams",
+            "this server holds as many live streams as it may; retry later",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
 
     async def events() -> AsyncIterator[str]:
-        pubsub = client.pubsub(ignore_subscribe_messages=True)
-        await pubsub.subscribe(channel)
         try:
+            # So that a client told "connected" misses nothing after it (a Redis outage delays it 5 s at most).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(hub.subscribed(), SUBSCRIBE_WAIT_S)
             yield "retry: 3000\n: connected\n\n"
-            idle = 0.0
-            while not await request.is_disconnected():
-                message = await pubsub.get_message(timeout=1.0)
-                if message is None:
-                    idle += 1.0
-                    if idle >= HEARTBEAT_S:
-                        idle = 0.0
-                        yield ": ping\n\n"
+            while True:
+                try:
+                    frame = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
+                except TimeoutError:
+                    yield ": ping\n\n"
                     continue
-                change = json.loads(message["data"])
-                yield f"event: {change['kind']}\ndata: {json.dumps(change['data'], ensure_ascii=False)}\n\n"
+                if frame is None:
+                    return  # fell behind: the client reconnects and starts afresh
+                yield frame
         finally:
-            await pubsub.unsubscribe(channel)
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            hub.close(queue)
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
