@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,7 @@ def test_the_walk_covers_every_role() -> None:
         "/clearance",
         "/visits",  # the venue owner's history
         "/self-assessment",
+        "agency_subscriber.py",  # an agency
     ):
         assert step in script, f"the walk lost its {step} step"
 
@@ -59,7 +61,12 @@ def test_the_readme_walk_runs_against_a_real_stack(running_services: RunningServ
         "TRACER": running_services.tracer,
         "MAP": running_services.safety_map,
         "HA_TOKEN": running_services.ha_token,
+        # The agency's subscriber: this Python (kafka-python is installed), the test's broker and namespace
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "KAFKA_BOOTSTRAP": running_services.servers.kafka_bootstrap,
+        "ANTOAN_TOPIC_NAMESPACE": running_services.namespace,
     }
+    (tmp_path / "examples").symlink_to(README.parent / "examples")  # the walk runs from the repository's root
     try:
         done = subprocess.run(
             ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180, check=False
