@@ -67,8 +67,9 @@ test: lint ## the whole suite: lint, unit and integration tests on parallel work
 bench: install ## the benchmark (SPEC §6) with its own stack and PostgreSQL; BENCH_ARGS="--scale tiny" for a quick one
 	$(RUN) python -m antoan_bench $(BENCH_ARGS)
 
-web-vendor: ## re-fetch the map's Leaflet libraries (npm ci, pinned by package-lock.json) into the committed static/vendor
+web-vendor: ## re-fetch the vendored front-end libraries (npm ci, pinned by package-lock.json): the map's Leaflet, the API docs' Swagger UI and ReDoc
 	services/safety-map/web/vendor.sh
+	shared/web/vendor.sh
 
 clean: ## remove local state (.run/) and caches; keeps generated secrets and the Kafka jar cache
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache

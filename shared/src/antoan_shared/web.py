@@ -1,17 +1,23 @@
-"""FastAPI pieces shared by the HTTP services: the error format, health routes, metrics."""
+"""FastAPI pieces shared by the HTTP services: the error format, health routes, metrics, API docs."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import html
+import json
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -45,7 +51,20 @@ class ApiError(Exception):
 
 def error_body(code: str, message: str, detail: Any | None = None) -> dict[str, Any]:
     body = ErrorResponse(error=ErrorBody(code=code, message=message, detail=detail))
-    return body.model_dump(mode="json", exclude_none=True)
+    encodable: dict[str, Any] = _encodable(body.model_dump(mode="json", exclude_none=True))
+    return encodable
+
+
+def _encodable(value: Any) -> Any:
+    """The value with every text UTF-8 can carry: a lone surrogate a client sent (JSON's `\\ud800`) and an
+    error message repeats is written out as its escape, rather than failing the answer with a 500."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_encodable(key): _encodable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_encodable(item) for item in value]
+    return value
 
 
 def error_response(
@@ -74,22 +93,76 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, ApiError)
         return error_response(exc.status, exc.code, exc.message, exc.detail)
 
-    async def on_validation_error(_: Request, exc: Exception) -> Response:
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        problems = [
-            {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
-            for err in exc.errors()
-        ]
-        return error_response(422, "invalid_request", "the request does not match the schema", problems)
+        problems = [_problem(request, err) for err in exc.errors()]
+        message = "the request does not match the schema"
+        if len(problems) == 1:
+            message += f": {problems[0]['msg']}"
+        return error_response(422, "invalid_request", message, problems)
 
-    async def on_http_error(_: Request, exc: Exception) -> Response:
+    async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         code = _STATUS_CODES.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail))
+        message = str(exc.detail)
+        # The router's own refusals (no such path, no such method) say what was asked and where to look.
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"nothing is at {request.url.path}; the operations are listed at /docs (and /openapi.json)"
+        elif exc.status_code == 405 and message == "Method Not Allowed":
+            allowed = (exc.headers or {}).get("Allow", "")
+            message = f"{request.method} is not allowed on {request.url.path}; allowed: {allowed or 'none'}"
+        return error_response(exc.status_code, code, message, headers=exc.headers)
 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+
+
+def _problem(request: Request, err: Mapping[str, Any]) -> dict[str, Any]:
+    """One validation error as the client sees it; a missing or unknown discriminator names the allowed values."""
+    problem: dict[str, Any] = {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+    ctx = err.get("ctx") or {}
+    field = str(ctx.get("discriminator", "")).strip("'")
+    if problem["type"] == "union_tag_invalid":
+        allowed = [tag.strip().strip("'") for tag in str(ctx.get("expected_tags", "")).split(",") if tag.strip()]
+        problem["msg"] = f"'{field}' must be one of {', '.join(allowed)} (not '{ctx.get('tag', '')}')"
+        problem["allowed"] = allowed
+    elif problem["type"] == "union_tag_not_found":
+        # Pydantic does not say which tags it expected here; the operation's documented body does.
+        allowed = _documented_tags(request, field)
+        problem["msg"] = f"'{field}' is required" + (f": one of {', '.join(allowed)}" if allowed else "")
+        if allowed:
+            problem["allowed"] = allowed
+    return problem
+
+
+def _documented_tags(request: Request, field: str) -> list[str]:
+    """The values of the discriminator `field` in the OpenAPI request body of the route that was called."""
+    route = request.scope.get("route")
+    app = request.scope.get("app")
+    path = getattr(route, "path_format", None)
+    if not isinstance(app, FastAPI) or path is None:
+        return []
+    document = app.openapi()
+    operation = document.get("paths", {}).get(path, {}).get(request.method.lower(), {})
+    body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+    tags: list[str] = []
+    seen: set[str] = set()
+    pending: list[Any] = [body]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(node)
+        elif isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/components/schemas/") and ref not in seen:
+                seen.add(ref)
+                pending.append(document.get("components", {}).get("schemas", {}).get(ref.rsplit("/", 1)[1]))
+            discriminator = node.get("discriminator")
+            if isinstance(discriminator, dict) and discriminator.get("propertyName") == field:
+                tags.extend(tag for tag in discriminator.get("mapping", {}) if tag not in tags)
+            pending.extend(value for key, value in node.items() if key != "discriminator")
+    return tags
 
 
 def health_router(ready_checks: Callable[[], Awaitable[dict[str, bool]]]) -> APIRouter:
@@ -123,6 +196,133 @@ def serve(app: FastAPI, service: str, host: str, port: int, log_level: str) -> N
     configure_logging(service, log_level)
     # Open streams (the map's server-sent events) would otherwise hold a shutdown up forever.
     uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=5)
+
+
+APIDOCS_DIR = Path(__file__).resolve().parent / "static" / "apidocs"
+APIDOCS_ASSETS = "/apidocs"
+
+
+# ReDoc's bundle inserts one stylesheet (perfect-scrollbar's) as it loads, before it can be told the nonce:
+# first empty, then filled. These are the hashes of those two texts for the vendored ReDoc (VERSION); the
+# browser test fails with the new hash in its message if a re-vendored ReDoc changes them.
+REDOC_LOAD_STYLE_HASHES = (
+    "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",  # the empty text
+    "sha256-QMIg+bpjm3JdElJ388KYke01izlUW0UoNOeKjpMxdgc=",  # perfect-scrollbar's rules
+)
+
+
+def api_docs_csp(style_nonce: str | None = None) -> str:
+    """The documentation pages' policy: they reach this service only, and run no inline script.
+
+    Swagger UI and ReDoc are vendored (shared/web/vendor.sh) and started by files, not inline scripts; "Try
+    it out" calls the service itself. With a nonce (ReDoc's page), the <style> elements ReDoc's
+    styled-components insert carry it, and its search index runs in a worker it makes from a blob of its
+    own script.
+    """
+    styles = ["'self'"]
+    workers = "'none'"
+    if style_nonce:
+        styles += [f"'nonce-{style_nonce}'", *(f"'{digest}'" for digest in REDOC_LOAD_STYLE_HASHES)]
+        workers = "blob:"
+    return "; ".join(
+        (
+            "default-src 'none'",
+            "script-src 'self'",
+            f"style-src {' '.join(styles)}",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            "connect-src 'self'",
+            f"worker-src {workers}",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+            "form-action 'none'",
+        )
+    )
+
+
+_DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<link rel="icon" type="image/png" href="{assets}/vendor/swagger-ui/favicon-32x32.png">
+{stylesheets}</head>
+<body>
+<div id="{element}"></div>
+<script id="antoan-apidocs" type="application/json">{config}</script>
+<script src="{assets}/{library}"></script>
+<script src="{assets}/{starter}"></script>
+</body>
+</html>
+"""
+
+
+@dataclass(frozen=True)
+class _DocsViewer:
+    """One documentation page: the library that renders it, under `/apidocs`, and the file that starts it."""
+
+    name: str
+    element: str
+    library: str
+    starter: str
+    stylesheets: tuple[str, ...] = ()
+    # ReDoc inserts <style> elements; they carry a nonce of each response's own.
+    styles_by_nonce: bool = False
+
+
+_SWAGGER_UI = _DocsViewer(
+    "Swagger UI",
+    "swagger-ui",
+    "vendor/swagger-ui/swagger-ui-bundle.js",
+    "swagger-init.js",
+    stylesheets=("vendor/swagger-ui/swagger-ui.css",),
+)
+_REDOC = _DocsViewer("ReDoc", "redoc", "vendor/redoc/redoc.standalone.js", "redoc-init.js", styles_by_nonce=True)
+
+
+def _script_json(value: Any) -> str:
+    """JSON for a `<script type="application/json">` element that no value can break out of."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def install_api_docs(app: FastAPI) -> None:
+    """`/docs` (Swagger UI) and `/redoc` (ReDoc) from the vendored assets under `/apidocs`, offline.
+
+    The app must be created with `docs_url=None, redoc_url=None`: FastAPI's own pages load their scripts
+    from a CDN, a blank page without internet.
+    """
+    if app.docs_url is not None or app.redoc_url is not None:
+        raise ValueError("create the app with docs_url=None and redoc_url=None; install_api_docs serves both")
+    if app.openapi_url is None:
+        raise ValueError("the app has no OpenAPI document to show")
+    openapi_path = app.openapi_url
+    app.mount(APIDOCS_ASSETS, StaticFiles(directory=APIDOCS_DIR), name="apidocs")
+
+    def page(request: Request, viewer: _DocsViewer) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        assets = html.escape(root + APIDOCS_ASSETS)
+        style_nonce = secrets.token_urlsafe(16) if viewer.styles_by_nonce else None
+        body = _DOCS_PAGE.format(
+            title=html.escape(f"{app.title}: API ({viewer.name})"),
+            assets=assets,
+            stylesheets="".join(f'<link rel="stylesheet" href="{assets}/{sheet}">\n' for sheet in viewer.stylesheets),
+            element=viewer.element,
+            config=_script_json({"openapi_url": root + openapi_path, "style_nonce": style_nonce}),
+            library=viewer.library,
+            starter=viewer.starter,
+        )
+        headers = {"content-security-policy": api_docs_csp(style_nonce), "cache-control": "no-store"}
+        return HTMLResponse(body, headers=headers)
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        return page(request, _SWAGGER_UI)
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        return page(request, _REDOC)
 
 
 def bearer_token(request: Request) -> str | None:

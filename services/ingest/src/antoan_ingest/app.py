@@ -28,6 +28,7 @@ from antoan_shared.web import (
     RateLimit,
     error_response,
     health_router,
+    install_api_docs,
     install_error_handlers,
 )
 
@@ -75,6 +76,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             'answer is `{"error": {"code": ..., "message": ...}}` with a machine-readable code.'
         ),
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
         # What any route may answer besides its own documented outcomes.
         responses={
             400: {"model": ErrorResponse, "description": "a body that cannot be parsed (bad_request)"},
@@ -85,6 +88,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         },
     )
     install_error_handlers(app)
+    install_api_docs(app)
 
     async def on_broker_error(_: Request, exc: Exception) -> Response:
         log.warning("broker unavailable", extra={"error": repr(exc)})

@@ -333,6 +333,54 @@ def test_only_the_health_authority_confirms_cases(client: httpx.Client, running_
     assert mine[0].person_key == first.json()["person_key"]
 
 
+def test_a_declaration_without_a_kind_or_with_an_unknown_one_is_told_the_allowed_kinds(client: httpx.Client) -> None:
+    allowed = ["domestic", "entry", "domestic_move", "quarantine_daily"]
+    for body in ({"person_id": "0912000045"}, {"kind": "vaccination", "person_id": "0912000045"}):
+        # Given a declaration that does not say which kind it is, or names a kind there is not
+        # When it is sent
+        response = client.post("/v1/declarations", json=body)
+        # Then it is refused with the one error shape, and the problem lists every kind there is
+        assert (response.status_code, error_code(response)) == (422, "invalid_request"), response.text
+        [problem] = response.json()["error"]["detail"]
+        assert problem["allowed"] == allowed
+        assert all(kind in problem["msg"] for kind in allowed)
+        assert "kind" in response.json()["error"]["message"]
+
+
+# --- one error shape --------------------------------------------------------------------------------
+
+
+def test_the_root_and_unknown_paths_answer_a_json_not_found(client: httpx.Client) -> None:
+    for path in ("/", "/v1/nothing-here", "/v2/venues", "/apidocs/no-such-file.js"):
+        # When a path the service does not have is asked for
+        response = client.get(path)
+        # Then the answer is a 404 in the one error shape, pointing at the documentation
+        assert response.status_code == 404, path
+        assert response.headers["content-type"] == "application/json"
+        assert error_code(response) == "not_found", response.text
+        assert "/docs" in response.json()["error"]["message"]
+
+
+def test_a_method_a_path_does_not_take_answers_405_in_the_error_shape_with_allow(client: httpx.Client) -> None:
+    # When a path is called with a method it does not take
+    response = client.put("/v1/checkins", json={})
+    # Then the answer is a 405 in the one error shape, and says which methods it takes
+    assert (response.status_code, error_code(response)) == (405, "method_not_allowed"), response.text
+    assert response.headers["allow"] == "POST"
+    assert "POST" in response.json()["error"]["message"]
+
+
+def test_the_api_documentation_is_served_from_the_service_itself(client: httpx.Client) -> None:
+    # When the documentation pages are asked for
+    for path in ("/docs", "/redoc"):
+        page = client.get(path)
+        # Then they load nothing from elsewhere, as their policy and their script sources say
+        assert page.status_code == 200, path
+        assert "http" not in page.headers["content-security-policy"]
+        assert "cdn" not in page.text and "https://" not in page.text
+        assert "/apidocs/vendor/" in page.text
+
+
 # --- abuse --------------------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ from antoan_ingest.domain.identity import (
     IdentifierKind,
     InvalidPersonIdError,
     normalise_person_id,
+    normalise_person_id_of_kind,
     person_key,
 )
 
@@ -47,3 +48,25 @@ def test_the_key_depends_on_the_secret_and_never_contains_the_identifier() -> No
 def test_a_phone_number_and_a_document_with_the_same_digits_are_different_people() -> None:
     # 9 digits starting with 9 could be read as a CMND; with the national 0 it is a phone number.
     assert person_key(PEPPER, normalise_person_id("0912345678")) != person_key(PEPPER, normalise_person_id("912345678"))
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw"),
+    [
+        (IdentifierKind.PHONE, "+84 91 234 5678"),
+        (IdentifierKind.CCCD, "038 099 001 234"),
+        (IdentifierKind.CMND, "173456789"),
+        (IdentifierKind.PASSPORT, "c1234567"),
+    ],
+)
+def test_an_identifier_of_a_stated_kind_is_the_same_person_as_without_it(kind: IdentifierKind, raw: str) -> None:
+    assert person_key(PEPPER, normalise_person_id_of_kind(kind, raw)) == person_key(PEPPER, normalise_person_id(raw))
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw"),
+    [(IdentifierKind.PHONE, "912345678"), (IdentifierKind.CMND, "0912345678"), (IdentifierKind.CCCD, "C1234567")],
+)
+def test_an_identifier_that_reads_as_another_kind_is_refused(kind: IdentifierKind, raw: str) -> None:
+    with pytest.raises(InvalidPersonIdError, match=f"not a {kind.value}"):
+        normalise_person_id_of_kind(kind, raw)

@@ -22,7 +22,7 @@ from antoan_safety_map.engine import INPUTS, RiskEngine
 from antoan_safety_map.settings import SafetyMapSettings, get_settings
 from antoan_shared import topics
 from antoan_shared.kafka import EventPublisher, ensure_topics
-from antoan_shared.web import BodySizeLimit, health_router, install_error_handlers
+from antoan_shared.web import BodySizeLimit, health_router, install_api_docs, install_error_handlers
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,11 @@ def create_app(settings: SafetyMapSettings | None = None) -> FastAPI:
         version="1",
         description="Venue and area risk levels (SPEC §3.6), occupancy, GeoJSON, a live stream and the public map.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
+    install_api_docs(app)
     app.add_middleware(BodySizeLimit, default_limit=BODY_LIMIT, limits={"/v1/areas": AREA_DATA_LIMIT})
 
     async def ready_checks() -> dict[str, bool]:

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 
+from antoan_ingest.domain.identity import IdentifierKind
 from antoan_shared.events import CheckInApp, Direction, HealthDeclaration, Symptom, VenueCategory
 from antoan_shared.web import ErrorBody
 
@@ -158,6 +159,40 @@ class CheckInAccepted(BaseModel):
 
 
 class CheckInBatch(_Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "venue_qr": "ANTOAN1.S.k1.v_3f2a9c1b7d4e5a60.N5eI9VN3fjaqqDpiKNo6Qw",
+                            "person_id": "0912345678",
+                            "direction": "in",
+                            "scanned_at": "2021-09-01T08:30:00+07:00",
+                            "app": "venue-scanner",
+                            "client_event_id": "quet-cong-1/2021-09-01/0001",
+                        },
+                        {
+                            "person_qr": "038099001234|Trần Văn Bình|15/06/1985|CCCD|Q456|",
+                            "direction": "in",
+                            "scanned_at": "2021-09-01T08:31:10+07:00",
+                            "app": "venue-scanner",
+                            "client_event_id": "quet-cong-1/2021-09-01/0002",
+                        },
+                        {
+                            "venue_qr": "ANTOAN1.S.k1.v_3f2a9c1b7d4e5a60.N5eI9VN3fjaqqDpiKNo6Qw",
+                            "person_id": "0912345678",
+                            "direction": "out",
+                            "scanned_at": "2021-09-01T09:05:00+07:00",
+                            "app": "venue-scanner",
+                            "client_event_id": "quet-cong-1/2021-09-01/0003",
+                        },
+                    ]
+                }
+            ]
+        }
+    )
+
     items: list[CheckInRequest] = Field(
         min_length=1, max_length=10_000, description="Up to 1,000 scans (an offline upload; ANTOAN_BATCH_MAX_ITEMS)"
     )
@@ -196,7 +231,60 @@ class _DeclarationBase(_Strict):
     client_event_id: str | None = Field(default=None, min_length=1, max_length=128)
 
 
+# One realistic body per kind: shown in each model's schema and as the named examples of the operation.
+DECLARATION_EXAMPLES: dict[str, dict[str, JsonValue]] = {
+    "domestic": {
+        "kind": "domestic",
+        "person_id": "0912345678",
+        "contact": {
+            "full_name": "Nguyễn Thị Lan",
+            "phone": "0912345678",
+            "address": "25 Trần Phú, Phường Ba Đình, TP Thanh Hóa",
+            "birth_date": "1988-04-12",
+        },
+        "symptoms": ["cough", "sore_throat"],
+        "contact_with_case": False,
+        "contact_with_suspected_case": True,
+        "places_visited": ["Chợ Vườn Hoa, TP Thanh Hóa", "Bến xe phía Bắc Thanh Hóa"],
+    },
+    "entry": {
+        "kind": "entry",
+        "person_id": "038099001234",
+        "contact": {"full_name": "Lê Minh Tuấn", "address": "Thôn Đông, Xã Quảng Tâm, TP Thanh Hóa"},
+        "nationality": "Việt Nam",
+        "flight_or_vehicle": "VN51",
+        "seat": "12A",
+        "origin": "Tokyo, Nhật Bản",
+        "border_gate": "Sân bay quốc tế Nội Bài",
+        "arrival_date": "2021-09-01",
+        "travel_history_14d": ["Nhật Bản"],
+        "quarantine_address": "Khu cách ly tập trung Trường Quân sự tỉnh Thanh Hóa",
+        "symptoms": [],
+    },
+    "domestic_move": {
+        "kind": "domestic_move",
+        "person_id": "0987654321",
+        "vehicle": "Xe khách Hoàng Long",
+        "route_from": "TP Hồ Chí Minh",
+        "route_to": "TP Thanh Hóa",
+        "departure_gate": "Bến xe Miền Đông",
+        "arrival_gate": "Chốt kiểm soát Bỉm Sơn",
+        "travel_date": "2021-09-01",
+        "symptoms": [],
+    },
+    "quarantine_daily": {
+        "kind": "quarantine_daily",
+        "person_id": "0356789012",
+        "declared_by": "0912345678",
+        "temperature_c": 37.8,
+        "symptoms": ["fever"],
+    },
+}
+
+
 class DomesticDeclaration(_DeclarationBase):
+    model_config = ConfigDict(json_schema_extra={"examples": [DECLARATION_EXAMPLES["domestic"]]})
+
     kind: Literal["domestic"]
     symptoms: list[Symptom] = Field(default_factory=list, description="In the last 14 days")
     contact_with_case: bool = False
@@ -205,6 +293,8 @@ class DomesticDeclaration(_DeclarationBase):
 
 
 class EntryDeclaration(_DeclarationBase):
+    model_config = ConfigDict(json_schema_extra={"examples": [DECLARATION_EXAMPLES["entry"]]})
+
     kind: Literal["entry"]
     nationality: str = Field(min_length=2, max_length=64)
     flight_or_vehicle: str = Field(min_length=1, max_length=64)
@@ -218,6 +308,8 @@ class EntryDeclaration(_DeclarationBase):
 
 
 class DomesticMoveDeclaration(_DeclarationBase):
+    model_config = ConfigDict(json_schema_extra={"examples": [DECLARATION_EXAMPLES["domestic_move"]]})
+
     kind: Literal["domestic_move"]
     vehicle: str = Field(min_length=1, max_length=64)
     route_from: str = Field(min_length=1, max_length=200)
@@ -229,6 +321,8 @@ class DomesticMoveDeclaration(_DeclarationBase):
 
 
 class QuarantineDailyDeclaration(_DeclarationBase):
+    model_config = ConfigDict(json_schema_extra={"examples": [DECLARATION_EXAMPLES["quarantine_daily"]]})
+
     kind: Literal["quarantine_daily"]
     temperature_c: float = Field(ge=30.0, le=45.0)
     symptoms: list[Symptom] = Field(default_factory=list)
@@ -281,6 +375,25 @@ class CaseConfirmation(_Strict):
 class CaseAccepted(BaseModel):
     case_id: str
     person_key: str
+
+
+class PersonSearch(_Strict):
+    """A person looked up by an identifier the health authority was told (someone calling in)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"kind": "phone", "value": "0912 345 678", "purpose": "Người dân gọi đường dây nóng 1900 9095"},
+                {"kind": "cccd", "value": "038099001234", "purpose": "Xác minh F1 tại Phường Điện Biên"},
+            ]
+        }
+    )
+
+    kind: IdentifierKind = Field(description="What the value is")
+    value: str = Field(
+        min_length=1, max_length=64, description="As given: any spelling of a phone number, a document's number"
+    )
+    purpose: str = Field(default="", max_length=200, description="Why: kept in the audit log (not the identifier)")
 
 
 class PersonContact(BaseModel):

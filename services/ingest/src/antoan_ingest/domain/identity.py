@@ -53,6 +53,18 @@ def normalise_person_id(raw: str) -> PersonId:
     raise InvalidPersonIdError("not a Vietnamese phone number, CCCD, CMND or passport number")
 
 
+def normalise_person_id_of_kind(kind: IdentifierKind, raw: str) -> PersonId:
+    """`raw` normalised by the one rule above, and refused unless it reads as an identifier of `kind`.
+
+    A caller who says what the identifier is (the health authority searching a person) gets no other kind:
+    nine digits given as a phone number are a CMND to the rule, so they find nobody's phone.
+    """
+    person = normalise_person_id(raw)
+    if person.kind is not kind:
+        raise InvalidPersonIdError(f"not a {kind.value} (it reads as a {person.kind.value})")
+    return person
+
+
 def person_key(pepper: bytes, person: PersonId) -> str:
     """The pseudonym that travels on topics: HMAC-SHA256 of the normalised identifier."""
     return hmac.new(pepper, person.canonical.encode(), hashlib.sha256).hexdigest()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, status
 
 from antoan_ingest.api import schemas
 from antoan_ingest.api.deps import RuntimeDep
@@ -15,6 +17,18 @@ router = APIRouter(prefix="/v1/declarations", tags=["declarations"])
 # Identifying fields stay in the vault; everything else of a declaration travels on the topic.
 _NOT_ON_TOPIC = {"person_id", "declared_by", "declared_at", "contact", "client_event_id", "kind", "symptoms"}
 _SHARED_FIELDS = {"temperature_c", "contact_with_case", "contact_with_suspected_case"}
+
+
+# Swagger UI offers these in a list (one per kind); ReDoc shows them beside the body.
+_EXAMPLES: dict[str, Any] = {
+    kind: {"summary": summary, "value": schemas.DECLARATION_EXAMPLES[kind]}
+    for kind, summary in (
+        ("domestic", "Khai báo y tế nội địa (domestic declaration)"),
+        ("entry", "Khai báo nhập cảnh (entry into the country)"),
+        ("domestic_move", "Khai báo di chuyển nội địa (domestic move)"),
+        ("quarantine_daily", "Cập nhật hằng ngày khi cách ly (quarantine daily update), on someone's behalf"),
+    )
+}
 
 
 def _person(raw: str, code: str) -> identity.PersonId:
@@ -30,7 +44,9 @@ def _person(raw: str, code: str) -> identity.PersonId:
     response_model=schemas.DeclarationAccepted,
     responses={400: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}},
 )
-async def declare(body: schemas.DeclarationRequest, runtime: RuntimeDep) -> schemas.DeclarationAccepted:
+async def declare(
+    body: Annotated[schemas.DeclarationRequest, Body(openapi_examples=_EXAMPLES)], runtime: RuntimeDep
+) -> schemas.DeclarationAccepted:
     """Record a declaration, possibly on behalf of someone else; 202 once Kafka acknowledged it."""
     settings = runtime.settings
     pepper = settings.pepper.get_secret_value().encode()
