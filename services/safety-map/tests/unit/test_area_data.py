@@ -190,6 +190,15 @@ def test_a_row_with_more_cells_than_the_header_is_refused() -> None:
     assert [p["row"] for p in problems] == [1]
 
 
+def test_a_cell_longer_than_any_csv_reader_takes_is_a_problem_of_its_row_not_a_crash() -> None:
+    # Given a second data row whose name is 200,000 characters long (Python's CSV reader stops at 131,072)
+    text = f'{HEADER}\n38,province,Thanh Hóa,,3640128,\n39,province,"{"x" * 200_000}",,1,\n'
+    # When it is parsed, Then that row is reported as not readable
+    problems = csv_problems(text)
+    assert [p["row"] for p in problems] == [2]
+    assert "field larger than field limit" in problems[0]["error"]
+
+
 @pytest.mark.parametrize(
     "header",
     [

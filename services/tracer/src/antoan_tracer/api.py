@@ -4,8 +4,11 @@
   with contact details from ingest's identity vault (the vault audits the read).
 - `GET /v1/venues/{venue_id}/visits?from=…&to=…` (and `.csv`): the venue owner's visitor history, with
   the venue's API key.
-- `/healthz`, `/readyz`, `/metrics`, `/docs`, `/openapi.json`. No other path answers: whatever state a
-  page shows needs the health authority's token or the venue's key.
+- `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, and `/docs` and `/redoc` from vendored assets (no
+  CDN). No other path answers, and every refusal (unknown paths and methods included) is the JSON error shape:
+  whatever state a page shows needs the health authority's token or the venue's key.
+- `from`/`to` of a venue's history are read as clients write them (`domain/periods.py`): an unencoded `+`
+  of the offset is still a `+`, and left out they are the last 24 hours.
 
 The server runs on a thread of the worker process (`serve_in_thread`), beside the stream processor.
 """
@@ -17,19 +20,19 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any
 
 import httpx
 import redis
 import uvicorn
 from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.openapi.models import Example
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from antoan_shared import spreadsheet
-from antoan_shared.events import VenueState
+from antoan_shared.events import VenueState, utc_now
 from antoan_shared.venues import VenueDirectory, check_venue_key
 from antoan_shared.web import (
     ApiError,
@@ -39,8 +42,10 @@ from antoan_shared.web import (
     check_health_authority,
     error_response,
     health_router,
+    install_api_docs,
     install_error_handlers,
 )
+from antoan_tracer.domain.periods import InvalidPeriodError, Period, requested_period
 from antoan_tracer.readmodel import ReadModel
 from antoan_tracer.settings import TracerSettings
 
@@ -103,8 +108,8 @@ class VenueVisitsView(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     venue_id: str
-    from_: str = Field(alias="from")
-    to: str
+    from_: str = Field(alias="from", description="RFC 3339: the start of the period read, as given or by default")
+    to: str = Field(description="RFC 3339: the end of the period read, as given or by default")
     visits: list[VisitView] = Field(description="Visits overlapping [from, to], by start")
 
 
@@ -134,8 +139,24 @@ def get_reads(request: Request) -> Reads:
 
 ReadsDep = Annotated[Reads, Depends(get_reads)]
 BearerToken = Annotated[str | None, Depends(bearer_token)]
-CaseId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-VenueId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+CaseId = Annotated[
+    str,
+    Path(
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The case's id: the health authority's own (e.g. BN12345) or the one ingest gave it",
+        openapi_examples={"case": {"summary": "A case the authority numbered", "value": "BN12345"}},
+    ),
+]
+VenueId = Annotated[
+    str,
+    Path(
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="The venue's id, as `POST /v1/venues` on ingest answered it",
+        openapi_examples={"venue": {"summary": "A registered venue", "value": "v_3f9c2a1b7d4e6f80"}},
+    ),
+]
 
 
 def require_health_authority(reads: ReadsDep, token: BearerToken) -> str:
@@ -161,28 +182,53 @@ def owned_venue(reads: ReadsDep, venue_id: VenueId, token: BearerToken) -> Venue
 OwnedVenue = Annotated[VenueState, Depends(owned_venue)]
 
 
-@dataclass(frozen=True)
-class Range:
-    start: datetime
-    end: datetime
+PERIOD_HELP = (
+    "RFC 3339 with a time zone, e.g. `2026-12-02T00:00:00+07:00` (Vietnam time) or `2026-12-01T17:00:00Z`. "
+    "In a URL write the `+` as `%2B`; a `+` left unencoded arrives as a space, and a space before the offset is "
+    "read as its `+`."
+)
+PERIOD_EXAMPLES: dict[str, dict[str, Example]] = {
+    "from": {
+        "vietnam": {"summary": "Midnight, Vietnam time", "value": "2026-12-02T00:00:00+07:00"},
+        "utc": {"summary": "The same instant in UTC", "value": "2026-12-01T17:00:00Z"},
+    },
+    "to": {
+        "vietnam": {"summary": "The end of that day, Vietnam time", "value": "2026-12-02T23:59:59+07:00"},
+        "utc": {"summary": "The same instant in UTC", "value": "2026-12-02T16:59:59Z"},
+    },
+}
 
 
-def visit_range(
+def visit_period(
     reads: ReadsDep,
-    start: Annotated[str | None, Query(alias="from", description="RFC 3339 with a time zone")] = None,
-    end: Annotated[str | None, Query(alias="to", description="RFC 3339 with a time zone")] = None,
-) -> Range:
+    start: Annotated[
+        str | None,
+        Query(
+            alias="from",
+            description=f"Start of the period. {PERIOD_HELP} Default: 24 hours before `to` (or the retention "
+            "period before it, if shorter).",
+            json_schema_extra={"format": "date-time"},
+            openapi_examples=PERIOD_EXAMPLES["from"],
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        Query(
+            alias="to",
+            description=f"End of the period. {PERIOD_HELP} Default: now. At most the retention period after `from`.",
+            json_schema_extra={"format": "date-time"},
+            openapi_examples=PERIOD_EXAMPLES["to"],
+        ),
+    ] = None,
+) -> Period:
+    """The period of `from` and `to` (400 `invalid_range` with the format expected, when they make none)."""
     try:
-        parsed = Range(datetime.fromisoformat(start or ""), datetime.fromisoformat(end or ""))
-    except ValueError:
-        raise ApiError(400, "invalid_range", "give from and to as RFC 3339 timestamps with a time zone") from None
-    naive = parsed.start.tzinfo is None or parsed.end.tzinfo is None
-    if naive or parsed.end < parsed.start or parsed.end - parsed.start > reads.settings.retention:
-        raise ApiError(400, "invalid_range", "from must precede to, with time zones, within the retention period")
-    return parsed
+        return requested_period(start, end, utc_now(), reads.settings.retention)
+    except InvalidPeriodError as exc:
+        raise ApiError(400, "invalid_range", str(exc)) from None
 
 
-VisitRange = Annotated[Range, Depends(visit_range)]
+VisitPeriod = Annotated[Period, Depends(visit_period)]
 
 
 # --- the app ----------------------------------------------------------------------------------------
@@ -202,11 +248,13 @@ def create_api(
             "A case's contacts for the health authority, a venue's visitor history for its owner. Every 4xx "
             'and 5xx answer is `{"error": {"code": ..., "message": ...}}` with a machine-readable code.'
         ),
+        docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
     )
     app.state.reads = Reads(settings, read_model, venues)
     install_error_handlers(app)
+    install_api_docs(app)
 
     async def on_redis_error(_: Request, exc: Exception) -> Response:
         log.warning("redis unavailable", extra={"error": repr(exc)})
@@ -249,7 +297,7 @@ def _case_routes(app: FastAPI) -> None:
 
 def _venue_routes(app: FastAPI) -> None:
     @app.get("/v1/venues/{venue_id}/visits", tags=["venues"], response_model=VenueVisitsView, responses=VENUE_ERRORS)
-    async def visits_of_venue(venue: OwnedVenue, period: VisitRange, reads: ReadsDep) -> dict[str, Any]:
+    async def visits_of_venue(venue: OwnedVenue, period: VisitPeriod, reads: ReadsDep) -> dict[str, Any]:
         """The venue owner's visitor history (pseudonymous): visits overlapping [from, to]."""
         visits = await run_in_threadpool(reads.read_model.venue_visits, venue.venue_id, period.start, period.end)
         return {
@@ -265,7 +313,7 @@ def _venue_routes(app: FastAPI) -> None:
         response_class=Response,
         responses={**CSV_ANSWER, **VENUE_ERRORS},
     )
-    async def visits_of_venue_csv(venue: OwnedVenue, period: VisitRange, reads: ReadsDep) -> Response:
+    async def visits_of_venue_csv(venue: OwnedVenue, period: VisitPeriod, reads: ReadsDep) -> Response:
         """The same history as a spreadsheet, one row per visit, with the venue's name on each."""
         visits = await run_in_threadpool(reads.read_model.venue_visits, venue.venue_id, period.start, period.end)
         rows = [[venue.venue_id, venue.name, *(v[c] for c in VISIT_COLUMNS[2:])] for v in visits]

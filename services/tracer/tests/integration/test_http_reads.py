@@ -6,11 +6,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -336,10 +337,11 @@ def test_a_venues_history_needs_its_own_key_and_a_valid_range(api: TestClient, r
         # And a venue that does not exist is not found
         missing = api.get(path.replace("hall", "nowhere"), params=window(), headers=OWNER)
         assert (missing.status_code, error_code(missing)) == (404, "venue_not_found")
-        # And a range that is missing, unreadable, without a time zone, backwards or too long is refused
+        # And a range that is unreadable, without a time zone, backwards, too long or beyond any datetime is refused
         naive = {"from": "2024-01-01T00:00:00", "to": "2024-01-01T01:00:00"}
         too_long = {"from": (NOW - timedelta(days=30)).isoformat(), "to": NOW.isoformat()}
-        for params in ({}, {"from": "yesterday", "to": "today"}, naive, window(0, 60), too_long):
+        first_hour = {"from": "0001-01-01T00:00:00Z", "to": "0001-01-01T01:00:00Z"}  # was a 500 (overflow)
+        for params in ({"from": "yesterday", "to": "today"}, naive, window(0, 60), too_long, first_hour):
             bad = api.get(path, params=params, headers=OWNER)
             assert (bad.status_code, error_code(bad)) == (400, "invalid_range"), params
         # While the owner reads it
@@ -400,6 +402,80 @@ def test_a_venues_history_downloads_as_a_spreadsheet_safe_csv(api: TestClient, r
     assert {(r["venue_id"], r["venue_name"]) for r in rows} == {("hall", "'" + VENUE_NAME)}
 
 
+def test_a_range_in_vietnam_time_is_read_even_when_its_plus_was_not_encoded(
+    api: TestClient, read_model: ReadModel
+) -> None:
+    # Given a visit an hour ago, and the last three hours written in Vietnam time (+07:00)
+    read_model.record_visits([visit("v", 60, 30)])
+    vietnam = timezone(timedelta(hours=7))
+    start, end = (NOW - timedelta(hours=3)).astimezone(vietnam), NOW.astimezone(vietnam)
+    for path in ("/v1/venues/hall/visits", "/v1/venues/hall/visits.csv"):
+        # When the owner sends them with the `+` encoded, and pasted as written (a query string's `+` is a space)
+        encoded = api.get(path, params={"from": start.isoformat(), "to": end.isoformat()}, headers=OWNER)
+        pasted = api.get(f"{path}?from={start.isoformat()}&to={end.isoformat()}", headers=OWNER)
+        assert "+07:00" in str(pasted.request.url)
+        # Then both read the same period, with the visit in it
+        assert encoded.status_code == pasted.status_code == 200, pasted.text
+        assert encoded.content == pasted.content
+    answer = api.get(f"/v1/venues/hall/visits?from={start.isoformat()}&to={end.isoformat()}", headers=OWNER).json()
+    assert (answer["from"], answer["to"]) == (start.isoformat(), end.isoformat())
+    assert [v["visit_id"] for v in answer["visits"]] == ["v"]
+
+
+def test_a_venues_history_without_a_range_is_the_last_24_hours(api: TestClient, read_model: ReadModel) -> None:
+    # Given visits 23 hours ago, an hour ago, and 26 hours ago (ended 25 hours ago)
+    read_model.record_visits([visit("recent", 23 * 60, 30), visit("now", 60, 30), visit("old", 26 * 60, 60)])
+    # When the owner asks without from and to, or with only one of them
+    before = datetime.now(UTC)
+    answer = api.get("/v1/venues/hall/visits", headers=OWNER).json()
+    after = datetime.now(UTC)
+    only_to = api.get("/v1/venues/hall/visits", params={"to": NOW.isoformat()}, headers=OWNER).json()
+    only_from = api.get(
+        "/v1/venues/hall/visits", params={"from": (NOW - timedelta(hours=2)).isoformat()}, headers=OWNER
+    ).json()
+    # Then the period read is the 24 hours up to now, and says so
+    start, end = datetime.fromisoformat(answer["from"]), datetime.fromisoformat(answer["to"])
+    assert before <= end <= after
+    assert end - start == timedelta(hours=24)
+    assert [v["visit_id"] for v in answer["visits"]] == ["recent", "now"]
+    # And only `to` reads the 24 hours before it, only `from` reads from it until now
+    assert (only_to["from"], only_to["to"]) == ((NOW - timedelta(hours=24)).isoformat(), NOW.isoformat())
+    assert [v["visit_id"] for v in only_to["visits"]] == ["recent", "now"]
+    assert [v["visit_id"] for v in only_from["visits"]] == ["now"]
+    # And the CSV reads the same default period
+    assert [r["visit_id"] for r in rows_of(api.get("/v1/venues/hall/visits.csv", headers=OWNER))] == ["recent", "now"]
+
+
+def test_an_unreadable_range_is_refused_saying_the_format_and_how_to_encode_the_plus(api: TestClient) -> None:
+    # When the owner sends a time the tracer cannot read
+    response = api.get("/v1/venues/hall/visits?from=2.12.2026&to=2026-12-02T00:00:00Z", headers=OWNER)
+    # Then the refusal is JSON with its code, naming the parameter, the format expected and the encoded `+`
+    assert (response.status_code, error_code(response)) == (400, "invalid_range")
+    message = response.json()["error"]["message"]
+    assert message.startswith("from is not a timestamp")
+    assert "RFC 3339" in message
+    assert "2026-12-02T00:00:00+07:00" in message
+    assert "%2B" in message
+
+
+def test_the_range_parameters_are_documented_with_their_default_and_examples(api: TestClient) -> None:
+    # When the document of the venue's history is read
+    for path in ("/v1/venues/{venue_id}/visits", "/v1/venues/{venue_id}/visits.csv"):
+        operation = api.get("/openapi.json").json()["paths"][path]["get"]
+        parameters = {p["name"]: p for p in operation["parameters"]}
+        # Then from and to say their format, that an unencoded + is read, and their defaults, with examples
+        for name, default in (("from", "24 hours before `to`"), ("to", "Default: now")):
+            description = parameters[name]["description"]
+            assert "RFC 3339" in description
+            assert "%2B" in description
+            assert "a space before the offset is read as its `+`" in description
+            assert default in description
+            assert parameters[name]["required"] is False
+            assert parameters[name]["schema"]["format"] == "date-time"
+            assert parameters[name]["examples"]["vietnam"]["value"].endswith("+07:00")
+        assert parameters["venue_id"]["examples"]["venue"]["value"]
+
+
 def test_a_venue_not_found_while_the_directory_loads_is_a_retry(
     settings: TracerSettings, read_model: ReadModel, readiness: Readiness
 ) -> None:
@@ -430,20 +506,30 @@ def test_reads_are_a_retry_while_redis_cannot_be_reached(
 
 def test_no_other_path_answers_and_every_refusal_is_json(api: TestClient) -> None:
     # When paths other than the tracer's reads are asked for (Faust's old table and router views among them)
-    for path in ("/", "/table/case-contacts/BN1", "/router/", "/v1/cases/BN1", "/v1/venues/hall", "/redoc"):
+    paths = ("/", "/table/case-contacts/BN1", "/router/", "/v1/cases/BN1", "/v1/venues/hall", "/apidocs/none.js")
+    for path in paths:
         response = api.get(path, headers=HA)
         # Then each is a 404 in the error shape
         assert (response.status_code, error_code(response)) == (404, "not_found"), path
-    # And a method the reads do not have is refused in the same shape
-    response = api.post("/v1/cases/BN1/contacts", headers=HA)
-    assert (response.status_code, error_code(response)) == (405, "method_not_allowed")
+    # And a method the reads do not have is refused in the same shape, on the reads and on the pages alike
+    for method, path in (("POST", "/v1/cases/BN1/contacts"), ("DELETE", "/v1/venues/hall/visits"), ("PUT", "/docs")):
+        response = api.request(method, path, headers=HA)
+        assert (response.status_code, error_code(response)) == (405, "method_not_allowed"), path
 
 
 def test_operations_paths_answer(api: TestClient, readiness: Readiness) -> None:
     assert api.get("/healthz").json() == {"status": "ok"}
     assert api.get("/readyz").json() == {"status": "ready", "checks": {"kafka": True, "redis": True}}
     assert "antoan_http_rejected_total" in api.get("/metrics").text
-    assert api.get("/docs").status_code == 200
+    for page in ("/docs", "/redoc"):
+        # The API's pages load nothing from a CDN: their scripts are the service's own
+        response = api.get(page)
+        assert response.status_code == 200, page
+        assert response.headers["content-type"].startswith("text/html")
+        assert "default-src 'none'" in response.headers["content-security-policy"]
+        scripts = re.findall(r'<script[^>]* src="([^"]+)"', response.text)
+        assert scripts, page
+        assert all(src.startswith("/apidocs/") and api.get(src).status_code == 200 for src in scripts), scripts
     paths = set(api.get("/openapi.json").json()["paths"])
     assert paths == {
         "/healthz",

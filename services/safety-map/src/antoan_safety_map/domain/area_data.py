@@ -76,11 +76,17 @@ def validate_rows(rows: Sequence[dict[str, Any]]) -> list[AreaRow]:
 
 def parse_csv(text: str) -> list[AreaRow]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = tuple(reader.fieldnames or ())
-    missing = [column for column in COLUMNS[:3] if column not in header]
-    unknown = [column for column in header if column not in COLUMNS]
-    if missing or unknown:
-        raise AreaDataError(
-            [{"row": 0, "error": f"the header needs {', '.join(COLUMNS)}; missing {missing}, unknown {unknown}"}]
-        )
-    return validate_rows(list(reader))
+    try:
+        header = tuple(reader.fieldnames or ())
+        missing = [column for column in COLUMNS[:3] if column not in header]
+        unknown = [column for column in header if column not in COLUMNS]
+        if missing or unknown:
+            raise AreaDataError(
+                [{"row": 0, "error": f"the header needs {', '.join(COLUMNS)}; missing {missing}, unknown {unknown}"}]
+            )
+        rows = list(reader)
+    except csv.Error as exc:  # a field over the reader's limit (128 KiB): no area has such a name
+        # `line_num` counts the lines read before the one that failed: with the header as row 0 (as for every
+        # other problem), that is the failing row's number.
+        raise AreaDataError([{"row": reader.line_num, "error": f"not CSV: {exc}"}]) from exc
+    return validate_rows(rows)

@@ -156,7 +156,7 @@ def inbox_message(event: Event) -> dict[str, Any] | None:
     for field in INSTANT_FIELDS:
         instant = message.get(field) if message else None
         if isinstance(instant, int) and not EARLIEST_US <= instant < LATEST_US:
-            raise ValueError(f"instant {field}={instant} µs is outside the range the tracer computes in")
+            raise ValueError(f"instant {field!r} is outside the years 1970 to 4999 the tracer computes in")
     return message
 
 

@@ -36,11 +36,30 @@ class AreasAccepted(BaseModel):
     accepted: int
 
 
+# Thanh Hóa province, its capital city and one of the city's wards, as the national code list numbers them.
+_AREA_EXAMPLE_ROWS: list[dict[str, Any]] = [
+    {"area_code": "38", "area_kind": "province", "name": "Tỉnh Thanh Hóa", "population": 3640128},
+    {
+        "area_code": "380",
+        "area_kind": "district",
+        "name": "Thành phố Thanh Hóa",
+        "parent_code": "38",
+        "population": 359910,
+        "vaccination_coverage": 0.72,
+    },
+    {"area_code": "14755", "area_kind": "ward", "name": "Phường Hàm Rồng", "parent_code": "380", "population": 14210},
+]
+_AREA_EXAMPLE_CSV = "".join(
+    ",".join(str(row.get(column, "")) for column in area_data.COLUMNS) + "\n"
+    for row in [{column: column for column in area_data.COLUMNS}, *_AREA_EXAMPLE_ROWS]  # the header, then rows
+)
+
 _AREA_BODY: dict[str, Any] = {
     "content": {
-        "text/csv": {"schema": {"type": "string"}, "example": "area_code,area_kind,name,parent_code,population\n"},
+        "text/csv": {"schema": {"type": "string"}, "example": _AREA_EXAMPLE_CSV},
         "application/json": {
-            "schema": {"type": "object", "properties": {"areas": {"type": "array", "items": {"type": "object"}}}}
+            "schema": {"type": "object", "properties": {"areas": {"type": "array", "items": {"type": "object"}}}},
+            "example": {"areas": _AREA_EXAMPLE_ROWS},
         },
     },
     "required": True,

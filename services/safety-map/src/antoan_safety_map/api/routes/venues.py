@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from antoan_safety_map.api.deps import HealthAuthority, KnownVenue, OwnedVenue, RuntimeDep
 from antoan_safety_map.domain import self_assessment
@@ -88,8 +88,33 @@ async def venue_occupancy(venue: KnownVenue) -> Occupancy:
     return Occupancy.model_validate(venue.occupancy())
 
 
+# Bounded and checked as text: an unknown id is echoed in the refusal, and a lone surrogate (JSON's `\ud800`)
+# in a plain `str` key would reach it, where no UTF-8 answer can carry it (it was a 500).
+CriterionId = Annotated[str, StringConstraints(max_length=64)]
+
+
 class SelfAssessmentAnswers(BaseModel):
-    answers: dict[str, bool] = Field(
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "answers": {
+                        "masks": True,
+                        "distancing": True,
+                        "hand_hygiene": True,
+                        "qr_checkin": True,
+                        "ventilation": False,
+                        "staff_declarations": True,
+                        "cleaning": True,
+                        "capacity_limit": False,
+                        "isolation_plan": False,
+                    }
+                }
+            ]
+        }
+    )
+
+    answers: dict[CriterionId, bool] = Field(
         max_length=len(self_assessment.CHECKLIST),
         description="criterion id -> met; unanswered criteria count as not met",
         examples=[{"masks": True, "distancing": True, "qr_checkin": True}],
@@ -140,6 +165,10 @@ async def submit_self_assessment(
 
 
 class Clearance(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"note": "Biên bản khử khuẩn ngày 03/09/2021 của Trung tâm Y tế TP Thanh Hóa"}]}
+    )
+
     note: str = Field(default="", max_length=500, description="e.g. the disinfection report's reference")
 
 
