@@ -42,6 +42,7 @@ def test_the_walk_covers_every_role() -> None:
         "/v1/declarations",
         "/v1/cases",  # the health authority
         "/contacts",
+        "/v1/persons/search",
         "/clearance",
         "/visits",  # the venue owner's history
         "/self-assessment",

@@ -113,9 +113,14 @@ def install_error_handlers(app: FastAPI) -> None:
             message = f"{request.method} is not allowed on {request.url.path}; allowed: {allowed or 'none'}"
         return error_response(exc.status_code, code, message, headers=exc.headers)
 
+    async def on_unexpected(_: Request, __: Exception) -> Response:
+        # The server logs the exception with its traceback; the client gets the one error shape, no internals.
+        return error_response(500, "internal_error", "an unexpected error on the server; it is logged, retry later")
+
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)
 
 
 def _problem(request: Request, err: Mapping[str, Any]) -> dict[str, Any]:
