@@ -10,22 +10,19 @@ the page, which the browser reports).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from jsonschema import Draft202012Validator
-from playwright.sync_api import Browser, ConsoleMessage, Page, Route, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page
 
-from antoan_localstack import stack
+from antoan_localstack.browser import chromium, only_loopback
 from antoan_localstack.testing import RunningServices
 
 pytestmark = pytest.mark.integration
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 RENDER_TIMEOUT_MS = 30_000
 
 # An operation each service's document must list: (method, path, a word of its summary to search for).
@@ -42,15 +39,8 @@ def service_url(services: RunningServices, service: str) -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    chromium = stack._require_tool("chromium", ["chromium"])  # apt-get on a fresh machine (as root)
-    # Chromium refuses to run as root with its sandbox on.
-    args = ["--no-sandbox"] if os.geteuid() == 0 else []
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, headless=True, args=args)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 class OfflinePage:
@@ -61,18 +51,10 @@ class OfflinePage:
         self.csp_violations: list[str] = []
         self.errors: list[str] = []
         self.context = browser.new_context(viewport={"width": 1280, "height": 900})
-        self.context.route("**/*", self._only_loopback)
+        self.context.route("**/*", only_loopback(self.refused))
         self.page: Page = self.context.new_page()
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
         self.page.on("console", self._on_console)
-
-    def _only_loopback(self, route: Route) -> None:
-        url = urlsplit(route.request.url)
-        if url.scheme in ("http", "https", "ws", "wss") and url.hostname not in LOOPBACK:
-            self.refused.append(route.request.url)
-            route.abort("internetdisconnected")
-        else:
-            route.continue_()
 
     def _on_console(self, message: ConsoleMessage) -> None:
         if "Content Security Policy" in message.text:

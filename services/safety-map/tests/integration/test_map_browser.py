@@ -14,13 +14,13 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Route, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize
 
 from antoan_localstack import stack
+from antoan_localstack.browser import chromium, only_loopback
 from antoan_localstack.testing import RunningServices, wait_for
 from antoan_shared import events
 
@@ -28,7 +28,6 @@ pytestmark = pytest.mark.integration
 
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 390, "height": 844}
-LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 # The marker colours of app.css, as the browser computes them.
 GREEN, YELLOW, ORANGE, RED = "rgb(46, 157, 58)", "rgb(242, 194, 0)", "rgb(240, 127, 19)", "rgb(215, 38, 30)"
 LIVE_CHANGE_TIMEOUT_MS = 30_000
@@ -42,15 +41,8 @@ def ingest(running_services: RunningServices) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    chromium = stack._require_tool("chromium", ["chromium"])  # apt-get on a fresh machine (as root)
-    # Chromium refuses to run as root with its sandbox on.
-    args = ["--no-sandbox"] if os.geteuid() == 0 else []
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, headless=True, args=args)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 class OfflineContext:
@@ -60,17 +52,9 @@ class OfflineContext:
         self.refused: list[str] = []
         self.errors: list[str] = []
         self.context: BrowserContext = browser.new_context(viewport=viewport, device_scale_factor=2)
-        self.context.route("**/*", self._only_loopback)
+        self.context.route("**/*", only_loopback(self.refused))
         self.page: Page = self.context.new_page()
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-
-    def _only_loopback(self, route: Route) -> None:
-        url = route.request.url
-        if urlsplit(url).scheme in ("http", "https", "ws", "wss") and urlsplit(url).hostname not in LOOPBACK:
-            self.refused.append(url)
-            route.abort("internetdisconnected")
-        else:
-            route.continue_()
 
     def close(self) -> None:
         self.context.close()
