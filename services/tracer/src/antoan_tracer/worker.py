@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import redis
 
@@ -19,9 +20,12 @@ log = logging.getLogger(__name__)
 
 
 class Worker:
-    def __init__(self, settings: TracerSettings, directory: VenueDirectory) -> None:
+    def __init__(
+        self, settings: TracerSettings, directory: VenueDirectory, stream_alive: Callable[[], bool] = lambda: True
+    ) -> None:
         self.settings = settings
         self.directory = directory
+        self.stream_alive = stream_alive
         self.redis = redis.Redis.from_url(settings.redis_url)
         self.read_model = ReadModel(self.redis, settings)
         self.publisher = EventPublisher(settings, "tracer")
@@ -32,14 +36,14 @@ class Worker:
         ]
 
     async def ready_checks(self) -> dict[str, bool]:
-        """Ready: Kafka and Redis answer, and the group is not far behind. (The Quix consumer itself is not asked:
-        librdkafka crashed when another thread called it while the group was forming.)"""
+        """Ready: the stream process runs, Kafka and Redis answer, and the group is not far behind."""
         lag = await asyncio.to_thread(consumer_group_lag, self.settings, self.settings.group_id("tracer"), self.inputs)
         try:
             redis_ok = bool(await asyncio.to_thread(self.redis.ping))
         except redis.RedisError:
             redis_ok = False
         return {
+            "stream": self.stream_alive(),
             "kafka": lag is not None,
             "redis": redis_ok,
             "caught_up": lag is not None and lag <= self.settings.max_ready_lag,
@@ -48,8 +52,8 @@ class Worker:
         }
 
     def warm_up(self) -> None:
-        """Create the lag probe's client before Quix's: librdkafka crashed (rdk:main, SIGSEGV) when the first
-        /readyz created it on another thread while the Quix consumer was starting."""
+        """Create the lag probe's client before the first /readyz (librdkafka once crashed, rdk:main SIGSEGV, when
+        it was first created on another thread while a Quix consumer was starting in the same process)."""
         consumer_group_lag(self.settings, self.settings.group_id("tracer"), self.inputs)
 
     def serve(self) -> None:

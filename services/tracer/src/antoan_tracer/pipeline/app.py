@@ -188,6 +188,10 @@ def build(
             "session.timeout.ms": int(settings.session_timeout_s * 1000),
             "heartbeat.interval.ms": 1000,
             "max.poll.interval.ms": 60_000,
+            # The inboxes are read read_committed, so what one stage wrote becomes readable only once the
+            # worker commits; librdkafka's default 500 ms wait for a fetch left the worker idle after each
+            # commit. Measured on the flood (30,000 check-ins, one worker): 2,110/s at 500 ms, 2,858/s at 20.
+            "fetch.wait.max.ms": 20,
         },
         # One transactional id per worker process, named after the group (the ACLs grant that prefix).
         producer_extra_config={
