@@ -37,7 +37,7 @@ def main() -> None:
     inboxes = [settings.topic(spec) for spec in topics.TRACER_INTERNAL]
     Ticker(settings.librdkafka_config(), inboxes, settings.tick_interval_s).start()
 
-    supervisor = StreamSupervisor()
+    supervisor = StreamSupervisor(settings.data_dir, settings.stream_processes)
     worker = Worker(settings, directory, supervisor.alive)
     worker.warm_up()
     threading.Thread(target=worker.serve, name="tracer-http", daemon=True).start()

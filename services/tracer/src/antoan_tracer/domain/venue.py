@@ -2,7 +2,9 @@
 
 State under one venue, every value the size of one visit or one window, whatever the venue's traffic:
 - `x|<visit>`: a visit as it now stands [person, start, end, open, counted in occupancy];
-- `v|<bucket>|<visit>`: the same visit once under every time bucket it overlaps (an hour by default);
+- `v|<bucket>|<visit>`: the visit's id under every time bucket it overlaps (an hour by default), so that a
+  window finds the visits it may overlap; written when the visit comes to overlap the bucket, not on every
+  change of the visit (a visit changes often, a window seldom reads);
 - `y|<window>` and `w|<bucket>|<window>`: a spreader's window, likewise;
 - `c`: [the occupancy as last published, how many windows are stored (none: a visit matches nothing)].
 - `m|<case>|<person>|<match>`: each contact match made here (one per overlapping visit and window), and
@@ -82,6 +84,17 @@ class VenueStage:
         for bucket in new_buckets:
             store.set(f"{kind}|{bucket:09d}|{entry_id}", value)
 
+    def _file_visit(
+        self, store: Store, visit_id: str, old: tuple[int, int] | None, new: tuple[int, int] | None
+    ) -> None:
+        """Keep a visit's id under exactly the buckets its new interval overlaps, touching only those that change."""
+        old_buckets = set(self._buckets(*old)) if old else set()
+        new_buckets = set(self._buckets(*new)) if new else set()
+        for bucket in old_buckets - new_buckets:
+            store.delete(f"v|{bucket:09d}|{visit_id}")
+        for bucket in new_buckets - old_buckets:
+            store.set(f"v|{bucket:09d}|{visit_id}", 1)
+
     # --- matching --------------------------------------------------------------------------------------
 
     @staticmethod
@@ -110,8 +123,10 @@ class VenueStage:
     def _matches_of_window(self, store: Store, venue: str, window_id: str, window: list[Any] | None) -> Matches:
         matches: Matches = {}
         if window is not None:
-            for visit_id, visit in self._in_buckets(store, "v", window[3], window[4]).items():
-                self._match(venue, window_id, window, visit_id, visit, matches)
+            for visit_id in self._in_buckets(store, "v", window[3], window[4]):
+                visit = store.get(f"x|{visit_id}")
+                if visit is not None:
+                    self._match(venue, window_id, window, visit_id, visit, matches)
         return matches
 
     @staticmethod
@@ -158,14 +173,7 @@ class VenueStage:
                 self._matches_of_visit(store, venue, visit_id, old),
                 self._matches_of_visit(store, venue, visit_id, new),
             )
-        self._file(
-            store,
-            "v",
-            visit_id,
-            (old[1], old[2]) if old else None,
-            (new[1], new[2]) if new else None,
-            new[:3] if new else [],
-        )
+        self._file_visit(store, visit_id, (old[1], old[2]) if old else None, (new[1], new[2]) if new else None)
         now = self.clock()
         was_counted = bool(old and old[4])
         if new is None:
