@@ -95,7 +95,7 @@ def scan_text(text: str, where: str, planted: tuple[str, ...] = ()) -> list[Find
 
 # The tracer's internal messages (antoan_tracer.domain.person and venue) carry instants as integer microseconds
 # since the epoch: these fields, and an exposure's instants (`x`: [degree, exposed_at, venue, start, end, source]).
-TRACER_INBOXES = (topics.TRACER_PERSON_INBOX.name, topics.TRACER_VENUE_INBOX.name)
+TRACER_INBOXES = tuple(spec.name for spec in topics.TRACER_INTERNAL)
 INSTANT_FIELDS = frozenset({"t", "s", "e", "f", "u"})
 EXPOSURE_INSTANTS = (1, 3, 4)
 

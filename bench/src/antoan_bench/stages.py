@@ -435,7 +435,7 @@ def tracer_offsets(bs: BenchStack) -> kafka_io.GroupOffsets:
         bs.config.kafka_bootstrap,
         settings.group_id("tracer"),
         settings.topic(topics.CHECKINS),
-        [settings.topic(spec) for spec in topics.TRACER_INTERNAL],
+        [settings.topic(spec) for spec in topics.TRACER_INBOXES],
         [settings.topic(topics.CASES), settings.topic(topics.DECLARATIONS)],
     )
 

@@ -256,7 +256,22 @@ TRACER_VENUE_INBOX = TopicSpec(
         "removal); plus clock ticks to every partition, for automatic check-outs."
     ),
 )
-TRACER_INTERNAL = (TRACER_PERSON_INBOX, TRACER_VENUE_INBOX)
+# A contact's windows (F1s' and beyond) wait here and enter the venue inbox only while the stages keep up:
+# each fans out to many contacts of the next degree, and a new case's F1 must not queue behind that work.
+TRACER_CONTACT_WINDOWS = TopicSpec(
+    "tracer.contact-windows.v2",
+    key="venue_id",
+    value_types=(),
+    writer="tracer",
+    access=Access.INTERNAL,
+    description=(
+        "Windows of contacts (degree 1 and beyond) on their way to the venue inbox, same keys and partitions; "
+        "the tracer's relay admits them while the stages are not behind."
+    ),
+)
+TRACER_INTERNAL = (TRACER_PERSON_INBOX, TRACER_VENUE_INBOX, TRACER_CONTACT_WINDOWS)
+# The topics the stages themselves read (the tracer's consumer group); the contact windows are the relay's.
+TRACER_INBOXES = (TRACER_PERSON_INBOX, TRACER_VENUE_INBOX)
 
 
 def _dead_letters(service: str) -> TopicSpec:

@@ -2,7 +2,8 @@
 
 Workers started with the same settings form one consumer group and share the partitions. A worker is two
 processes: this one, which serves the HTTP reads (port TRACER_PORT) from the read model it feeds (visits.v1
-and exposures.v2 into Redis), sends the clock ticks and answers readiness; and its stream processing
+and exposures.v2 into Redis), sends the clock ticks, relays contacts' windows (`pipeline.relay`) and answers
+readiness; and its stream processing
 (`antoan_tracer.stream`, Quix Streams), a child it starts, watches and starts again if it stops, and which
 dies with it. Stopping this process (SIGTERM, Ctrl-C) stops both.
 """
@@ -17,6 +18,7 @@ from antoan_shared.kafka import ensure_topics
 from antoan_shared.logs import configure_logging
 from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower
 from antoan_tracer.pipeline import app as pipeline
+from antoan_tracer.pipeline.relay import WindowRelay
 from antoan_tracer.pipeline.ticker import Ticker
 from antoan_tracer.settings import get_settings
 from antoan_tracer.supervisor import StreamSupervisor
@@ -34,8 +36,9 @@ def main() -> None:
 
     directory = VenueDirectory()  # for the venue owners' keys
     VenueDirectoryFollower(settings, directory).start()
-    inboxes = [settings.topic(spec) for spec in topics.TRACER_INTERNAL]
+    inboxes = [settings.topic(spec) for spec in topics.TRACER_INBOXES]
     Ticker(settings.librdkafka_config(), inboxes, settings.tick_interval_s).start()
+    WindowRelay(settings).start()
 
     supervisor = StreamSupervisor(settings.data_dir, settings.stream_processes)
     worker = Worker(settings, directory, supervisor.alive)

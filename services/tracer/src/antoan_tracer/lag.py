@@ -35,7 +35,9 @@ _readers: dict[tuple[tuple[tuple[str, str], ...], str], Any] = {}
 _answers: dict[tuple[Any, ...], tuple[float, int | None]] = {}
 
 
-def consumer_group_lag(settings: ServiceSettings, group_id: str, topic_names: list[str]) -> int | None:
+def consumer_group_lag(
+    settings: ServiceSettings, group_id: str, topic_names: list[str], max_age_s: float = CACHE_S
+) -> int | None:
     """Records on `topic_names` the group has still to read; None when the broker cannot be reached.
 
     Per partition: its last readable offset minus the group's committed one; a partition the group has
@@ -47,7 +49,7 @@ def consumer_group_lag(settings: ServiceSettings, group_id: str, topic_names: li
     key = (connection, group_id, tuple(sorted(topic_names)))
     with _lock:  # one measurement at a time: concurrent probes wait for it and share the answer
         cached = _answers.get(key)
-        if cached is not None and time.monotonic() - cached[0] < CACHE_S:
+        if cached is not None and time.monotonic() - cached[0] < max_age_s:
             return cached[1]
         admin = _admins.get(connection)
         if admin is None:

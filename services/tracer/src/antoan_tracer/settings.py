@@ -16,6 +16,8 @@ class TracerSettings(HealthAuthorityTokenSettings, RedisSettings):
     host: str = Field(default="127.0.0.1", validation_alias="TRACER_HOST")
     port: int = Field(default=8002, validation_alias="TRACER_PORT")
     data_dir: Path = Field(default=Path(".run/tracer-data"), validation_alias="TRACER_DATA_DIR")
+    # Contacts' windows enter the venue inbox while the stages are at most this many records behind (relay.py).
+    relay_max_lag: int = Field(default=500, ge=0, validation_alias="TRACER_RELAY_MAX_LAG")
     # Stream processes per worker (each a Quix Streams application of the group, see `supervisor`).
     stream_processes: int = Field(default=1, ge=1, le=64, validation_alias="TRACER_STREAM_PROCESSES")
     replication_factor: int = Field(default=1, ge=1, validation_alias="TRACER_REPLICATION_FACTOR")

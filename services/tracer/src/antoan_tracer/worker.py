@@ -32,7 +32,7 @@ class Worker:
         self.follower = ReadModelFollower(settings, self.read_model, self.publisher)
         self.inputs = [
             settings.topic(spec)
-            for spec in (*topics.TRACER_INTERNAL, topics.CHECKINS, topics.CASES, topics.DECLARATIONS)
+            for spec in (*topics.TRACER_INBOXES, topics.CHECKINS, topics.CASES, topics.DECLARATIONS)
         ]
 
     async def ready_checks(self) -> dict[str, bool]:

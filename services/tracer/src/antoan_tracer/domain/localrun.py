@@ -31,6 +31,8 @@ class LocalPipeline:
     partitions: int = 3
     person_queues: list[Queue] = field(default_factory=list)
     venue_queues: list[Queue] = field(default_factory=list)
+    # The contact-window lane (its relay into the venue inbox): served to the venue stage in any interleaving.
+    window_queues: list[Queue] = field(default_factory=list)
     person_stores: list[DictStores] = field(default_factory=list)
     venue_stores: list[DictStores] = field(default_factory=list)
     published: list[Out] = field(default_factory=list)  # every public record, in publication order
@@ -38,6 +40,7 @@ class LocalPipeline:
     def __post_init__(self) -> None:
         self.person_queues = [deque() for _ in range(self.partitions)]
         self.venue_queues = [deque() for _ in range(self.partitions)]
+        self.window_queues = [deque() for _ in range(self.partitions)]
         self.person_stores = [DictStores() for _ in range(self.partitions)]
         self.venue_stores = [DictStores() for _ in range(self.partitions)]
 
@@ -49,6 +52,8 @@ class LocalPipeline:
             self.person_queues[self._partition(out.key)].append((out.key, dict(out.value)))
         elif out.spec == topics.TRACER_VENUE_INBOX:
             self.venue_queues[self._partition(out.key)].append((out.key, dict(out.value)))
+        elif out.spec == topics.TRACER_CONTACT_WINDOWS:
+            self.window_queues[self._partition(out.key)].append((out.key, dict(out.value)))
         else:
             self.published.append(out)
 
@@ -62,16 +67,19 @@ class LocalPipeline:
 
     def pending(self) -> list[tuple[str, int]]:
         """The non-empty queues, as (stage, partition)."""
-        return [("person", i) for i, q in enumerate(self.person_queues) if q] + [
-            ("venue", i) for i, q in enumerate(self.venue_queues) if q
-        ]
+        return (
+            [("person", i) for i, q in enumerate(self.person_queues) if q]
+            + [("venue", i) for i, q in enumerate(self.venue_queues) if q]
+            + [("windows", i) for i, q in enumerate(self.window_queues) if q]
+        )
 
     def step(self, stage: str, partition: int) -> None:
         if stage == "person":
             key, message = self.person_queues[partition].popleft()
             outs = self.people.handle(self.person_stores[partition], key, message)
         else:
-            key, message = self.venue_queues[partition].popleft()
+            queue = self.venue_queues[partition] if stage == "venue" else self.window_queues[partition]
+            key, message = queue.popleft()
             outs = self.venues.handle(self.venue_stores[partition], key, message)
         for out in outs:
             self.send(out)

@@ -67,6 +67,13 @@ def derived_id(*parts: object) -> str:
 # --- the messages of the person inbox --------------------------------------------------------------
 
 
+def window_lane(degree: int) -> topics.TopicSpec:
+    """Where a spreader's window goes: a case's own straight to the venue inbox; a contact's (it finds contacts
+    of the next degree, many more of them) through the contact-window lane, which the relay admits into the
+    venue inbox while the stages keep up. A window's changes all take the same lane, so they stay in order."""
+    return topics.TRACER_VENUE_INBOX if degree == 0 else topics.TRACER_CONTACT_WINDOWS
+
+
 def scan_message(event: CheckInRecorded) -> dict[str, Any]:
     return {
         "k": "scan",
@@ -258,7 +265,7 @@ class PersonStage:
             case_id, degree, venue, start, end = window
             outs.append(
                 Out(
-                    topics.TRACER_VENUE_INBOX,
+                    window_lane(degree),
                     venue,
                     {"k": "win", "i": window_id, "c": case_id, "p": person, "g": degree, "s": start, "e": end},
                 )
@@ -281,7 +288,7 @@ class PersonStage:
                 )
         for window_id, window in before.items():
             if window_id not in after:
-                outs.append(Out(topics.TRACER_VENUE_INBOX, window[2], {"k": "win", "i": window_id, "x": 1}))
+                outs.append(Out(window_lane(window[1]), window[2], {"k": "win", "i": window_id, "x": 1}))
         return outs
 
     def _role_windows(
