@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -32,16 +33,23 @@ class PersonId:
 
 _SEPARATORS = re.compile(r"[\s.\-()]")
 # Vietnamese mobile numbers: 0 + 9 digits nationally, 84 + 9 digits internationally (prefixes 3,5,7,8,9).
-_PHONE_NATIONAL = re.compile(r"0([35789]\d{8})")
-_PHONE_INTERNATIONAL = re.compile(r"\+?84([35789]\d{8})")
-_CCCD = re.compile(r"\d{12}")
-_CMND = re.compile(r"\d{9}")
-_PASSPORT = re.compile(r"[A-Z](?=[A-Z0-9]*\d)[A-Z0-9]{5,11}")  # a letter first, and digits in it
+_PHONE_NATIONAL = re.compile(r"0([35789][0-9]{8})")
+_PHONE_INTERNATIONAL = re.compile(r"\+?84([35789][0-9]{8})")
+_CCCD = re.compile(r"[0-9]{12}")
+_CMND = re.compile(r"[0-9]{9}")
+_PASSPORT = re.compile(r"[A-Z](?=[A-Z0-9]*[0-9])[A-Z0-9]{5,11}")  # a letter first, and digits in it
+
+
+def _plain(raw: str) -> str:
+    """Compatibility forms folded (NFKC: full-width `０９１２`, `＋`) and every decimal digit of any script as its
+    ASCII digit (Arabic-Indic `٠١٢`, Devanagari, …): one number written any way is one person, never two."""
+    folded = unicodedata.normalize("NFKC", raw)
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() and not c.isascii() else c for c in folded)
 
 
 def normalise_person_id(raw: str) -> PersonId:
     """`0912345678`, `+84912345678` and `84912345678` are one person; documents lose case and spaces."""
-    compact = _SEPARATORS.sub("", raw.strip()).upper()
+    compact = _SEPARATORS.sub("", _plain(raw).strip()).upper()
     if match := _PHONE_NATIONAL.fullmatch(compact) or _PHONE_INTERNATIONAL.fullmatch(compact):
         return PersonId(IdentifierKind.PHONE, "84" + match.group(1))
     if _CCCD.fullmatch(compact):
