@@ -165,8 +165,11 @@ class CheckInRecorder:
                 )
             )
             contacts.append((person_key, each_contact))
+        # What the client said, not what the server filled in: a retry of a scan sent without `scanned_at`
+        # arrives at another "now" and is still the same scan.
+        said_at = command.scanned_at.isoformat() if command.scanned_at is not None else "-"
         fingerprint = checkins.fingerprint(
-            venue.venue_id, command.direction, scanned_at.isoformat(), *(e.person_key for e in recorded)
+            venue.venue_id, command.direction, said_at, *(e.person_key for e in recorded)
         )
         return _Pending(venue, recorded, contacts, fingerprint)
 
