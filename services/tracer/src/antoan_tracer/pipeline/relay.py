@@ -60,6 +60,20 @@ class WindowRelay(threading.Thread):
                 log.warning("contact-window relay interrupted; it starts again", exc_info=True)
                 self._stop_requested.wait(1.0)
 
+    def _wait_until_caught_up(self) -> bool:
+        """Until the stages are at most TRACER_RELAY_MAX_LAG records behind (False: the relay is stopping); the
+        batch size follows how busy they are."""
+        limit = self._settings.relay_max_lag
+        while not self._stop_requested.is_set():
+            behind = self._behind()
+            if behind is not None and behind <= limit:
+                if behind <= limit // 4:
+                    self._batch = min(self._max_batch, self._batch * 2)  # the stages idle: larger steps
+                return True
+            self._batch = max(self._min_batch, self._batch // 2)  # the stages are busy: smaller steps
+            self._stop_requested.wait(self._pause_s)
+        return False
+
     def _behind(self) -> int | None:
         return consumer_group_lag(
             self._settings, self._settings.group_id("tracer"), self._inboxes, max_age_s=self._pause_s / 2
@@ -83,14 +97,11 @@ class WindowRelay(threading.Thread):
         consumer.subscribe([self._source])
         try:
             while not self._stop_requested.is_set():
-                behind = self._behind()
-                if behind is None or behind > self._settings.relay_max_lag:
-                    self._batch = max(self._min_batch, self._batch // 2)  # the stages are busy: smaller steps
-                    self._stop_requested.wait(self._pause_s)
-                    continue
-                if behind <= self._settings.relay_max_lag // 4:
-                    self._batch = min(self._max_batch, self._batch * 2)  # the stages are idle: larger steps
                 messages = consumer.consume(num_messages=self._batch, timeout=self._pause_s)
+                if not messages:
+                    continue  # nothing waiting: the relay costs one idle fetch, no lag measurement
+                if not self._wait_until_caught_up():
+                    break  # stopping: the batch is not committed, so it is read again next time
                 copied = self._copy(producer, messages)
                 if copied:
                     if producer.flush(30) > 0:
