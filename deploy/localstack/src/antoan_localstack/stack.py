@@ -592,6 +592,11 @@ def _last_lines(text: str, n: int = TAIL_LINES) -> str:
     return "\n".join(text.rstrip().splitlines()[-n:])
 
 
+def log_tail(cfg: StackConfig, name: str, n: int = TAIL_LINES) -> str:
+    """The last `n` lines of a component's log (`(no log)` when it has none)."""
+    return _tail(cfg.log_file(name), n)
+
+
 def _tail(path: Path, n: int = TAIL_LINES) -> str:
     try:
         with path.open("rb") as fh:

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -236,6 +236,23 @@ def private_stack(secrets: Mapping[str, str] | None = None, **overrides: Any) ->
 def namespace() -> str:
     """A topic namespace (and consumer-group prefix) of this test's own."""
     return new_namespace()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failing test that ran against `running_services` carries the services' last log lines.
+
+    Timing failures under a loaded suite are otherwise hard to tell apart: a stage behind, a follower
+    stuck, a service restarting.
+    """
+    report: pytest.TestReport = yield
+    services = getattr(item, "funcargs", {}).get("running_services")
+    if report.failed and call.when == "call" and isinstance(services, RunningServices):
+        for name in stack.SERVICE_NAMES:
+            report.sections.append((f"{name} log (last lines)", stack.log_tail(services.config, name, 60)))
+    return report
 
 
 @pytest.fixture

@@ -405,10 +405,14 @@ class ReadModelFollower(threading.Thread):
             log.warning("read model offsets not committed", extra={"error": repr(exc)})
 
     def _on_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        assigned = list(assigned)
+        log.info("read model partitions assigned", extra={"partitions": sorted(map(_field, assigned))})
         self._unpositioned.update(assigned)
         self.assigned.set()
 
     def _on_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        revoked = list(revoked)
+        log.info("read model partitions revoked", extra={"partitions": sorted(map(_field, revoked))})
         for tp in revoked:
             self._unpositioned.discard(tp)
             self._expected.pop(tp, None)
