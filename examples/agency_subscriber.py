@@ -689,8 +689,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         source = subscribe(opts, config)
     except KafkaTimeoutError:
-        why = f" ({kafka_log.cause})" if kafka_log.cause else ""
-        login = f"as {opts.sasl_username} " if opts.security_protocol.startswith("SASL") else ""
+        sasl = opts.security_protocol.startswith("SASL")
+        cause = kafka_log.cause
+        if sasl and cause.endswith("socket disconnected"):
+            # A broker refusing a SASL login answers and then closes the connection; when both arrive in one
+            # read, kafka-python (3.0.12) reports only the disconnection.
+            cause += ", as a broker does after refusing a login"
+        why = f" ({cause})" if cause else ""
+        login = f"as {opts.sasl_username} " if sasl else ""
         print(
             f"error: could not connect to Kafka at {opts.bootstrap} {login}over {opts.security_protocol} "
             f"within {opts.connect_timeout:g}s{why}; check --bootstrap, --security-protocol and the login",

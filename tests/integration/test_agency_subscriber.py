@@ -303,7 +303,8 @@ def test_wrong_sasl_credentials_end_it_in_seconds_with_one_line_saying_so(
     assert wrong.returncode == 1
     assert wrong.stderr.count("\n") == 1, wrong.stderr
     assert f"could not connect to Kafka at {cfg.kafka_bootstrap} as agency" in wrong.stderr
-    assert "Authentication failed" in wrong.stderr
+    # (kafka-python 3.0.12 drops the broker's refusal when the closed connection arrives in the same read)
+    assert "Authentication failed" in wrong.stderr or "as a broker does after refusing a login" in wrong.stderr
 
 
 # --- each public topic --------------------------------------------------------------------------------

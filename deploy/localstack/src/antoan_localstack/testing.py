@@ -377,7 +377,14 @@ def kill_service(services: RunningServices, name: str) -> int:
 
 
 def restart_services(services: RunningServices) -> None:
-    """Start whatever of the module's services is not running, and wait until all are ready."""
+    """Start whatever of the module's services is not running, and wait until all are ready.
+
+    A port let go a moment ago may still be held for an instant (another test process probing for a free
+    port), so each stopped service's port is first waited for rather than taken as someone else's.
+    """
+    down = {name for name, pid in stack.running(services.config).items() if pid is None}
+    ports = [int(getattr(services.config, spec.port_field)) for spec in stack.SERVICES if spec.name in down]
+    wait_for(lambda: not any(map(stack.port_in_use, ports)), timeout=30, what=f"ports {ports} to be free")
     stack.start_services(services.config, services.env)
     stack.wait_services_ready(services.config)
 
