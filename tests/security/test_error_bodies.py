@@ -34,6 +34,9 @@ def test_an_unexpected_error_is_a_json_500_without_internals() -> None:
     assert answer.headers["content-type"].startswith("application/json")
     assert answer.json()["error"]["code"] == "internal_error"
     assert "password" not in answer.text
+    # answered outside the middlewares, it still carries the security headers
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["cache-control"] == "no-store"
 
 
 def test_an_error_echoing_a_lone_surrogate_is_still_a_4xx() -> None:

@@ -23,6 +23,11 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+# Person keys per vault look-up (ingest's `POST /v1/persons/lookup`, called by the tracer): 500 keys of 64
+# characters (about 34 KB of JSON) fit well under ingest's 64 KiB body limit, so the schema's limit is the
+# real one; a case's contacts are looked up in chunks of this size.
+PERSON_LOOKUP_MAX_KEYS = 500
+
 REJECTED = Counter("antoan_http_rejected_total", "Requests refused with a 4xx or 5xx, by error code", ["code"])
 
 
@@ -115,7 +120,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_unexpected(_: Request, __: Exception) -> Response:
         # The server logs the exception with its traceback; the client gets the one error shape, no internals.
-        return error_response(500, "internal_error", "an unexpected error on the server; it is logged, retry later")
+        return error_response(
+            500,
+            "internal_error",
+            "an unexpected error on the server; it is logged, retry later",
+            headers=dict(SECURITY_HEADERS),  # answered outside the middlewares, SecurityHeaders among them
+        )
 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
@@ -399,6 +409,44 @@ async def _send_error(
     response = error_response(status, code, message, headers=headers)
     await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
     await send({"type": "http.response.body", "body": response.body})
+
+
+# Every answer of every service: no MIME sniffing, no referrer, never framed, and (unless a route says how it
+# may be cached) never stored, since most answers are someone's data: a case's contacts, a venue's visitors,
+# a check-in's receipt. Pages and API docs set their own Content-Security-Policy; everything else is data
+# and may load nothing.
+SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("x-frame-options", "DENY"),
+    ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
+    ("cache-control", "no-store"),
+)
+
+
+class SecurityHeaders:
+    """Adds `SECURITY_HEADERS` to every HTTP answer that does not set its own value for one of them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                if b"etag" in present:  # a static file (the pages' scripts, styles, fonts): revalidated, not refetched
+                    present.add(b"cache-control")
+                    headers.append((b"cache-control", b"no-cache"))
+                headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS if k.encode() not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self._app(scope, receive, with_headers)
 
 
 class TokenBuckets:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import redis
 import redis.asyncio as aioredis
@@ -26,6 +27,7 @@ from antoan_shared.web import (
     BodySizeLimit,
     ErrorResponse,
     RateLimit,
+    SecurityHeaders,
     error_response,
     health_router,
     install_api_docs,
@@ -58,7 +60,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             client, settings.redis_prefix, settings.idempotency_record_ttl_s, settings.idempotency_pending_ttl_s
         )
         recorder = CheckInRecorder(settings, directory, publisher, idempotency, vault)
-        app.state.runtime = Runtime(settings, publisher, directory, follower, vault, recorder)
+        app.state.runtime = Runtime(settings, publisher, directory, follower, vault, recorder, idempotency)
         log.info("ingest started", extra={"host": settings.host, "port": settings.port})
         try:
             yield
@@ -89,6 +91,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     install_api_docs(app)
+    _document_configured_limits(app, settings)
 
     async def on_broker_error(_: Request, exc: Exception) -> Response:
         log.warning("broker unavailable", extra={"error": repr(exc)})
@@ -122,4 +125,22 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         default_limit=settings.max_body_bytes,
         limits={"/v1/checkins/batch": settings.max_batch_body_bytes},
     )
+    app.add_middleware(SecurityHeaders)  # outermost: on the middlewares' own refusals too
     return app
+
+
+def _document_configured_limits(app: FastAPI, settings: IngestSettings) -> None:
+    """The OpenAPI document gives the batch limit this deployment enforces (ANTOAN_BATCH_MAX_ITEMS), not the
+    schema's ceiling: a client sizing its offline uploads by the document is never refused."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            items = document["components"]["schemas"]["CheckInBatch"]["properties"]["items"]
+            items["maxItems"] = settings.batch_max_items
+            items["description"] = f"Up to {settings.batch_max_items:,} scans (an offline upload)"
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

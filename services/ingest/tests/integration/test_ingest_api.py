@@ -262,6 +262,7 @@ def test_a_deactivated_venue_refuses_check_ins(client: httpx.Client) -> None:
 def test_every_kind_of_declaration_is_published_without_identifiers(
     client: httpx.Client, running_services: RunningServices
 ) -> None:
+    today = events.utc_now().date()
     declarations = [
         {"kind": "domestic", "person_id": "0912000040", "symptoms": ["cough"], "places_visited": ["Chợ Vườn Hoa"]},
         {
@@ -272,7 +273,7 @@ def test_every_kind_of_declaration_is_published_without_identifiers(
             "seat": "12A",
             "origin": "Tokyo",
             "border_gate": "Nội Bài",
-            "arrival_date": "2021-09-01",
+            "arrival_date": today.isoformat(),
             "travel_history_14d": ["JP"],
             "quarantine_address": "Khách sạn Mường Thanh, Sầm Sơn",
             "contact": {"full_name": "Trần Thị Bình", "phone": "0912000041"},
@@ -283,7 +284,7 @@ def test_every_kind_of_declaration_is_published_without_identifiers(
             "vehicle": "36B-123.45",
             "route_from": "Hà Nội",
             "route_to": "Thanh Hóa",
-            "travel_date": "2021-09-02",
+            "travel_date": (today + timedelta(days=1)).isoformat(),
         },
         {"kind": "quarantine_daily", "person_id": "0912000043", "temperature_c": 37.8, "declared_by": "0912000044"},
     ]

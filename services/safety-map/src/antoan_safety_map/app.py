@@ -22,7 +22,13 @@ from antoan_safety_map.engine import INPUTS, RiskEngine
 from antoan_safety_map.settings import SafetyMapSettings, get_settings
 from antoan_shared import topics
 from antoan_shared.kafka import EventPublisher, ensure_topics
-from antoan_shared.web import BodySizeLimit, health_router, install_api_docs, install_error_handlers
+from antoan_shared.web import (
+    BodySizeLimit,
+    SecurityHeaders,
+    health_router,
+    install_api_docs,
+    install_error_handlers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +74,7 @@ def create_app(settings: SafetyMapSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_api_docs(app)
     app.add_middleware(BodySizeLimit, default_limit=BODY_LIMIT, limits={"/v1/areas": AREA_DATA_LIMIT})
+    app.add_middleware(SecurityHeaders)  # outermost: on the middlewares' own refusals too
 
     async def ready_checks() -> dict[str, bool]:
         runtime: Runtime = app.state.runtime

@@ -35,9 +35,11 @@ from antoan_shared import spreadsheet
 from antoan_shared.events import VenueState, utc_now
 from antoan_shared.venues import VenueDirectory, check_venue_key
 from antoan_shared.web import (
+    PERSON_LOOKUP_MAX_KEYS,
     ApiError,
     BodySizeLimit,
     ErrorResponse,
+    SecurityHeaders,
     bearer_token,
     check_health_authority,
     error_response,
@@ -52,8 +54,7 @@ from antoan_tracer.settings import TracerSettings
 log = logging.getLogger(__name__)
 
 BODY_LIMIT = 64 * 1024  # every route is a GET: nothing legitimate sends a body
-# Person keys per request to ingest's vault: 500 keys of 64 characters stay well under its 64 KiB body limit.
-LOOKUP_CHUNK = 500
+LOOKUP_CHUNK = PERSON_LOOKUP_MAX_KEYS  # person keys per request to ingest's vault
 LOOKUP_CONCURRENCY = 4
 LOOKUP_TIMEOUT_S = 10.0
 
@@ -265,6 +266,7 @@ def create_api(
     _case_routes(app)
     _venue_routes(app)
     app.add_middleware(BodySizeLimit, default_limit=BODY_LIMIT)
+    app.add_middleware(SecurityHeaders)  # outermost: on the middlewares' own refusals too
     return app
 
 

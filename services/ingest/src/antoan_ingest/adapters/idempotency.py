@@ -78,3 +78,14 @@ class IdempotencyStore:
         for claim in failed:
             pipe.delete(self._key(claim.event_id))
         await pipe.execute()
+
+    async def bind(self, name: str, owner: str) -> str | None:
+        """Binds `name` (a health authority's case id) to `owner` (a person key) for the records' lifetime, if
+        nothing holds it; returns the owner it was already bound to when that is someone else, else None."""
+        key = f"{self._prefix}bound:{name}"
+        pipe = self._client.pipeline(transaction=False)
+        pipe.set(key, owner, nx=True, ex=self._ttl_s)
+        pipe.get(key)
+        _, current = await pipe.execute()
+        holder = (current or b"").decode() or owner
+        return None if holder == owner else holder

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
+from antoan_ingest.adapters.idempotency import IdempotencyStore
 from antoan_ingest.adapters.vault import IdentityVault
 from antoan_ingest.checkins import CheckInRecorder
 from antoan_ingest.settings import IngestSettings
@@ -24,6 +25,7 @@ class Runtime:
     follower: VenueDirectoryFollower
     vault: IdentityVault
     checkins: CheckInRecorder
+    idempotency: IdempotencyStore
 
 
 def get_runtime(request: Request) -> Runtime:

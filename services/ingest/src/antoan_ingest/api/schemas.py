@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictFloat, StrictInt
 
 from antoan_ingest.domain.identity import IdentifierKind
 from antoan_shared.events import CheckInApp, Direction, HealthDeclaration, Symptom, VenueCategory
@@ -27,6 +27,8 @@ PersonIdText = Annotated[
 
 
 class _Strict(BaseModel):
+    """A request body: no unknown fields, and numbers and booleans as JSON has them (`true` is not 1)."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -55,9 +57,9 @@ class VenueRegistration(_Strict):
     province_code: ProvinceCode = ""
     district_code: DistrictCode = ""
     ward_code: WardCode = ""
-    lat: float | None = Field(default=None, ge=8.0, le=24.0, description="Vietnam, with its islands")
-    lon: float | None = Field(default=None, ge=102.0, le=118.0)
-    capacity: int = Field(ge=1, le=1_000_000)
+    lat: StrictFloat | None = Field(default=None, ge=8.0, le=24.0, description="Vietnam, with its islands")
+    lon: StrictFloat | None = Field(default=None, ge=102.0, le=118.0)
+    capacity: StrictInt = Field(ge=1, le=1_000_000)
     owner_phone: PersonIdText | None = Field(default=None, description="Kept in the identity vault, not on topics")
 
 
@@ -72,9 +74,9 @@ class VenueUpdate(_Strict):
     province_code: ProvinceCode | None = None
     district_code: DistrictCode | None = None
     ward_code: WardCode | None = None
-    lat: float | None = Field(default=None, ge=8.0, le=24.0)
-    lon: float | None = Field(default=None, ge=102.0, le=118.0)
-    capacity: int | None = Field(default=None, ge=1, le=1_000_000)
+    lat: StrictFloat | None = Field(default=None, ge=8.0, le=24.0)
+    lon: StrictFloat | None = Field(default=None, ge=102.0, le=118.0)
+    capacity: StrictInt | None = Field(default=None, ge=1, le=1_000_000)
 
 
 class VenueCreated(BaseModel):
@@ -194,7 +196,9 @@ class CheckInBatch(_Strict):
     )
 
     items: list[CheckInRequest] = Field(
-        min_length=1, max_length=10_000, description="Up to 1,000 scans (an offline upload; ANTOAN_BATCH_MAX_ITEMS)"
+        min_length=1,
+        max_length=10_000,  # the ceiling of ANTOAN_BATCH_MAX_ITEMS; the OpenAPI document gives the configured one
+        description="Up to 1,000 scans (an offline upload; ANTOAN_BATCH_MAX_ITEMS)",
     )
 
 
@@ -287,8 +291,8 @@ class DomesticDeclaration(_DeclarationBase):
 
     kind: Literal["domestic"]
     symptoms: list[Symptom] = Field(default_factory=list, description="In the last 14 days")
-    contact_with_case: bool = False
-    contact_with_suspected_case: bool = False
+    contact_with_case: StrictBool = False
+    contact_with_suspected_case: StrictBool = False
     places_visited: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=50)
 
 
@@ -324,7 +328,7 @@ class QuarantineDailyDeclaration(_DeclarationBase):
     model_config = ConfigDict(json_schema_extra={"examples": [DECLARATION_EXAMPLES["quarantine_daily"]]})
 
     kind: Literal["quarantine_daily"]
-    temperature_c: float = Field(ge=30.0, le=45.0)
+    temperature_c: StrictFloat = Field(ge=30.0, le=45.0)
     symptoms: list[Symptom] = Field(default_factory=list)
 
 

@@ -17,7 +17,7 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from antoan_shared.events import AreaKind
 
@@ -36,6 +36,13 @@ class AreaRow(BaseModel):
     parent_code: str | None = Field(default=None, pattern=r"^\d{2,5}$")
     population: int | None = Field(default=None, ge=0)
     vaccination_coverage: float | None = Field(default=None, ge=0, le=1)
+
+    @field_validator("population", "vaccination_coverage", mode="before")
+    @classmethod
+    def _no_bool_as_number(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # JSON's true is not 1
+            raise ValueError("a number, not true or false")
+        return value
 
     @model_validator(mode="after")
     def _codes_fit_kinds(self) -> AreaRow:

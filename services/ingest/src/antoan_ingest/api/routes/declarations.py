@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, status
 
 from antoan_ingest.api import schemas
 from antoan_ingest.api.deps import RuntimeDep
-from antoan_ingest.domain import checkins, identity
+from antoan_ingest.domain import checkins, identity, plausible
 from antoan_shared import events, topics
 from antoan_shared.web import ApiError, ErrorResponse
 
@@ -52,8 +52,13 @@ async def declare(
     pepper = settings.pepper.get_secret_value().encode()
     now = events.utc_now()
     declared_at = body.declared_at or now
-    if declared_at > now + settings.max_clock_skew:
-        raise ApiError(400, "declared_at_in_future", "declared_at is in the future")
+    try:
+        plausible.check_moment("declared_at", declared_at, now, settings.max_clock_skew)
+        for name in ("arrival_date", "travel_date"):
+            plausible.check_day(name, getattr(body, name, None), now.date())
+        plausible.check_birth_date(body.contact.birth_date if body.contact else None, now.date())
+    except plausible.ImplausibleTimeError as exc:
+        raise ApiError(400, exc.code, str(exc)) from exc
     person = _person(body.person_id, "invalid_person_id")
     person_key = identity.person_key(pepper, person)
     declarant_key = None

@@ -14,7 +14,7 @@ from antoan_ingest.api import schemas
 from antoan_ingest.api.deps import HealthAuthority, RuntimeDep
 from antoan_ingest.domain import identity
 from antoan_shared import events, topics
-from antoan_shared.web import ApiError, ErrorResponse
+from antoan_shared.web import PERSON_LOOKUP_MAX_KEYS, ApiError, ErrorResponse
 
 router = APIRouter(prefix="/v1/persons", tags=["persons"])
 
@@ -52,7 +52,9 @@ class PersonLookup(BaseModel):
         }
     )
 
-    person_keys: list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = Field(min_length=1, max_length=10_000)
+    person_keys: list[Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]] = Field(
+        min_length=1, max_length=PERSON_LOOKUP_MAX_KEYS
+    )
     purpose: str = Field(default="", max_length=200, description="Why: kept in the audit log")
 
 

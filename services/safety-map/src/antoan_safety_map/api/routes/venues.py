@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from antoan_safety_map.api.deps import HealthAuthority, KnownVenue, OwnedVenue, RuntimeDep
 from antoan_safety_map.domain import self_assessment
@@ -114,7 +114,7 @@ class SelfAssessmentAnswers(BaseModel):
         }
     )
 
-    answers: dict[CriterionId, bool] = Field(
+    answers: dict[CriterionId, StrictBool] = Field(
         max_length=len(self_assessment.CHECKLIST),
         description="criterion id -> met; unanswered criteria count as not met",
         examples=[{"masks": True, "distancing": True, "qr_checkin": True}],
