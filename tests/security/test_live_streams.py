@@ -23,7 +23,7 @@ STREAMS = 2000
 
 @pytest.fixture(scope="module")
 def services_env() -> dict[str, str]:
-    return {"SAFETY_MAP_MAX_STREAMS": str(STREAMS), "INGEST_RATE_LIMIT_PER_S": "0"}
+    return {"SAFETY_MAP_MAX_STREAMS": str(STREAMS), "INGEST_RATE_LIMIT_PER_S": "0", "SAFETY_MAP_RATE_LIMIT_PER_S": "0"}
 
 
 async def _hold(client: httpx.AsyncClient, url: str, connected: asyncio.Event, counter: list[int]) -> str:

@@ -73,7 +73,8 @@ def running_stack(state_dir: Path) -> Iterator[BenchStack]:
     namespace = "bench" + uuid.uuid4().hex[:8]
     env = {
         **stack.isolated_env(namespace),
-        "INGEST_RATE_LIMIT_PER_S": "0",  # the benchmark is one client sending a province's traffic
+        # The benchmark is one client sending a province's traffic and polling its results.
+        **{f"{service}_RATE_LIMIT_PER_S": "0" for service in ("INGEST", "TRACER", "SAFETY_MAP")},
     }
     ha_token = env["ANTOAN_HA_TOKEN"]
     try:

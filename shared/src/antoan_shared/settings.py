@@ -124,3 +124,29 @@ class HealthAuthorityTokenSettings(ServiceSettings):
     def _ha_token_is_real(self) -> HealthAuthorityTokenSettings:
         self._check_secret("ANTOAN_HA_TOKEN", self.ha_token)
         return self
+
+
+class HttpServiceSettings(HealthAuthorityTokenSettings):
+    """What the three HTTP services read besides their own: the token, and who is trusted about addresses.
+
+    `host`, `port` and the rate limit are each service's own (`INGEST_PORT`, `TRACER_RATE_LIMIT_PER_S`, ...):
+    every service declares them again with its variables.
+    """
+
+    host: str
+    port: int
+    # Requests a second per client (an accepted credential, else the address); 0 turns the limit off.
+    rate_limit_per_s: float
+    rate_limit_burst: float
+
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated; "*" for any):
+    # none by default, so a client cannot pick the address its rate limit is counted on.
+    trusted_proxies: str = Field(default="", validation_alias="ANTOAN_TRUSTED_PROXIES")
+    # Refused credentials (401/403) an address may present: a burst, then this many a minute; 0 turns it off.
+    auth_failure_burst: float = Field(default=20, ge=0, validation_alias="ANTOAN_AUTH_FAILURE_BURST")
+    auth_failures_per_min: float = Field(default=10, ge=0, validation_alias="ANTOAN_AUTH_FAILURES_PER_MIN")
+
+    def uvicorn_proxy_options(self) -> dict[str, Any]:
+        """uvicorn's reading of forwarded headers: only from `trusted_proxies`, off when there are none."""
+        trusted = self.trusted_proxies.strip()
+        return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}

@@ -14,7 +14,7 @@ from antoan_shared import codec, topics
 from antoan_shared.events import VenueState
 from antoan_shared.kafka import make_consumer
 from antoan_shared.settings import ServiceSettings
-from antoan_shared.web import ApiError
+from antoan_shared.web import ApiError, credential_verified
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ def check_venue_key(api_key: str | None, expected_hash: str) -> None:
         raise ApiError(401, "venue_key_required", "this endpoint needs the venue's API key as bearer token")
     if not hmac.compare_digest(api_key_hash(api_key), expected_hash):
         raise ApiError(403, "invalid_venue_key", "the API key does not belong to this venue")
+    credential_verified()
 
 
 class VenueDirectory:

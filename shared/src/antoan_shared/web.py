@@ -10,6 +10,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from antoan_shared.settings import HttpServiceSettings
 
 # Person keys per vault look-up (ingest's `POST /v1/persons/lookup`, called by the tracer): 500 keys of 64
 # characters (about 34 KB of JSON) fit well under ingest's 64 KiB body limit, so the schema's limit is the
@@ -202,15 +205,44 @@ def health_router(ready_checks: Callable[[], Awaitable[dict[str, bool]]]) -> API
     return router
 
 
-def serve(app: FastAPI, service: str, host: str, port: int, log_level: str) -> None:
-    """Run an HTTP service with uvicorn, its logs as JSON lines."""
+def serve(app: FastAPI, service: str, settings: HttpServiceSettings) -> None:
+    """Run an HTTP service with uvicorn on the settings' host and port, its logs as JSON lines."""
     import uvicorn
 
     from antoan_shared.logs import configure_logging
 
-    configure_logging(service, log_level)
-    # Open streams (the map's server-sent events) would otherwise hold a shutdown up forever.
-    uvicorn.run(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=5)
+    configure_logging(service, settings.log_level)
+    uvicorn.run(app, **uvicorn_options(settings))
+
+
+def uvicorn_options(settings: HttpServiceSettings) -> dict[str, Any]:
+    """How every service runs uvicorn: its own logging, forwarded headers only from trusted proxies."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        # Open streams (the map's server-sent events) would otherwise hold a shutdown up forever.
+        "timeout_graceful_shutdown": 5,
+        **settings.uvicorn_proxy_options(),
+    }
+
+
+# What any route of any service may answer from the middlewares, documented on every operation.
+LIMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorResponse, "description": "body_too_large"},
+    429: {"model": ErrorResponse, "description": "rate_limited (with Retry-After)"},
+}
+
+
+def install_rate_limit(app: FastAPI, settings: HttpServiceSettings) -> None:
+    """`RateLimit` with a service's settings."""
+    app.add_middleware(
+        RateLimit,
+        rate=settings.rate_limit_per_s,
+        burst=settings.rate_limit_burst,
+        failures_per_min=settings.auth_failures_per_min,
+        failure_burst=settings.auth_failure_burst,
+    )
 
 
 APIDOCS_DIR = Path(__file__).resolve().parent / "static" / "apidocs"
@@ -355,6 +387,7 @@ def check_health_authority(token: str | None, expected: str) -> str:
         raise ApiError(401, "token_required", "this endpoint needs the health authority's bearer token")
     if not tokens_match(token, expected):
         raise ApiError(403, "invalid_token", "the bearer token is not the health authority's")
+    credential_verified()
     return "health-authority"
 
 
@@ -450,7 +483,8 @@ class SecurityHeaders:
 
 
 class TokenBuckets:
-    """Per-client token buckets: `rate` requests a second on average, bursts up to `burst`."""
+    """Per-client token buckets: `rate` tokens a second on average, bursts up to `burst`; at most
+    `max_clients` remembered (the least recently seen is forgotten first: it would have a full bucket)."""
 
     def __init__(self, rate: float, burst: float, max_clients: int = 100_000) -> None:
         self._rate = rate
@@ -458,39 +492,121 @@ class TokenBuckets:
         self._max_clients = max_clients
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
-    def allow(self, client: str, now: float) -> bool:
+    def _tokens(self, client: str, now: float) -> float:
         tokens, last = self._buckets.pop(client, (self._burst, now))
-        tokens = min(self._burst, tokens + (now - last) * self._rate)
-        allowed = tokens >= 1.0
-        self._buckets[client] = (tokens - 1.0 if allowed else tokens, now)
+        return min(self._burst, tokens + (now - last) * self._rate)
+
+    def _keep(self, client: str, tokens: float, now: float) -> None:
+        self._buckets[client] = (tokens, now)
         if len(self._buckets) > self._max_clients:
-            self._buckets.popitem(last=False)  # the least recently seen client
+            self._buckets.popitem(last=False)
+
+    def allow(self, client: str, now: float) -> bool:
+        """Takes a token if there is one."""
+        tokens = self._tokens(client, now)
+        allowed = tokens >= 1.0
+        self._keep(client, tokens - 1.0 if allowed else tokens, now)
         return allowed
+
+    def has_token(self, client: str, now: float) -> bool:
+        """Whether `allow` would allow, without taking anything."""
+        tokens = self._tokens(client, now)
+        self._keep(client, tokens, now)
+        return tokens >= 1.0
+
+
+# Set by `RateLimit` for each request carrying a credential: a cell the credential checks mark once they
+# accepted the caller's bearer token (`credential_verified`), so the limiter keys that caller on it from then.
+_VERIFIED: ContextVar[list[bool] | None] = ContextVar("antoan_credential_verified", default=None)
+
+
+def credential_verified() -> None:
+    """Called by a credential check that accepted the request's bearer token."""
+    cell = _VERIFIED.get()
+    if cell is not None:
+        cell[0] = True
 
 
 class RateLimit:
-    """429 for a client (its bearer token, else its address) over its request rate."""
+    """429 for a client over its request rate, and for an address whose credentials keep being refused.
+
+    A client is its credential once a check has accepted that credential (the health authority's token, a
+    venue's key), else its address: a random token each time is still one address, not a new client. The
+    address is the TCP peer's, or what a trusted proxy forwarded (`ANTOAN_TRUSTED_PROXIES`, none by default;
+    uvicorn applies it). Every 401 or 403 to a credential no check has accepted costs the address one of
+    `failure_burst` tokens, given back at `failures_per_min`; with none left, its requests that carry an
+    unaccepted credential are refused before any check runs, so guessing tokens is slow.
+    """
 
     EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})
 
-    def __init__(self, app: ASGIApp, rate: float, burst: float) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        rate: float,
+        burst: float,
+        failures_per_min: float = 10.0,
+        failure_burst: float = 20.0,
+        max_clients: int = 100_000,
+    ) -> None:
         self._app = app
-        self._buckets = TokenBuckets(rate, burst) if rate > 0 else None
+        self._buckets = TokenBuckets(rate, burst, max_clients) if rate > 0 else None
         self._retry_after = str(max(1, round(1 / rate))) if rate > 0 else "1"
+        limited_failures = failures_per_min > 0 and failure_burst > 0
+        self._failures = TokenBuckets(failures_per_min / 60, failure_burst, max_clients) if limited_failures else None
+        self._failure_retry_after = str(max(1, round(60 / failures_per_min))) if limited_failures else "60"
+        self._accepted: OrderedDict[str, None] = OrderedDict()  # digests of credentials a check accepted
+        self._max_clients = max_clients
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limited = self._buckets is not None and scope["type"] == "http" and scope["path"] not in self.EXEMPT
-        if limited and not self._buckets.allow(_client_of(scope), time.monotonic()):  # type: ignore[union-attr]
+        if scope["type"] != "http" or scope["path"] in self.EXEMPT:
+            await self._app(scope, receive, send)
+            return
+        now = time.monotonic()
+        address = _address_of(scope)
+        credential = _credential_of(scope)
+        accepted = credential is not None and credential in self._accepted
+        if self._buckets is not None and not self._buckets.allow(f"key:{credential}" if accepted else address, now):
             await _send_error(
                 send, 429, "rate_limited", "too many requests; slow down", {"retry-after": self._retry_after}
             )
             return
-        await self._app(scope, receive, send)
+        if credential is None:
+            await self._app(scope, receive, send)
+            return
+        if not accepted and self._failures is not None and not self._failures.has_token(address, now):
+            message = "too many refused credentials from this address; wait before trying again"
+            await _send_error(send, 429, "rate_limited", message, {"retry-after": self._failure_retry_after})
+            return
+        cell = [False]
+        status = [0]
+
+        async def watching(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        reset = _VERIFIED.set(cell)
+        try:
+            await self._app(scope, receive, watching)
+        finally:
+            _VERIFIED.reset(reset)
+        if cell[0]:
+            self._accepted.pop(credential, None)
+            self._accepted[credential] = None
+            if len(self._accepted) > self._max_clients:
+                self._accepted.popitem(last=False)
+        elif status[0] in (401, 403) and not accepted and self._failures is not None:
+            self._failures.allow(address, time.monotonic())
 
 
-def _client_of(scope: Scope) -> str:
-    authorization = dict(scope["headers"]).get(b"authorization")
-    if authorization:
-        return "key:" + hashlib.sha256(authorization).hexdigest()[:16]
+def _credential_of(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return hashlib.sha256(value).hexdigest()[:32]
+    return None
+
+
+def _address_of(scope: Scope) -> str:
     client = scope.get("client")
     return f"ip:{client[0]}" if client else "ip:?"

@@ -242,16 +242,18 @@ def namespace() -> str:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """A failing test that ran against `running_services` carries the services' last log lines.
+    """A failing test that ran against running services (`running_services`, the fault suite's) carries the
+    services' last log lines.
 
     Timing failures under a loaded suite are otherwise hard to tell apart: a stage behind, a follower
     stuck, a service restarting.
     """
     report: pytest.TestReport = yield
-    services = getattr(item, "funcargs", {}).get("running_services")
-    if report.failed and call.when == "call" and isinstance(services, RunningServices):
-        for name in stack.SERVICE_NAMES:
-            report.sections.append((f"{name} log (last lines)", stack.log_tail(services.config, name, 60)))
+    if report.failed and call.when == "call":
+        stacks = {id(v): v for v in getattr(item, "funcargs", {}).values() if isinstance(v, RunningServices)}
+        for services in stacks.values():
+            for name in stack.SERVICE_NAMES:
+                report.sections.append((f"{name} log (last lines)", stack.log_tail(services.config, name, 60)))
     return report
 
 

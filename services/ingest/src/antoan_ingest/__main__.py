@@ -9,7 +9,7 @@ from antoan_shared.web import serve
 
 def main() -> None:
     settings = get_settings()
-    serve(create_app(settings), "ingest", settings.host, settings.port, settings.log_level)
+    serve(create_app(settings), "ingest", settings)
 
 
 if __name__ == "__main__":

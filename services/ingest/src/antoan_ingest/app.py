@@ -26,12 +26,12 @@ from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower
 from antoan_shared.web import (
     BodySizeLimit,
     ErrorResponse,
-    RateLimit,
     SecurityHeaders,
     error_response,
     health_router,
     install_api_docs,
     install_error_handlers,
+    install_rate_limit,
 )
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.include_router(health_router(ready_checks))
     for module in (venues, checkins, declarations, cases, persons):
         app.include_router(module.router)
-    app.add_middleware(RateLimit, rate=settings.rate_limit_per_s, burst=settings.rate_limit_burst)
+    install_rate_limit(app, settings)
     app.add_middleware(
         BodySizeLimit,
         default_limit=settings.max_body_bytes,

@@ -21,7 +21,7 @@ from antoan_shared import events, topics
 from antoan_shared.events import CheckInApp, CheckInMethod, Direction, HealthDeclaration, VenueState
 from antoan_shared.kafka import EventPublisher
 from antoan_shared.venues import VenueDirectory, api_key_hash
-from antoan_shared.web import ApiError
+from antoan_shared.web import ApiError, credential_verified
 
 ACCEPTED = Counter("antoan_ingest_checkins_accepted_total", "Check-in events acknowledged by Kafka", ["method"])
 REJECTED_ITEMS = Counter("antoan_ingest_checkins_rejected_total", "Check-in items refused, by reason", ["code"])
@@ -99,6 +99,7 @@ class CheckInRecorder:
             self._venues.require_loaded()
         if venue is None or not venue.active:
             raise ApiError(401, "invalid_venue_key", "the venue API key is not valid")
+        credential_verified()
         return venue
 
     async def record(self, commands: Sequence[ScanCommand], api_key: str | None) -> list[ScanAccepted | ApiError]:

@@ -7,10 +7,10 @@ from functools import lru_cache
 
 from pydantic import Field, SecretStr, model_validator
 
-from antoan_shared.settings import HealthAuthorityTokenSettings, RedisSettings
+from antoan_shared.settings import HttpServiceSettings, RedisSettings
 
 
-class IngestSettings(HealthAuthorityTokenSettings, RedisSettings):
+class IngestSettings(HttpServiceSettings, RedisSettings):
     host: str = Field(default="127.0.0.1", validation_alias="INGEST_HOST")
     port: int = Field(default=8001, validation_alias="INGEST_PORT")
     pepper: SecretStr = Field(validation_alias="ANTOAN_PEPPER")
@@ -28,7 +28,6 @@ class IngestSettings(HealthAuthorityTokenSettings, RedisSettings):
     batch_max_items: int = Field(default=1000, ge=1, le=10_000, validation_alias="ANTOAN_BATCH_MAX_ITEMS")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, validation_alias="INGEST_MAX_BODY_BYTES")
     max_batch_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, validation_alias="INGEST_MAX_BATCH_BODY_BYTES")
-    # Requests a second per client (bearer token, else address); 0 turns the limit off.
     rate_limit_per_s: float = Field(default=200.0, ge=0, validation_alias="INGEST_RATE_LIMIT_PER_S")
     rate_limit_burst: float = Field(default=400.0, ge=1, validation_alias="INGEST_RATE_LIMIT_BURST")
 

@@ -23,11 +23,13 @@ from antoan_safety_map.settings import SafetyMapSettings, get_settings
 from antoan_shared import topics
 from antoan_shared.kafka import EventPublisher, ensure_topics
 from antoan_shared.web import (
+    LIMIT_RESPONSES,
     BodySizeLimit,
     SecurityHeaders,
     health_router,
     install_api_docs,
     install_error_handlers,
+    install_rate_limit,
 )
 
 log = logging.getLogger(__name__)
@@ -70,9 +72,11 @@ def create_app(settings: SafetyMapSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        responses=LIMIT_RESPONSES,
     )
     install_error_handlers(app)
     install_api_docs(app)
+    install_rate_limit(app, settings)
     app.add_middleware(BodySizeLimit, default_limit=BODY_LIMIT, limits={"/v1/areas": AREA_DATA_LIMIT})
     app.add_middleware(SecurityHeaders)  # outermost: on the middlewares' own refusals too
 

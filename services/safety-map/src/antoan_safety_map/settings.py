@@ -8,12 +8,14 @@ from functools import lru_cache
 from pydantic import Field
 
 from antoan_safety_map.domain.levels import Level, RiskPolicy
-from antoan_shared.settings import HealthAuthorityTokenSettings, RedisSettings
+from antoan_shared.settings import HttpServiceSettings, RedisSettings
 
 
-class SafetyMapSettings(HealthAuthorityTokenSettings, RedisSettings):
+class SafetyMapSettings(HttpServiceSettings, RedisSettings):
     host: str = Field(default="127.0.0.1", validation_alias="SAFETY_MAP_HOST")
     port: int = Field(default=8003, validation_alias="SAFETY_MAP_PORT")
+    rate_limit_per_s: float = Field(default=200.0, ge=0, validation_alias="SAFETY_MAP_RATE_LIMIT_PER_S")
+    rate_limit_burst: float = Field(default=400.0, ge=1, validation_alias="SAFETY_MAP_RATE_LIMIT_BURST")
     redis_prefix: str = Field(default="antoan:map:", validation_alias="SAFETY_MAP_REDIS_PREFIX")
     # Map tiles are optional: the map works with no tile server (venues over a plain background).
     tile_url: str = Field(default="", validation_alias="SAFETY_MAP_TILE_URL")

@@ -35,6 +35,7 @@ from antoan_shared import spreadsheet
 from antoan_shared.events import VenueState, utc_now
 from antoan_shared.venues import VenueDirectory, check_venue_key
 from antoan_shared.web import (
+    LIMIT_RESPONSES,
     PERSON_LOOKUP_MAX_KEYS,
     ApiError,
     BodySizeLimit,
@@ -46,6 +47,8 @@ from antoan_shared.web import (
     health_router,
     install_api_docs,
     install_error_handlers,
+    install_rate_limit,
+    uvicorn_options,
 )
 from antoan_tracer.domain.periods import InvalidPeriodError, Period, requested_period
 from antoan_tracer.readmodel import ReadModel
@@ -252,6 +255,7 @@ def create_api(
         docs_url=None,
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
+        responses=LIMIT_RESPONSES,
     )
     app.state.reads = Reads(settings, read_model, venues)
     install_error_handlers(app)
@@ -265,6 +269,7 @@ def create_api(
     app.include_router(health_router(ready_checks))
     _case_routes(app)
     _venue_routes(app)
+    install_rate_limit(app, settings)
     app.add_middleware(BodySizeLimit, default_limit=BODY_LIMIT)
     app.add_middleware(SecurityHeaders)  # outermost: on the middlewares' own refusals too
     return app
@@ -386,10 +391,10 @@ class ApiServer(threading.Thread):
     """uvicorn on a daemon thread. It installs no signal handlers there (uvicorn only captures signals on
     the main thread), so the stream processor on the main thread keeps its own; `stop` ends it."""
 
-    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+    def __init__(self, app: FastAPI, settings: TracerSettings) -> None:
         super().__init__(name="tracer-http", daemon=True)
         # Logging is the process's own (JSON lines): uvicorn is not to configure it.
-        config = uvicorn.Config(app, host=host, port=port, log_config=None, timeout_graceful_shutdown=5)
+        config = uvicorn.Config(app, **uvicorn_options(settings))
         self.server = uvicorn.Server(config)
 
     def run(self) -> None:
@@ -409,6 +414,6 @@ class ApiServer(threading.Thread):
 
 def serve_in_thread(app: FastAPI, settings: TracerSettings) -> ApiServer:
     """Starts the HTTP server on `settings.host`:`settings.port` on a daemon thread and returns it."""
-    server = ApiServer(app, settings.host, settings.port)
+    server = ApiServer(app, settings)
     server.start()
     return server

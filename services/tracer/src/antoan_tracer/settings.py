@@ -9,12 +9,14 @@ from pathlib import Path
 from pydantic import Field
 
 from antoan_shared.events import VenueCategory
-from antoan_shared.settings import HealthAuthorityTokenSettings, RedisSettings
+from antoan_shared.settings import HttpServiceSettings, RedisSettings
 
 
-class TracerSettings(HealthAuthorityTokenSettings, RedisSettings):
+class TracerSettings(HttpServiceSettings, RedisSettings):
     host: str = Field(default="127.0.0.1", validation_alias="TRACER_HOST")
     port: int = Field(default=8002, validation_alias="TRACER_PORT")
+    rate_limit_per_s: float = Field(default=200.0, ge=0, validation_alias="TRACER_RATE_LIMIT_PER_S")
+    rate_limit_burst: float = Field(default=400.0, ge=1, validation_alias="TRACER_RATE_LIMIT_BURST")
     data_dir: Path = Field(default=Path(".run/tracer-data"), validation_alias="TRACER_DATA_DIR")
     # Contacts' windows enter the venue inbox while the stages are at most this many records behind (relay.py).
     relay_max_lag: int = Field(default=500, ge=0, validation_alias="TRACER_RELAY_MAX_LAG")

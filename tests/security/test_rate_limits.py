@@ -1,0 +1,79 @@
+"""Rate limits that a client cannot step around, on every service, and slow credential guessing.
+
+Issue 12's findings: uvicorn trusted `X-Forwarded-For` from any local client, so a random header each time
+bypassed ingest's limit; the limit was keyed on the raw `Authorization` header, so random tokens bypassed it
+too (30 wrong health-authority tokens in a row, never a 429); the safety map and the tracer had no limit.
+Now each service keys a client on a credential a check has accepted, else on its address (forwarded headers
+are believed only from `ANTOAN_TRUSTED_PROXIES`, none by default), and refused credentials cost the
+address tokens of their own.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import httpx
+import pytest
+
+from antoan_localstack.testing import RunningServices
+
+pytestmark = pytest.mark.integration
+
+BURST = 20
+FAILURE_BURST = 5
+
+
+@pytest.fixture(scope="module")
+def services_env() -> dict[str, str]:
+    limits = {"RATE_LIMIT_PER_S": "0.2", "RATE_LIMIT_BURST": str(BURST)}
+    return {
+        **{
+            f"{service}_{name}": value
+            for service in ("INGEST", "TRACER", "SAFETY_MAP")
+            for name, value in limits.items()
+        },
+        "ANTOAN_AUTH_FAILURE_BURST": str(FAILURE_BURST),
+        "ANTOAN_AUTH_FAILURES_PER_MIN": "1",
+    }
+
+
+def statuses(answers: list[httpx.Response]) -> list[int]:
+    return [answer.status_code for answer in answers]
+
+
+def test_a_forged_forwarded_address_does_not_escape_the_limit(running_services: RunningServices) -> None:
+    # When one client sends twice its burst, each request claiming another address
+    url = f"{running_services.safety_map}/v1/self-assessment/checklist"
+    answers = [
+        httpx.get(url, headers={"x-forwarded-for": f"10.{i // 250}.{i % 250}.7", "x-real-ip": f"10.9.9.{i % 250}"})
+        for i in range(2 * BURST)
+    ]
+    # Then it is one client: its burst is served and the rest told to slow down
+    assert statuses(answers).count(200) <= BURST + 1, statuses(answers)
+    refused = [answer for answer in answers if answer.status_code == 429]
+    assert len(refused) >= BURST - 1
+    assert refused[0].json()["error"]["code"] == "rate_limited"
+    assert int(refused[0].headers["retry-after"]) >= 1
+
+
+def test_random_tokens_are_one_client_not_many(running_services: RunningServices) -> None:
+    # When a client sends a new made-up bearer token with each request to a public endpoint
+    url = f"{running_services.ingest}/openapi.json"
+    answers = [httpx.get(url, headers={"authorization": f"Bearer {secrets.token_hex(16)}"}) for _ in range(2 * BURST)]
+    # Then the tokens do not make it a new client each time
+    assert statuses(answers).count(429) >= BURST - 1, statuses(answers)
+
+
+def test_guessing_tokens_is_stopped_and_the_real_token_still_works(running_services: RunningServices) -> None:
+    tracer = running_services.tracer
+    real = {"authorization": f"Bearer {running_services.ha_token}"}
+    url = f"{tracer}/v1/cases/c_0000000000000000/contacts"
+    # Given the health authority's token accepted once (an unknown case: 404 after the token check)
+    assert httpx.get(url, headers=real).status_code == 404
+    # When someone at another desk of the same address guesses 30 tokens
+    guesses = [httpx.get(url, headers={"authorization": f"Bearer {secrets.token_urlsafe(32)}"}) for _ in range(30)]
+    # Then only the first few are even checked (403); the rest are refused unchecked
+    assert statuses(guesses).count(403) == FAILURE_BURST, statuses(guesses)
+    assert statuses(guesses).count(429) == 30 - FAILURE_BURST
+    # And the health authority, keyed on its own accepted token, is still served
+    assert httpx.get(url, headers=real).status_code == 404
