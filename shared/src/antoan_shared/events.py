@@ -126,6 +126,9 @@ class VenueState(Event):
     api_key_hash: str = Field(description="SHA-256 of the venue API key; the key itself is never stored")
     qr_key_id: str = ""
     active: bool = True
+    rotating_qr_only: bool = Field(
+        default=False, description="Check-ins by QR take only the rotating code of the entrance screen"
+    )
 
 
 class VenueRegistered(VenueState):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from prometheus_client import Counter, Histogram
 
@@ -123,8 +123,9 @@ class CheckInRecorder:
 
     def _validate(self, command: ScanCommand, keyed_venue: VenueState | None, now: datetime) -> _Pending:
         settings = self._settings
+        scanned_at = command.scanned_at or now
         if command.venue_qr is not None:
-            venue = self._venue_from_qr(command.venue_qr, now)
+            venue = self._venue_from_qr(command.venue_qr, scanned_at)
             method = CheckInMethod.VENUE_QR
         elif keyed_venue is not None:
             venue = keyed_venue
@@ -132,7 +133,6 @@ class CheckInRecorder:
         else:
             raise ApiError(401, "venue_key_required", "without a venue QR code, a check-in needs the venue's API key")
         person, contact = self._person(command)
-        scanned_at = command.scanned_at or now
         try:
             checkins.check_scanned_at(scanned_at, now, settings.max_clock_skew, settings.retention)
         except checkins.ScannedAtOutOfRangeError as exc:
@@ -174,9 +174,11 @@ class CheckInRecorder:
         )
         return _Pending(venue, recorded, contacts, fingerprint)
 
-    def _venue_from_qr(self, payload: str, now: datetime) -> VenueState:
+    def _venue_from_qr(self, payload: str, scanned_at: datetime) -> VenueState:
+        settings = self._settings
+        shown_for = timedelta(seconds=settings.rotating_qr_ttl_s)
         try:
-            venue_qr = qr.verify_qr(self._settings.qr_keys, payload, now)
+            venue_qr = qr.verify_qr(settings.qr_keys, payload, scanned_at, shown_for, settings.max_clock_skew)
         except qr.QrError as exc:
             raise ApiError(400, exc.code, str(exc)) from exc
         venue = self._venues.get(venue_qr.venue_id)
@@ -184,6 +186,9 @@ class CheckInRecorder:
             self._venues.require_loaded()
         if venue is None or not venue.active:
             raise ApiError(404, "venue_not_found", "no active venue has this QR code")
+        if venue.rotating_qr_only and venue_qr.expires_at is None:
+            # A poster can be photographed and scanned from anywhere; the screen's code only at the door.
+            raise ApiError(403, "rotating_qr_required", "this venue takes only the code on its entrance screen")
         return venue
 
     def _person(self, command: ScanCommand) -> tuple[identity.PersonId, dict[str, str]]:

@@ -17,6 +17,7 @@ import schemathesis
 
 from antoan_localstack import openapi_properties as properties
 from antoan_localstack.testing import RunningServices
+from antoan_shared import events
 
 pytestmark = pytest.mark.integration
 
@@ -141,14 +142,15 @@ def test_a_registered_venue_answers_every_venue_operation_as_documented(
     # When each venue operation is called on it, Then each answers its documented success, as documented
     steps: list[properties.Step] = [
         ("GET", "/v1/venues/{venue_id}", ids, 200),
-        ("GET", "/v1/venues/{venue_id}/qr.svg", ids, 200),
-        ("GET", "/v1/venues/{venue_id}/qr.png", ids, 200),
-        ("GET", "/v1/venues/{venue_id}/poster.pdf", ids, 200),
+        ("GET", "/v1/venues/{venue_id}/qr.png", ids, 401),  # a poster's code only for its owner
+        ("GET", "/v1/venues/{venue_id}/qr.svg", owner, 200),
+        ("GET", "/v1/venues/{venue_id}/qr.png", owner, 200),
+        ("GET", "/v1/venues/{venue_id}/poster.pdf", owner, 200),
         ("GET", "/v1/venues/{venue_id}/qr/rotating", owner, 200),
         ("PATCH", "/v1/venues/{venue_id}", {**owner, "body": {"capacity": 60}}, 200),
         ("DELETE", "/v1/venues/{venue_id}", owner, 200),
         # And once deactivated, its codes are refused and its details frozen, with a documented answer
-        ("GET", "/v1/venues/{venue_id}/qr.svg", ids, 409),
+        ("GET", "/v1/venues/{venue_id}/qr.svg", owner, 409),
         ("GET", "/v1/venues/{venue_id}/qr/rotating", owner, 409),
         ("PATCH", "/v1/venues/{venue_id}", {**owner, "body": {"capacity": 6}}, 409),
     ]
@@ -174,7 +176,7 @@ def test_the_health_authority_finds_a_confirmed_case_by_key_and_by_phone_as_docu
         "POST",
         "/v1/cases",
         headers,
-        body={"person_id": "0912000111", "tested_at": "2021-09-03T10:00:00+07:00"},
+        body={"person_id": "0912000111", "tested_at": events.utc_now().isoformat()},
     )
     assert confirmed.status_code == 202, confirmed.text
     person_key = confirmed.json()["person_key"]

@@ -51,6 +51,21 @@ def test_a_rotating_code_works_until_it_expires_and_not_after() -> None:
         qr.verify_qr(KEYS, payload, NOW + timedelta(minutes=3, seconds=1))
 
 
+def test_a_rotating_code_takes_what_was_scanned_while_it_showed_within_the_clock_skew() -> None:
+    shown, skew = timedelta(minutes=3), timedelta(minutes=5)
+    payload = qr.rotating_qr(KEYS, "k1", "v_abc", NOW + shown)
+    # scanned while it showed (whenever it is uploaded), or within the skew of either end
+    for scanned_at in (NOW, NOW + shown, NOW - skew, NOW + shown + skew):
+        assert qr.verify_qr(KEYS, payload, scanned_at, shown, skew).venue_id == "v_abc"
+    # a visit claimed long before the code was shown, or after it expired beyond the skew, is not
+    with pytest.raises(qr.ScannedBeforeShownError):
+        qr.verify_qr(KEYS, payload, NOW - skew - timedelta(seconds=1), shown, skew)
+    with pytest.raises(qr.ScannedBeforeShownError):
+        qr.verify_qr(KEYS, payload, NOW - timedelta(days=7), shown, skew)
+    with pytest.raises(qr.ExpiredQrError):
+        qr.verify_qr(KEYS, payload, NOW + shown + skew + timedelta(seconds=1), shown, skew)
+
+
 def test_extending_a_rotating_code_breaks_its_signature() -> None:
     payload = qr.rotating_qr(KEYS, "k1", "v_abc", NOW)
     parts = payload.split(".")

@@ -60,6 +60,11 @@ class VenueRegistration(_Strict):
     lat: StrictFloat | None = Field(default=None, ge=8.0, le=24.0, description="Vietnam, with its islands")
     lon: StrictFloat | None = Field(default=None, ge=102.0, le=118.0)
     capacity: StrictInt = Field(ge=1, le=1_000_000)
+    rotating_qr_only: StrictBool = Field(
+        default=False,
+        description="Take check-ins by QR only from the rotating code on an entrance screen (`GET /v1/venues/{venue_id}"
+        "/qr/rotating`), not from the printed poster, which can be photographed and scanned from anywhere",
+    )
     owner_phone: PersonIdText | None = Field(default=None, description="Kept in the identity vault, not on topics")
 
 
@@ -77,6 +82,7 @@ class VenueUpdate(_Strict):
     lat: StrictFloat | None = Field(default=None, ge=8.0, le=24.0)
     lon: StrictFloat | None = Field(default=None, ge=102.0, le=118.0)
     capacity: StrictInt | None = Field(default=None, ge=1, le=1_000_000)
+    rotating_qr_only: StrictBool | None = None
 
 
 class VenueCreated(BaseModel):
@@ -97,6 +103,7 @@ class VenueView(BaseModel):
     lon: float | None
     capacity: int
     active: bool
+    rotating_qr_only: bool
 
 
 class RotatingQr(BaseModel):

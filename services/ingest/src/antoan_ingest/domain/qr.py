@@ -14,7 +14,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 PREFIX = "ANTOAN1"
 STATIC = "S"
@@ -42,6 +42,10 @@ class ExpiredQrError(QrError):
     code = "qr_expired"
 
 
+class ScannedBeforeShownError(QrError):
+    code = "scanned_at_outside_qr_validity"
+
+
 @dataclass(frozen=True)
 class VenueQr:
     venue_id: str
@@ -64,8 +68,20 @@ def rotating_qr(keys: Mapping[str, bytes], key_id: str, venue_id: str, expires_a
     return f"{body}.{_sign(keys[key_id], body)}"
 
 
-def verify_qr(keys: Mapping[str, bytes], payload: str, now: datetime) -> VenueQr:
-    """The venue a scanned payload names, or the reason it is refused."""
+def verify_qr(
+    keys: Mapping[str, bytes],
+    payload: str,
+    scanned_at: datetime,
+    shown_for: timedelta | None = None,
+    skew: timedelta = timedelta(0),
+) -> VenueQr:
+    """The venue a payload scanned at `scanned_at` names, or the reason it is refused.
+
+    A rotating code is good for what was scanned while it was on the screen: from `shown_for` before its
+    expiry until its expiry, each end widened by the devices' clock `skew`. So an offline scan made while the
+    code showed is taken when it is uploaded later, and a visit claimed for another day with a code seen
+    today is not.
+    """
     parts = payload.strip().split(".")
     if len(parts) < 5 or parts[0] != PREFIX or parts[1] not in (STATIC, ROTATING):
         raise MalformedQrError("not an Antoan venue QR code")
@@ -84,6 +100,9 @@ def verify_qr(keys: Mapping[str, bytes], payload: str, now: datetime) -> VenueQr
         expires_at = int(parts[4])
     except ValueError as exc:
         raise MalformedQrError("not an Antoan venue QR code") from exc
-    if now.timestamp() > expires_at:
-        raise ExpiredQrError("the rotating QR code has expired; scan the screen again")
+    scanned = scanned_at.timestamp()
+    if scanned > expires_at + skew.total_seconds():
+        raise ExpiredQrError("the rotating QR code had expired when it was scanned; scan the screen again")
+    if shown_for is not None and scanned < expires_at - (shown_for + skew).total_seconds():
+        raise ScannedBeforeShownError("scanned_at is before this rotating QR code was shown")
     return VenueQr(venue_id, key_id, expires_at)

@@ -76,8 +76,9 @@ async def update_venue(body: schemas.VenueUpdate, venue: OwnedVenue, runtime: Ru
     """Change a venue's details (with its API key)."""
     _require_active(venue)
     changes = body.model_dump(exclude_unset=True)
-    if any(changes.get(name, True) is None for name in ("name", "category", "address", "capacity")):
-        raise ApiError(422, "invalid_request", "name, category, address and capacity cannot be emptied")
+    fixed = ("name", "category", "address", "capacity", "rotating_qr_only")
+    if any(changes.get(name, True) is None for name in fixed):
+        raise ApiError(422, "invalid_request", f"{', '.join(fixed)} cannot be emptied")
     state = venue.model_dump(exclude={"event_id", "type", "occurred_at"}) | changes
     updated = events.VenueUpdated.model_validate(state)
     await runtime.publisher.publish(topics.VENUES, updated)
@@ -107,20 +108,22 @@ def _poster_payload(runtime: RuntimeDep, venue: events.VenueState) -> str:
 
 _IMAGE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/svg+xml": {}}},
+    401: {"model": ErrorResponse},
+    403: {"model": ErrorResponse},
     404: {"model": ErrorResponse},
     409: {"model": ErrorResponse},
 }
 
 
 @router.get("/{venue_id}/qr.svg", response_class=Response, responses=_IMAGE)
-async def venue_qr_svg(venue: KnownVenue, runtime: RuntimeDep) -> Response:
-    """The poster's QR code as SVG."""
+async def venue_qr_svg(venue: OwnedVenue, runtime: RuntimeDep) -> Response:
+    """The poster's QR code as SVG (with the venue's API key: whoever holds a poster's code can check in)."""
     return Response(qr_render.qr_svg(_poster_payload(runtime, venue)), media_type="image/svg+xml")
 
 
 @router.get("/{venue_id}/qr.png", response_class=Response, responses={**_IMAGE, 200: {"content": {"image/png": {}}}})
-async def venue_qr_png(venue: KnownVenue, runtime: RuntimeDep) -> Response:
-    """The poster's QR code as PNG."""
+async def venue_qr_png(venue: OwnedVenue, runtime: RuntimeDep) -> Response:
+    """The poster's QR code as PNG (with the venue's API key)."""
     return Response(qr_render.qr_png(_poster_payload(runtime, venue)), media_type="image/png")
 
 
@@ -129,8 +132,9 @@ async def venue_qr_png(venue: KnownVenue, runtime: RuntimeDep) -> Response:
     response_class=Response,
     responses={**_IMAGE, 200: {"content": {"application/pdf": {}}}},
 )
-async def venue_poster(venue: KnownVenue, runtime: RuntimeDep) -> Response:
-    """A printable A4 poster: the venue's name, its QR code and Vietnamese instructions."""
+async def venue_poster(venue: OwnedVenue, runtime: RuntimeDep) -> Response:
+    """A printable A4 poster: the venue's name, its QR code and Vietnamese instructions (with the venue's
+    API key)."""
     poster = qr_render.PosterVenue(
         venue_id=venue.venue_id,
         name=venue.name,
