@@ -189,6 +189,16 @@ class IdentityRecorded(Event):
     fields: dict[str, str] = Field(description="field name -> base64 AES-GCM ciphertext (nonce first)")
 
 
+class DeclarationDetailsRecorded(Event):
+    """A declaration's free text (flight, seat, addresses, routes, places), sealed like the vault's contact
+    details and kept apart from `declarations.v1` (internal topic; the same event id as the declaration)."""
+
+    type: Literal["declaration.details_recorded"] = "declaration.details_recorded"
+    person_key: str
+    key_id: str = Field(description="Which vault key encrypted the fields")
+    fields: dict[str, str] = Field(description="field name -> base64 AES-GCM ciphertext of its JSON value")
+
+
 class PersonalDataRead(Event):
     """An audited read of personal data by the health authority."""
 
@@ -374,6 +384,7 @@ AnyEvent = Annotated[
     | VenueUpdated
     | VenueDeactivated
     | IdentityRecorded
+    | DeclarationDetailsRecorded
     | PersonalDataRead
     | CheckInRecorded
     | DeclarationSubmitted

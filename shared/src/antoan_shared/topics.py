@@ -220,6 +220,14 @@ IDENTITY_VAULT = TopicSpec(
     retained_days=None,
     description="Encrypted contact details by person_key, from which the vault can be rebuilt.",
 )
+DECLARATION_DETAILS = TopicSpec(
+    "declaration-details.v1",
+    key="person_key",
+    value_types=(events.DeclarationDetailsRecorded,),
+    writer="ingest",
+    access=Access.INTERNAL,
+    description="Declarations' free text, encrypted (the vault's key), by the declaration's event id.",
+)
 AUDIT = TopicSpec(
     "audit.v1",
     key="actor",
@@ -306,6 +314,7 @@ CONTRACT_TOPICS: tuple[TopicSpec, ...] = (
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     *CONTRACT_TOPICS,
     IDENTITY_VAULT,
+    DECLARATION_DETAILS,
     AUDIT,
     *TRACER_INTERNAL,
     *SAFETY_MAP_INTERNAL,

@@ -304,7 +304,9 @@ def test_every_kind_of_declaration_is_published_without_identifiers(
     mine = [e for e in published if e.event_id in ids and isinstance(e, events.DeclarationSubmitted)]
     by_kind = {e.kind.value: e for e in mine}
     assert set(by_kind) == {"domestic", "entry", "domestic_move", "quarantine_daily"}
-    assert by_kind["entry"].details["flight_or_vehicle"] == "VN52"
+    # Free text stays off the topic (in the vault, by the declaration's event id); dates travel
+    assert "flight_or_vehicle" not in by_kind["entry"].details
+    assert by_kind["entry"].details["arrival_date"] == today.isoformat()
     assert by_kind["quarantine_daily"].temperature_c == 37.8
     assert by_kind["quarantine_daily"].submitted_by_key is not None
     text = " ".join(e.model_dump_json() for e in mine)

@@ -22,7 +22,7 @@ from antoan_shared import events
 pytestmark = pytest.mark.integration
 
 # The operations that take the health authority's bearer token.
-HEALTH_AUTHORITY_PATHS = r"^/v1/(cases|persons)"
+HEALTH_AUTHORITY_PATHS = r"^/v1/(cases|persons|declarations/\{event_id\}/details)"
 CHECKIN_PATHS = r"^/v1/checkins"
 
 CALLS = properties.Calls()

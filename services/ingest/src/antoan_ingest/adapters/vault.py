@@ -1,4 +1,5 @@
-"""The identity vault: person_key → contact details, encrypted at rest (AES-256-GCM).
+"""The identity vault: person_key → contact details, and a declaration's free text by its event id, both
+encrypted at rest (AES-256-GCM).
 
 Redis holds the working copy (one hash per person, one ciphertext per field, first value wins); the
 internal compacted topic `identity-vault.v1` holds the durable one. Neither ever sees a plaintext.
@@ -7,9 +8,11 @@ internal compacted topic `identity-vault.v1` holds the durable one. Neither ever
 from __future__ import annotations
 
 import base64
+import json
 import os
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import redis.asyncio as aioredis
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -17,10 +20,11 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from antoan_shared import topics
-from antoan_shared.events import IdentityRecorded
+from antoan_shared.events import DeclarationDetailsRecorded, IdentityRecorded
 from antoan_shared.kafka import EventPublisher
 
 _NONCE_BYTES = 12
+_PERSON_FIELD = "person_key"  # in a declaration's details record: whose it is (a pseudonym, not sealed)
 
 
 def _text(value: bytes | str) -> str:
@@ -102,6 +106,43 @@ class IdentityVault:
                     for person_key, record in zip(changed, records, strict=True)
                 ],
             )
+
+    def _details_key(self, event_id: str) -> str:
+        return f"{self._prefix}vault:declaration:{event_id}"
+
+    async def keep_declaration_details(
+        self, event_id: str, person_key: str, details: Mapping[str, object], lifetime_s: int
+    ) -> None:
+        """Seals a declaration's free text (each field's JSON) under its event id, for the retention period, and
+        publishes the sealed copy to `declaration-details.v1` (retained as long): only ciphertext leaves."""
+        if not details:
+            return
+        scope = f"declaration:{event_id}"
+        sealed = {name: self._cipher.seal(scope, name, json.dumps(value)) for name, value in details.items()}
+        key = self._details_key(event_id)
+        pipe = self._client.pipeline(transaction=True)
+        pipe.hset(key, mapping={_PERSON_FIELD: person_key, **{f"f:{k}": v for k, v in sealed.items()}})
+        pipe.expire(key, lifetime_s)
+        await pipe.execute()
+        await self._publisher.publish(
+            topics.DECLARATION_DETAILS,
+            DeclarationDetailsRecorded(
+                event_id=event_id, producer="ingest", person_key=person_key, key_id=self._cipher.key_id, fields=sealed
+            ),
+        )
+
+    async def declaration_details(self, event_id: str) -> tuple[str, dict[str, Any]] | None:
+        """Whose declaration it is and its free text; None when the vault holds none for it (none was given,
+        or it is past the retention period)."""
+        record = {_text(k): _text(v) for k, v in (await self._client.hgetall(self._details_key(event_id))).items()}
+        person_key = record.pop(_PERSON_FIELD, None)
+        if person_key is None:
+            return None
+        scope = f"declaration:{event_id}"
+        return person_key, {
+            name.removeprefix("f:"): json.loads(self._cipher.open(scope, name.removeprefix("f:"), token))
+            for name, token in record.items()
+        }
 
     def _remember(self, person_key: str, field: str) -> None:
         self._remembered[(person_key, field)] = None
