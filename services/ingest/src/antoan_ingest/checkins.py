@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from prometheus_client import Counter, Histogram
 
 from antoan_ingest.adapters.idempotency import Claim, ClaimOutcome, IdempotencyStore
-from antoan_ingest.adapters.vault import IdentityVault
+from antoan_ingest.adapters.vault import IdentityVault, Source
 from antoan_ingest.domain import checkins, identity, personal_qr, qr
 from antoan_ingest.settings import IngestSettings
 from antoan_shared import events, topics
@@ -69,6 +69,7 @@ class _Pending:
     events: list[events.CheckInRecorded]
     contacts: list[tuple[str, dict[str, str]]]
     fingerprint: str
+    source: Source  # who vouches for the contacts: the person (a venue's QR), or the venue's staff
     outcome: ClaimOutcome | None = None
     failed: bool = False
     published: list[bool] = field(default_factory=list)
@@ -113,8 +114,10 @@ class CheckInRecorder:
                 results.append(error)
         pending = [item for item in results if isinstance(item, _Pending)]
         await self._claim(pending)
-        await self._vault.remember([c for item in pending if item.outcome is ClaimOutcome.NEW for c in item.contacts])
-        await self._publish([item for item in pending if item.outcome is ClaimOutcome.NEW])
+        new = [item for item in pending if item.outcome is ClaimOutcome.NEW]
+        for source in sorted({item.source for item in new}):
+            await self._vault.remember([c for item in new if item.source == source for c in item.contacts], source)
+        await self._publish(new)
         answers = [self._answer(item) for item in results]
         for answer in answers:
             if isinstance(answer, ApiError):
@@ -172,7 +175,8 @@ class CheckInRecorder:
         fingerprint = checkins.fingerprint(
             venue.venue_id, command.direction, said_at, *(e.person_key for e in recorded)
         )
-        return _Pending(venue, recorded, contacts, fingerprint)
+        source: Source = "self_declared" if method is CheckInMethod.VENUE_QR else "venue_staff"
+        return _Pending(venue, recorded, contacts, fingerprint, source)
 
     def _venue_from_qr(self, payload: str, scanned_at: datetime) -> VenueState:
         settings = self._settings

@@ -1,29 +1,41 @@
 """The identity vault: person_key → contact details, and a declaration's free text by its event id, both
 encrypted at rest (AES-256-GCM).
 
-Redis holds the working copy (one hash per person, one ciphertext per field, first value wins); the
-internal compacted topic `identity-vault.v1` holds the durable one. Neither ever sees a plaintext.
+Redis holds the working copy (one hash per person, one ciphertext per claim: a detail, who claimed it and
+when); the internal compacted topic `identity-vault.v1` holds the durable one. Neither ever sees a plaintext.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
 
 import redis.asyncio as aioredis
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from prometheus_client import Counter
 
 from antoan_shared import topics
-from antoan_shared.events import DeclarationDetailsRecorded, IdentityRecorded
+from antoan_shared.events import DeclarationDetailsRecorded, IdentityRecorded, utc_now
 from antoan_shared.kafka import EventPublisher
 
 _NONCE_BYTES = 12
+
+# Who claimed a contact detail, most trusted first: the health authority (confirming a case), venue staff
+# (from a personal QR or an identifier they checked), the venue's owner (registering it), the person
+# themselves (a check-in or a declaration, identity self-asserted as in 2021's web declarations).
+Source = Literal["health_authority", "venue_staff", "venue_owner", "self_declared"]
+TRUST: tuple[str, ...] = get_args(Source)
+MAX_CLAIMS = 64  # per person: a bound on what one person's record can grow to, whoever writes to it
+DROPPED_CLAIMS = Counter("antoan_vault_claims_dropped_total", "Contact claims not kept: the person's record was full")
 _PERSON_FIELD = "person_key"  # in a declaration's details record: whose it is (a pseudonym, not sealed)
 
 
@@ -40,12 +52,18 @@ class VaultCipher:
     def __init__(self, key: bytes, key_id: str) -> None:
         self._aead = AESGCM(key)
         self.key_id = key_id
+        self._digest_key = HKDF(algorithm=SHA256(), length=32, salt=None, info=b"antoan vault digests v1").derive(key)
 
     def seal(self, person_key: str, field: str, value: str) -> str:
         nonce = os.urandom(_NONCE_BYTES)
         # The person and field are bound into the tag: a ciphertext moved elsewhere does not decrypt.
         sealed = self._aead.encrypt(nonce, value.encode(), f"{person_key}/{field}".encode())
         return base64.b64encode(nonce + sealed).decode()
+
+    def digest(self, person_key: str, field: str, value: str) -> str:
+        """A keyed digest of a value (HMAC under the vault key): equal for equal values, useless without it."""
+        mac = hmac.new(self._digest_key, f"{person_key}/{field}/{value}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac[:12]).decode()
 
     def open(self, person_key: str, field: str, token: str) -> str:
         raw = base64.b64decode(token)
@@ -72,23 +90,43 @@ class IdentityVault:
     def _key(self, person_key: str) -> str:
         return f"{self._prefix}vault:{person_key}"
 
-    async def remember(self, people: Sequence[tuple[str, Mapping[str, str]]]) -> None:
-        """Store contact fields not stored yet; publish the person's record when anything was added."""
+    async def remember(self, people: Sequence[tuple[str, Mapping[str, str]]], source: Source) -> None:
+        """Keep every contact detail claimed for a person, with who claimed it (`source`) and when.
+
+        A value already claimed by the same source is not stored again; a different value, or the same
+        value from another source, is a claim of its own beside the others: nothing is overwritten, so
+        whoever declares first with someone's number does not decide what the health authority sees. A person
+        holds at most `MAX_CLAIMS` claims; beyond that new ones are dropped (and counted), the earlier kept.
+        The person's record is published when anything was added.
+        """
+        claimed_at = utc_now().isoformat()
         todo = [
-            (person_key, field, value)
+            (person_key, self._claim_field(person_key, field, source, value), value)
             for person_key, contact in people
             for field, value in contact.items()
-            if value and (person_key, field) not in self._remembered
+            if value
         ]
+        todo = [item for item in todo if (item[0], item[1]) not in self._remembered]
         if not todo:
             return
         pipe = self._client.pipeline(transaction=False)
-        for person_key, field, value in todo:
-            pipe.hsetnx(self._key(person_key), field, self._cipher.seal(person_key, field, value))
-        added = await pipe.execute()
-        changed = sorted({person_key for (person_key, _, _), new in zip(todo, added, strict=True) if new})
-        for person_key, field, _ in todo:
-            self._remember(person_key, field)
+        for person_key, _, _ in todo:
+            pipe.hlen(self._key(person_key))
+        sizes = dict(zip((person_key for person_key, _, _ in todo), await pipe.execute(), strict=False))
+        pipe = self._client.pipeline(transaction=False)
+        stored = []
+        for person_key, name, value in todo:
+            if sizes[person_key] >= MAX_CLAIMS:
+                DROPPED_CLAIMS.inc()
+                continue
+            sizes[person_key] += 1
+            sealed = self._cipher.seal(person_key, name, json.dumps({"value": value, "at": claimed_at}))
+            pipe.hsetnx(self._key(person_key), name, sealed)
+            stored.append((person_key, name))
+        added = await pipe.execute() if stored else []
+        changed = sorted({person_key for (person_key, _), new in zip(stored, added, strict=True) if new})
+        for person_key, name in stored:
+            self._remember(person_key, name)
         if changed:
             pipe = self._client.pipeline(transaction=False)
             for person_key in changed:
@@ -106,6 +144,11 @@ class IdentityVault:
                     for person_key, record in zip(changed, records, strict=True)
                 ],
             )
+
+    def _claim_field(self, person_key: str, field: str, source: Source, value: str) -> str:
+        """The hash field of one claim: the detail, its source, and a keyed digest of the value (so the same
+        value from the same source is one claim, and the field name reveals nothing of the value)."""
+        return f"{field}|{source}|{self._cipher.digest(person_key, field, value)}"
 
     def _details_key(self, event_id: str) -> str:
         return f"{self._prefix}vault:declaration:{event_id}"
@@ -152,17 +195,53 @@ class IdentityVault:
     async def ping(self) -> bool:
         return bool(await self._client.ping())
 
-    async def contact(self, person_key: str) -> dict[str, str] | None:
-        return (await self.contacts([person_key])).get(person_key)
-
     async def contacts(self, person_keys: Sequence[str]) -> dict[str, dict[str, str]]:
-        """Decrypted contact details of those people the vault holds, in one round trip."""
+        """Each person's contact details, one value per detail: the most trusted source's (the health
+        authority, then venue staff from a personal QR, then the venue owner, then the person's own
+        declaration), the earliest of equals; in one round trip."""
+        return {person_key: best_values(claims) for person_key, claims in (await self.all_claims(person_keys)).items()}
+
+    async def claims(self, person_key: str) -> list[ContactClaim] | None:
+        return (await self.all_claims([person_key])).get(person_key)
+
+    async def all_claims(self, person_keys: Sequence[str]) -> dict[str, list[ContactClaim]]:
+        """Every claim on record for those people the vault holds, by detail, most trusted first."""
         pipe = self._client.pipeline(transaction=False)
         for person_key in person_keys:
             pipe.hgetall(self._key(person_key))
         records = await pipe.execute()
         return {
-            person_key: {_text(k): self._cipher.open(person_key, _text(k), _text(v)) for k, v in record.items()}
+            person_key: sorted(
+                (self._open_claim(person_key, _text(k), _text(v)) for k, v in record.items()), key=ContactClaim.order
+            )
             for person_key, record in zip(person_keys, records, strict=True)
             if record
         }
+
+    def _open_claim(self, person_key: str, name: str, token: str) -> ContactClaim:
+        plain = self._cipher.open(person_key, name, token)
+        field, _, rest = name.partition("|")
+        if not rest:  # written before claims kept their source: one value per detail, first one won
+            return ContactClaim(field, plain, "unknown", None)
+        source = rest.partition("|")[0]
+        claim = json.loads(plain)
+        return ContactClaim(field, str(claim["value"]), source, claim.get("at"))
+
+
+@dataclass(frozen=True)
+class ContactClaim:
+    field: str
+    value: str
+    source: str
+    claimed_at: str | None  # RFC 3339; None for details recorded before claims had times
+
+    def order(self) -> tuple[str, int, str]:
+        return (self.field, TRUST.index(self.source) if self.source in TRUST else len(TRUST), self.claimed_at or "")
+
+
+def best_values(claims: Sequence[ContactClaim]) -> dict[str, str]:
+    """One value per detail from claims sorted by `ContactClaim.order`: the first of each detail."""
+    best: dict[str, str] = {}
+    for claim in claims:
+        best.setdefault(claim.field, claim.value)
+    return best

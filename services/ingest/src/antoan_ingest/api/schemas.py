@@ -407,6 +407,21 @@ class PersonSearch(_Strict):
     purpose: str = Field(default="", max_length=200, description="Why: kept in the audit log (not the identifier)")
 
 
+class ContactClaimView(BaseModel):
+    field: str = Field(description="The detail: identifier, full_name, phone, address, birth_date, id_type, ...")
+    value: str
+    source: str = Field(
+        description="Who claimed it: health_authority, venue_staff (from a personal QR or an identifier they "
+        "checked), venue_owner, self_declared (a check-in or a declaration), or unknown (recorded before sources)"
+    )
+    claimed_at: AwareDatetime | None
+
+
 class PersonContact(BaseModel):
     person_key: str
-    contact: dict[str, str]
+    contact: dict[str, str] = Field(
+        description="One value per detail: the most trusted source's, the earliest of equals (all are in `claims`)"
+    )
+    claims: list[ContactClaimView] = Field(
+        description="Every value claimed for this person, with its source and time; nothing is overwritten"
+    )

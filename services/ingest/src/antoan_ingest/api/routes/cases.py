@@ -64,6 +64,6 @@ async def confirm_case(
         district_code=body.district_code,
         ward_code=body.ward_code,
     )
-    await runtime.vault.remember([(person_key, {"identifier": person.canonical})])
+    await runtime.vault.remember([(person_key, {"identifier": person.canonical})], "health_authority")
     await runtime.publisher.publish(topics.CASES, event)
     return schemas.CaseAccepted(case_id=case_id, person_key=person_key)

@@ -102,7 +102,7 @@ async def declare(
         **{name: fields.pop(name) for name in _SHARED_FIELDS if name in fields},
         details=fields,
     )
-    await runtime.vault.remember(contacts)
+    await runtime.vault.remember(contacts, "self_declared")
     lifetime_s = int(settings.retention.total_seconds())
     await runtime.vault.keep_declaration_details(event.event_id, person_key, free_text, lifetime_s)
     await runtime.publisher.publish(topics.DECLARATIONS, event)

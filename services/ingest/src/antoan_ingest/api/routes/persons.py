@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from antoan_ingest.adapters.vault import ContactClaim, best_values
 from antoan_ingest.api import schemas
 from antoan_ingest.api.deps import HealthAuthority, RuntimeDep
 from antoan_ingest.domain import identity
@@ -34,10 +35,10 @@ async def person_contact(
             producer="ingest", actor=actor, resource=f"/v1/persons/{person_key}", person_keys=(person_key,)
         ),
     )
-    contact = await runtime.vault.contact(person_key)
-    if contact is None:
+    claims = await runtime.vault.claims(person_key)
+    if claims is None:
         raise ApiError(404, "person_not_found", "the vault holds nothing for this person_key")
-    return schemas.PersonContact(person_key=person_key, contact=contact)
+    return _person_contact(person_key, claims)
 
 
 class PersonLookup(BaseModel):
@@ -111,7 +112,15 @@ async def search_person(
             purpose=body.purpose,
         ),
     )
-    contact = await runtime.vault.contact(person_key)
-    if contact is None:
+    claims = await runtime.vault.claims(person_key)
+    if claims is None:
         raise ApiError(404, "person_not_found", f"the vault holds no one with this {person.kind.value}")
-    return schemas.PersonContact(person_key=person_key, contact=contact)
+    return _person_contact(person_key, claims)
+
+
+def _person_contact(person_key: str, claims: list[ContactClaim]) -> schemas.PersonContact:
+    return schemas.PersonContact(
+        person_key=person_key,
+        contact=best_values(claims),
+        claims=[schemas.ContactClaimView.model_validate(claim, from_attributes=True) for claim in claims],
+    )

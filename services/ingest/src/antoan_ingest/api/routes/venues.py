@@ -50,7 +50,8 @@ async def register_venue(body: schemas.VenueRegistration, runtime: RuntimeDep) -
         except identity.InvalidPersonIdError as exc:
             raise ApiError(400, "invalid_owner_phone", str(exc)) from exc
         owner_key = identity.person_key(settings.pepper.get_secret_value().encode(), owner)
-        await runtime.vault.remember([(owner_key, {"identifier": owner.canonical, "phone": "+" + owner.value})])
+        owner_contact = {"identifier": owner.canonical, "phone": "+" + owner.value}
+        await runtime.vault.remember([(owner_key, owner_contact)], "venue_owner")
     venue = events.VenueRegistered(
         producer="ingest",
         venue_id=venue_id,
