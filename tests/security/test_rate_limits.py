@@ -34,11 +34,23 @@ def services_env() -> dict[str, str]:
         },
         "ANTOAN_AUTH_FAILURE_BURST": str(FAILURE_BURST),
         "ANTOAN_AUTH_FAILURES_PER_MIN": "1",
+        "INGEST_VENUE_REGISTRATION_BURST": "3",
+        "INGEST_VENUE_REGISTRATIONS_PER_HOUR": "1",
     }
 
 
 def statuses(answers: list[httpx.Response]) -> list[int]:
     return [answer.status_code for answer in answers]
+
+
+def test_anonymous_venue_registration_is_limited_per_address(running_services: RunningServices) -> None:
+    # Issue 12's finding: anonymous venue registration was unlimited. (First in the module: the tests below
+    # spend ingest's per-address request allowance.)
+    body = {"name": "Quán nước ven đường", "category": "cafe", "province_code": "38", "capacity": 10}
+    answers = [httpx.post(f"{running_services.ingest}/v1/venues", json=body) for _ in range(5)]
+    assert statuses(answers) == [201, 201, 201, 429, 429]
+    assert answers[-1].json()["error"]["code"] == "rate_limited"
+    assert answers[-1].headers["retry-after"] == "3600"
 
 
 def test_a_forged_forwarded_address_does_not_escape_the_limit(running_services: RunningServices) -> None:

@@ -49,12 +49,20 @@ class ErrorResponse(BaseModel):
 class ApiError(Exception):
     """Raised by routes and domain adapters; turned into an ErrorResponse."""
 
-    def __init__(self, status: int, code: str, message: str, detail: Any | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        detail: Any | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.detail = detail
+        self.headers = dict(headers or {})
 
 
 def error_body(code: str, message: str, detail: Any | None = None) -> dict[str, Any]:
@@ -99,7 +107,7 @@ _STATUS_CODES = {
 def install_error_handlers(app: FastAPI) -> None:
     async def on_api_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
-        return error_response(exc.status, exc.code, exc.message, exc.detail)
+        return error_response(exc.status, exc.code, exc.message, exc.detail, headers=exc.headers)
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

@@ -908,6 +908,9 @@ def service_env(cfg: StackConfig, env: Mapping[str, str]) -> dict[str, str]:
             # One machine: fewer partitions than a national deployment's default (see the README).
             "TRACER_PARTITIONS": os.environ.get("TRACER_PARTITIONS") or "6",
             "INGEST_URL": cfg.service_url("ingest"),
+            # One machine: the simulator, the tests and the benchmark register a province's venues from one
+            # address, which a deployment's per-address allowance (20, then 20 an hour) would refuse.
+            "INGEST_VENUE_REGISTRATION_BURST": os.environ.get("INGEST_VENUE_REGISTRATION_BURST") or "1000000",
             "ANTOAN_ENV": os.environ.get("ANTOAN_ENV") or "local",
             "PYTHONUNBUFFERED": "1",
         }

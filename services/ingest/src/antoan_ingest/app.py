@@ -27,6 +27,7 @@ from antoan_shared.web import (
     BodySizeLimit,
     ErrorResponse,
     SecurityHeaders,
+    TokenBuckets,
     error_response,
     health_router,
     install_api_docs,
@@ -60,7 +61,10 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             client, settings.redis_prefix, settings.idempotency_record_ttl_s, settings.idempotency_pending_ttl_s
         )
         recorder = CheckInRecorder(settings, directory, publisher, idempotency, vault)
-        app.state.runtime = Runtime(settings, publisher, directory, follower, vault, recorder, idempotency)
+        registrations = TokenBuckets(settings.venue_registrations_per_hour / 3600, settings.venue_registration_burst)
+        app.state.runtime = Runtime(
+            settings, publisher, directory, follower, vault, recorder, idempotency, registrations
+        )
         log.info("ingest started", extra={"host": settings.host, "port": settings.port})
         try:
             yield

@@ -30,6 +30,11 @@ class IngestSettings(HttpServiceSettings, RedisSettings):
     max_batch_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, validation_alias="INGEST_MAX_BATCH_BODY_BYTES")
     rate_limit_per_s: float = Field(default=200.0, ge=0, validation_alias="INGEST_RATE_LIMIT_PER_S")
     rate_limit_burst: float = Field(default=400.0, ge=1, validation_alias="INGEST_RATE_LIMIT_BURST")
+    # Venue registrations one address may make (no account is needed): a burst, then this many an hour.
+    venue_registration_burst: float = Field(default=20, ge=1, validation_alias="INGEST_VENUE_REGISTRATION_BURST")
+    venue_registrations_per_hour: float = Field(
+        default=20, ge=0, validation_alias="INGEST_VENUE_REGISTRATIONS_PER_HOUR"
+    )
 
     @model_validator(mode="after")
     def _secrets_are_real(self) -> IngestSettings:

@@ -271,7 +271,7 @@ class ReadModelFollower(threading.Thread):
         poll_timeout_ms: int = 200,
         check_interval_s: float = 5.0,
         retry_after_s: float = 2.0,
-        rejoin_timeout_s: float = 15.0,
+        rejoin_timeout_s: float = 12.0,
     ) -> None:
         super().__init__(name="tracer-read-model", daemon=True)
         self._settings = settings
@@ -318,13 +318,13 @@ class ReadModelFollower(threading.Thread):
                 return
 
     def _follow(self) -> None:
-        consumer = make_consumer(self._settings, INPUTS, self.group_id, isolation_level="read_committed")
         self._unpositioned.clear()
         self._expected.clear()
-        # The same subscription again, now with the listener that positions assigned partitions (the shared
-        # helper subscribes without one; it has not joined the group yet, so nothing is revoked).
-        consumer.unsubscribe()
-        consumer.subscribe(self.topic_names, listener=_Rebalance(self))
+        # The listener positions assigned partitions. (Given to the first subscription: unsubscribing and
+        # subscribing again rebalanced the group at once, and kafka-python then sometimes never rejoined.)
+        consumer = make_consumer(
+            self._settings, INPUTS, self.group_id, listener=_Rebalance(self), isolation_level="read_committed"
+        )
         self._unassigned_since = time.monotonic()
         try:
             checked = time.monotonic()

@@ -14,7 +14,7 @@ from antoan_ingest.settings import IngestSettings
 from antoan_shared.events import VenueState
 from antoan_shared.kafka import EventPublisher
 from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower, check_venue_key
-from antoan_shared.web import ApiError, bearer_token, check_health_authority
+from antoan_shared.web import ApiError, TokenBuckets, bearer_token, check_health_authority
 
 
 @dataclass
@@ -26,6 +26,8 @@ class Runtime:
     vault: IdentityVault
     checkins: CheckInRecorder
     idempotency: IdempotencyStore
+    # Venue registrations by client address (anonymous, so the address is all there is to count on).
+    registrations: TokenBuckets
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from antoan_ingest.adapters import qr_render
 from antoan_ingest.api import schemas
@@ -28,6 +29,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse},
     409: {"model": ErrorResponse, "description": "venue_inactive"},
     422: {"model": ErrorResponse},
+    429: {"model": ErrorResponse, "description": "rate_limited"},
     503: {"model": ErrorResponse},
 }
 
@@ -37,9 +39,26 @@ def _view(venue: events.VenueState) -> schemas.VenueView:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=schemas.VenueCreated, responses=_ERRORS)
-async def register_venue(body: schemas.VenueRegistration, runtime: RuntimeDep) -> schemas.VenueCreated:
-    """Register a venue: its id, the poster's signed QR payload and an API key for its scanners."""
+async def register_venue(
+    body: schemas.VenueRegistration, runtime: RuntimeDep, request: Request
+) -> schemas.VenueCreated:
+    """Register a venue: its id, the poster's signed QR payload and an API key for its scanners. No account is
+    needed, so registrations are counted by address (`INGEST_VENUE_REGISTRATION_BURST`, then
+    `INGEST_VENUE_REGISTRATIONS_PER_HOUR`)."""
     settings = runtime.settings
+    address = request.client.host if request.client else "?"
+    if not runtime.registrations.allow(address, time.monotonic()):
+        retry_after = (
+            str(max(1, round(3600 / settings.venue_registrations_per_hour)))
+            if settings.venue_registrations_per_hour
+            else "3600"
+        )
+        raise ApiError(
+            429,
+            "rate_limited",
+            "too many venue registrations from this address; try again later",
+            headers={"retry-after": retry_after},
+        )
     venue_id = "v_" + secrets.token_hex(8)
     api_key = "vk_" + secrets.token_urlsafe(24)
     owner_key = None
