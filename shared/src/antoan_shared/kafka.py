@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from kafka.producer.future import FutureRecordMetadata, RecordMetadata
@@ -176,11 +176,9 @@ def make_consumer(
     settings: ServiceSettings,
     specs: Sequence[TopicSpec],
     group_id: str | None,
-    listener: ConsumerRebalanceListener | None = None,
     **overrides: Any,
 ) -> KafkaConsumer:
-    """A consumer that commits only when told to (after the work is done); in `group_id`'s group, told of
-    each rebalance through `listener`, when given."""
+    """A consumer that commits only when told to (after the work is done)."""
     config: dict[str, Any] = {
         **settings.kafka_client_config(),
         "group_id": group_id,
@@ -204,11 +202,7 @@ def make_consumer(
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not all(consumer.partitions_for_topic(name) for name in names):
             time.sleep(0.1)
-        # With its listener from the start: subscribing again would rebalance the group just joined.
-        if listener is None:
-            consumer.subscribe(names)
-        else:
-            consumer.subscribe(names, listener=listener)
+        consumer.subscribe(names)
     return consumer
 
 

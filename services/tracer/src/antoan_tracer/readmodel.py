@@ -21,18 +21,18 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import redis
-from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 from redis.client import Pipeline
 from redis.typing import EncodableT, FieldT
 
 from antoan_shared import codec, topics
 from antoan_shared.events import CaseConfirmed, Event, ExposureChanged, VisitClosed, utc_now
-from antoan_shared.kafka import EventPublisher, make_consumer, publish_dead_letter
+from antoan_shared.kafka import EventPublisher, publish_dead_letter
 from antoan_tracer.settings import TracerSettings
 
 log = logging.getLogger(__name__)
@@ -243,8 +243,22 @@ class ReadModel:
             return False
 
 
-def _field(tp: TopicPartition) -> str:
-    return f"{tp.topic}:{tp.partition}"
+def _field(topic: str, partition: int) -> str:
+    return f"{topic}:{partition}"
+
+
+Partition = tuple[str, int]  # (topic, partition)
+
+
+@dataclass(frozen=True)
+class _Record:
+    """What the dead-letter helper reads of a record."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
 
 
 class ReadModelFollower(threading.Thread):
@@ -252,15 +266,18 @@ class ReadModelFollower(threading.Thread):
 
     Workers share the partitions through one consumer group (`settings.group_id("tracer", "read-model")`),
     and read only committed records: the tracer writes its topics in transactions (exactly-once), and an
-    aborted record must not show. Where to read from is the read model's own: each partition resumes at the
-    position stored in Redis with its records (from the beginning when there is none), and a position
+    aborted record must not show. Where to read from is the read model's own: each partition assigned starts
+    at the position stored in Redis with its records (from the beginning when there is none), and a position
     that no longer matches what this worker last wrote (Redis emptied, or another worker took the partition
     over meanwhile) sends the partition back to the stored one. The group's commits follow the writes, for
     lag monitoring only.
 
-    An undecodable record goes to the tracer's dead-letter topic (`publisher`, a kafka-python publisher)
-    and is skipped. When Redis or Kafka fails, the consumer is closed and the follow starts over from the
-    stored positions after a pause: nothing is committed for work not done.
+    The consumer is confluent-kafka's (librdkafka), as the stream's and the relay's are: kafka-python 3.0.12's
+    group member sometimes never rejoined after a rebalance, and the read model stopped with it.
+
+    An undecodable record goes to the tracer's dead-letter topic (`publisher`) and is skipped. When Redis or
+    Kafka fails, the consumer is closed and the follow starts over from the stored positions after a pause:
+    nothing is committed for work not done.
     """
 
     def __init__(
@@ -271,7 +288,7 @@ class ReadModelFollower(threading.Thread):
         poll_timeout_ms: int = 200,
         check_interval_s: float = 5.0,
         retry_after_s: float = 2.0,
-        rejoin_timeout_s: float = 12.0,
+        batch: int = 2000,
     ) -> None:
         super().__init__(name="tracer-read-model", daemon=True)
         self._settings = settings
@@ -280,21 +297,18 @@ class ReadModelFollower(threading.Thread):
         self._specs = {settings.topic(spec): spec for spec in INPUTS}
         self.group_id = settings.group_id("tracer", "read-model")
         self.topic_names = list(self._specs)
-        self._poll_timeout_ms = poll_timeout_ms
+        self._poll_timeout_s = poll_timeout_ms / 1000
         self._check_interval_s = check_interval_s
         self._retry_after_s = retry_after_s
-        self._rejoin_timeout_s = rejoin_timeout_s
-        # When the consumer last left its group's assignment (created, or its partitions revoked) without
-        # being given partitions since; None while it holds an assignment (possibly empty).
-        self._unassigned_since: float | None = None
+        self._batch = batch
         self._stop_requested = threading.Event()
         # Set once the group gave this worker its partitions (possibly none: more workers than partitions).
         self.assigned = threading.Event()
         self.failed: BaseException | None = None
         self._healthy = False
-        # Both only touched on the follower's thread (the rebalance callbacks run inside `poll`).
-        self._unpositioned: set[TopicPartition] = set()  # assigned, not yet moved to the stored position
-        self._expected: dict[TopicPartition, int | None] = {}  # the stored position as this worker left it
+        # Only touched on the follower's thread (the rebalance callbacks run inside `consume`).
+        self._expected: dict[Partition, int | None] = {}  # the stored position as this worker left it
+        self._to_move: set[Partition] = set()  # to be moved to their stored position (a seek not taken yet)
 
     def ready(self) -> bool:
         """Running, in its group, and its last round with Kafka and Redis went through."""
@@ -307,7 +321,7 @@ class ReadModelFollower(threading.Thread):
         while not self._stop_requested.is_set():
             try:
                 self._follow()
-            except (KafkaError, redis.RedisError, OSError):
+            except (KafkaException, redis.RedisError, OSError):
                 self._healthy = False
                 log.exception("read model follower failed; starting over from the stored positions")
                 self._stop_requested.wait(self._retry_after_s)
@@ -318,142 +332,130 @@ class ReadModelFollower(threading.Thread):
                 return
 
     def _follow(self) -> None:
-        self._unpositioned.clear()
-        self._expected.clear()
-        # The listener positions assigned partitions. (Given to the first subscription: unsubscribing and
-        # subscribing again rebalanced the group at once, and kafka-python then sometimes never rejoined.)
-        consumer = make_consumer(
-            self._settings, INPUTS, self.group_id, listener=_Rebalance(self), isolation_level="read_committed"
+        consumer = Consumer(
+            {
+                **self._settings.librdkafka_config(),
+                "group.id": self.group_id,
+                "isolation.level": "read_committed",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "session.timeout.ms": 10_000,
+                "fetch.wait.max.ms": 100,
+            }
         )
-        self._unassigned_since = time.monotonic()
+        self._expected.clear()
+        self._to_move.clear()
+        consumer.subscribe(self.topic_names, on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             checked = time.monotonic()
             while not self._stop_requested.is_set():
-                polled = consumer.poll(timeout_ms=self._poll_timeout_ms)
-                if self._rejoin_stalled():
-                    return  # `run` starts over with a new consumer, from the stored positions
-                polled = self._without_moved(consumer, polled, self._take_unpositioned())
+                polled = self._read(consumer)
                 if time.monotonic() - checked > self._check_interval_s:
                     # With nothing arriving, a Redis emptied would not be noticed by the batches.
-                    polled = self._without_moved(consumer, polled, self._verified(consumer.assignment()))
+                    self._to_move |= self._verified(self._expected)
                     checked = time.monotonic()
                 if polled:
-                    polled = self._without_moved(consumer, polled, self._verified(polled))
+                    self._to_move |= self._verified(polled)
+                polled = self._without_moved(consumer, polled)
+                if polled:
                     self._apply(polled)
-                    self._commit(consumer)
+                    self._commit(consumer, polled)
                 self._healthy = True
         finally:
             self._healthy = False
-            consumer.close(autocommit=False)
+            consumer.close()
 
-    def _rejoin_stalled(self) -> bool:
-        """Whether the consumer has gone `rejoin_timeout_s` without an assignment since it started or lost one.
+    def _read(self, consumer: Consumer) -> dict[Partition, list[Message]]:
+        polled: dict[Partition, list[Message]] = {}
+        for message in consumer.consume(num_messages=self._batch, timeout=self._poll_timeout_s):
+            error = message.error()
+            if error is not None:
+                if error.fatal():
+                    raise KafkaException(error)
+                log.warning("read model read error", extra={"error": str(error)})
+                continue
+            polled.setdefault((message.topic(), message.partition()), []).append(message)
+        return polled
 
-        kafka-python (3.0.12) sometimes never completes the rejoin after a rebalance revoked its partitions:
-        the consumer then polls forever with nothing assigned, and the read model stops (seen in the suite
-        under load: a case unknown for minutes). A group's rebalance takes a second or two; past the timeout
-        the consumer is replaced, which joins afresh.
-        """
-        since = self._unassigned_since
-        if since is None or time.monotonic() - since < self._rejoin_timeout_s:
-            return False
-        log.warning(
-            "read model follower got no partitions after a rebalance; starting over with a new consumer",
-            extra={"waited_s": round(time.monotonic() - since, 1)},
-        )
-        self._healthy = False
-        return True
-
-    def _take_unpositioned(self) -> set[TopicPartition]:
-        taken, self._unpositioned = self._unpositioned, set()
-        return taken
-
-    def _verified(self, partitions: Iterable[TopicPartition]) -> set[TopicPartition]:
+    def _verified(self, partitions: Iterable[Partition]) -> set[Partition]:
         """The partitions whose stored position is not the one this worker left: to be moved to it."""
-        wanted = [tp for tp in partitions if tp.topic in self._specs]
-        stored = self._read_model.positions([_field(tp) for tp in wanted])
+        wanted = [tp for tp in partitions if tp in self._expected]
+        stored = self._read_model.positions([_field(*tp) for tp in wanted])
         moved = set()
         for tp in wanted:
-            if tp in self._expected and stored[_field(tp)] != self._expected[tp]:
+            if stored[_field(*tp)] != self._expected[tp]:
                 log.warning(
                     "read model position changed under this worker; rereading the partition from it",
-                    extra={"partition": _field(tp), "left": self._expected[tp], "stored": stored[_field(tp)]},
+                    extra={"partition": _field(*tp), "left": self._expected[tp], "stored": stored[_field(*tp)]},
                 )
-                del self._expected[tp]
                 moved.add(tp)
         return moved
 
     def _without_moved(
-        self, consumer: KafkaConsumer, polled: dict[TopicPartition, list[Any]], partitions: set[TopicPartition]
-    ) -> dict[TopicPartition, list[Any]]:
-        """Moves `partitions` to their stored positions (the beginning where none is stored) and drops what
-        was polled of them: it is read again from there."""
-        if not partitions:
+        self, consumer: Consumer, polled: dict[Partition, list[Message]]
+    ) -> dict[Partition, list[Message]]:
+        """Moves the partitions to move to their stored positions (the beginning where none is stored) and
+        drops what was read of them: it is read again from there. A seek librdkafka does not take yet (the
+        partition not fetching yet) is tried again next round."""
+        if not self._to_move:
             return polled
-        stored = self._read_model.positions([_field(tp) for tp in partitions])
-        for tp in partitions:
-            position = stored[_field(tp)]
-            if position is None:
-                consumer.seek_to_beginning(tp)
-            else:
-                consumer.seek(tp, position)
+        moving = sorted(self._to_move)
+        stored = self._read_model.positions([_field(*tp) for tp in moving])
+        for tp in moving:
+            position = stored[_field(*tp)]
+            try:
+                consumer.seek(TopicPartition(*tp, OFFSET_BEGINNING if position is None else position))
+            except KafkaException as exc:
+                log.info("read model seek deferred", extra={"partition": _field(*tp), "error": str(exc)})
+                continue
             self._expected[tp] = position
-        return {tp: records for tp, records in polled.items() if tp not in partitions}
+            self._to_move.discard(tp)
+        return {tp: records for tp, records in polled.items() if tp not in moving}
 
-    def _apply(self, polled: dict[TopicPartition, list[Any]]) -> None:
+    def _apply(self, polled: dict[Partition, list[Message]]) -> None:
         batch: list[Event] = []
         positions: dict[str, int] = {}
         for tp, records in polled.items():
-            if not records:
-                continue
             for record in records:
                 if (event := self._decode(record)) is not None:
                     batch.append(event)
-            positions[_field(tp)] = records[-1].offset + 1
-        if not positions:
-            return
+            positions[_field(*tp)] = records[-1].offset() + 1
         self._read_model.record(batch, positions)
-        for tp in polled:
-            if _field(tp) in positions:
-                self._expected[tp] = positions[_field(tp)]
+        for tp, records in polled.items():
+            self._expected[tp] = records[-1].offset() + 1
 
-    def _decode(self, record: Any) -> Event | None:
+    def _decode(self, record: Message) -> Event | None:
+        topic = record.topic()
         try:
-            return codec.decode_for_topic(self._specs[record.topic], record.value)
+            return codec.decode_for_topic(self._specs[topic], record.value())
         except codec.DecodeError as exc:
-            publish_dead_letter(self._publisher, "tracer", record, str(exc))
+            raw = _Record(topic, record.partition(), record.offset(), record.key(), record.value())
+            publish_dead_letter(self._publisher, "tracer", raw, str(exc))
             return None
 
-    def _commit(self, consumer: KafkaConsumer) -> None:
+    def _commit(self, consumer: Consumer, polled: dict[Partition, list[Message]]) -> None:
+        offsets = [TopicPartition(*tp, records[-1].offset() + 1) for tp, records in polled.items()]
         try:
-            consumer.commit()
-        except KafkaError as exc:  # e.g. a rebalance under way: the stored positions are what counts
-            log.warning("read model offsets not committed", extra={"error": repr(exc)})
+            consumer.commit(offsets=offsets, asynchronous=True)
+        except KafkaException as exc:  # e.g. a rebalance under way: the stored positions are what counts
+            log.warning("read model offsets not committed", extra={"error": str(exc)})
 
-    def _on_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        assigned = list(assigned)
-        log.info("read model partitions assigned", extra={"partitions": sorted(map(_field, assigned))})
-        self._unassigned_since = None
-        self._unpositioned.update(assigned)
+    def _on_assign(self, consumer: Consumer, assigned: list[TopicPartition]) -> None:
+        """Each partition given starts at its stored position (read here, before any of its records)."""
+        partitions = [(tp.topic, tp.partition) for tp in assigned]
+        log.info("read model partitions assigned", extra={"partitions": sorted(_field(*tp) for tp in partitions)})
+        stored = self._read_model.positions([_field(*tp) for tp in partitions])
+        for tp in assigned:
+            position = stored[_field(tp.topic, tp.partition)]
+            tp.offset = OFFSET_BEGINNING if position is None else position
+            self._expected[(tp.topic, tp.partition)] = position
+        consumer.assign(assigned)
         self.assigned.set()
 
-    def _on_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        revoked = list(revoked)
-        log.info("read model partitions revoked", extra={"partitions": sorted(map(_field, revoked))})
-        self._unassigned_since = time.monotonic()
-        for tp in revoked:
-            self._unpositioned.discard(tp)
+    def _on_revoke(self, consumer: Consumer, revoked: list[TopicPartition]) -> None:
+        partitions = [(tp.topic, tp.partition) for tp in revoked]
+        log.info("read model partitions revoked", extra={"partitions": sorted(_field(*tp) for tp in partitions)})
+        for tp in partitions:
             self._expected.pop(tp, None)
-
-
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc,unused-ignore]
-    """Called inside `poll`: newly assigned partitions are positioned before their records are applied."""
-
-    def __init__(self, follower: ReadModelFollower) -> None:
-        self._follower = follower
-
-    def on_partitions_revoked(self, revoked: Any) -> None:
-        self._follower._on_revoked(revoked)
-
-    def on_partitions_assigned(self, assigned: Any) -> None:
-        self._follower._on_assigned(assigned)
+            self._to_move.discard(tp)
+        consumer.unassign()
