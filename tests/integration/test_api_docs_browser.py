@@ -176,6 +176,19 @@ def test_every_request_body_has_an_example_its_own_schema_accepts(
     assert not invalid, invalid
 
 
+def test_the_declaration_and_case_examples_tried_as_they_are_are_accepted(running_services: RunningServices) -> None:
+    # Given ingest's published examples (dated from the day it started, within the API's time bounds)
+    document = httpx.get(f"{running_services.ingest}/openapi.json", timeout=10).json()
+    examples = request_body_examples(document)
+    ha = {"authorization": f"Bearer {running_services.ha_token}"}
+    # When each declaration and case example is sent as it is ("Try it out"), Then it is accepted
+    for operation, headers in (("POST /v1/declarations", {}), ("POST /v1/cases", ha)):
+        path = operation.split(" ", 1)[1]
+        for _, example in examples[operation]:
+            answer = httpx.post(f"{running_services.ingest}{path}", json=example, headers=headers, timeout=10)
+            assert answer.status_code == 202, (operation, example, answer.text)
+
+
 @pytest.mark.parametrize("service", sorted(KNOWN_OPERATION))
 def test_every_service_answers_an_unknown_path_or_method_in_the_one_error_shape(
     service: str, running_services: RunningServices

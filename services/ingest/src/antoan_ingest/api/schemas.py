@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictFloat, StrictInt
@@ -24,6 +24,20 @@ PersonIdText = Annotated[
         examples=["0912345678"],
     ),
 ]
+
+
+# The examples are dated from the day the service started (Vietnam time), so that an example tried as it is
+# ("Try it out" in the API docs) is within the API's time bounds: scans and tests yesterday, trips today.
+_VIETNAM = timezone(timedelta(hours=7))
+_TODAY = datetime.now(_VIETNAM).date()
+
+
+def _example_day(days_ago: int = 0) -> str:
+    return (_TODAY - timedelta(days=days_ago)).isoformat()
+
+
+def _example_at(clock: str, days_ago: int = 1) -> str:
+    return f"{_example_day(days_ago)}T{clock}+07:00"
 
 
 class _Strict(BaseModel):
@@ -122,7 +136,7 @@ class CheckInRequest(_Strict):
                     "venue_qr": "ANTOAN1.S.k1.v_3f2a9c1b7d4e5a60.N5eI9VN3fjaqqDpiKNo6Qw",
                     "person_id": "0912345678",
                     "direction": "in",
-                    "scanned_at": "2021-09-01T08:30:00+07:00",
+                    "scanned_at": _example_at("08:30:00"),
                     "app": "pc-covid",
                     "client_event_id": "3b8e2a4e-5a0b-4d7f-9a43-0c2f7c1f6b9e",
                 },
@@ -177,24 +191,24 @@ class CheckInBatch(_Strict):
                             "venue_qr": "ANTOAN1.S.k1.v_3f2a9c1b7d4e5a60.N5eI9VN3fjaqqDpiKNo6Qw",
                             "person_id": "0912345678",
                             "direction": "in",
-                            "scanned_at": "2021-09-01T08:30:00+07:00",
+                            "scanned_at": _example_at("08:30:00"),
                             "app": "venue-scanner",
-                            "client_event_id": "quet-cong-1/2021-09-01/0001",
+                            "client_event_id": f"quet-cong-1/{_example_day(1)}/0001",
                         },
                         {
                             "person_qr": "038099001234|Trần Văn Bình|15/06/1985|CCCD|Q456|",
                             "direction": "in",
-                            "scanned_at": "2021-09-01T08:31:10+07:00",
+                            "scanned_at": _example_at("08:31:10"),
                             "app": "venue-scanner",
-                            "client_event_id": "quet-cong-1/2021-09-01/0002",
+                            "client_event_id": f"quet-cong-1/{_example_day(1)}/0002",
                         },
                         {
                             "venue_qr": "ANTOAN1.S.k1.v_3f2a9c1b7d4e5a60.N5eI9VN3fjaqqDpiKNo6Qw",
                             "person_id": "0912345678",
                             "direction": "out",
-                            "scanned_at": "2021-09-01T09:05:00+07:00",
+                            "scanned_at": _example_at("09:05:00"),
                             "app": "venue-scanner",
-                            "client_event_id": "quet-cong-1/2021-09-01/0003",
+                            "client_event_id": f"quet-cong-1/{_example_day(1)}/0003",
                         },
                     ]
                 }
@@ -267,7 +281,7 @@ DECLARATION_EXAMPLES: dict[str, dict[str, JsonValue]] = {
         "seat": "12A",
         "origin": "Tokyo, Nhật Bản",
         "border_gate": "Sân bay quốc tế Nội Bài",
-        "arrival_date": "2021-09-01",
+        "arrival_date": _example_day(),
         "travel_history_14d": ["Nhật Bản"],
         "quarantine_address": "Khu cách ly tập trung Trường Quân sự tỉnh Thanh Hóa",
         "symptoms": [],
@@ -280,7 +294,7 @@ DECLARATION_EXAMPLES: dict[str, dict[str, JsonValue]] = {
         "route_to": "TP Thanh Hóa",
         "departure_gate": "Bến xe Miền Đông",
         "arrival_gate": "Chốt kiểm soát Bỉm Sơn",
-        "travel_date": "2021-09-01",
+        "travel_date": _example_day(),
         "symptoms": [],
     },
     "quarantine_daily": {
@@ -359,8 +373,8 @@ class CaseConfirmation(_Strict):
             "examples": [
                 {
                     "person_id": "0912345678",
-                    "tested_at": "2021-09-03T10:00:00+07:00",
-                    "onset_at": "2021-09-02T08:00:00+07:00",
+                    "tested_at": _example_at("10:00:00"),
+                    "onset_at": _example_at("08:00:00", days_ago=2),
                     "province_code": "38",
                     "district_code": "380",
                     "ward_code": "14755",
