@@ -109,21 +109,24 @@ class IdentityVault:
         todo = [item for item in todo if (item[0], item[1]) not in self._remembered]
         if not todo:
             return
+        # One round trip: each claim added if new, and the record's size after it; a claim that took a full
+        # record past the bound is taken back (a second round trip, only then).
         pipe = self._client.pipeline(transaction=False)
-        for person_key, _, _ in todo:
-            pipe.hlen(self._key(person_key))
-        sizes = dict(zip((person_key for person_key, _, _ in todo), await pipe.execute(), strict=False))
-        pipe = self._client.pipeline(transaction=False)
-        stored = []
         for person_key, name, value in todo:
-            if sizes[person_key] >= MAX_CLAIMS:
-                DROPPED_CLAIMS.inc()
-                continue
-            sizes[person_key] += 1
             sealed = self._cipher.seal(person_key, name, json.dumps({"value": value, "at": claimed_at}))
             pipe.hsetnx(self._key(person_key), name, sealed)
-            stored.append((person_key, name))
-        added = await pipe.execute() if stored else []
+            pipe.hlen(self._key(person_key))
+        replies = await pipe.execute()
+        stored = [(person_key, name) for person_key, name, _ in todo]
+        added = [bool(new) for new in replies[0::2]]
+        over = [i for i, (new, size) in enumerate(zip(added, replies[1::2], strict=True)) if new and size > MAX_CLAIMS]
+        if over:
+            pipe = self._client.pipeline(transaction=False)
+            for i in over:
+                pipe.hdel(self._key(stored[i][0]), stored[i][1])
+                added[i] = False
+                DROPPED_CLAIMS.inc()
+            await pipe.execute()
         changed = sorted({person_key for (person_key, _), new in zip(stored, added, strict=True) if new})
         for person_key, name in stored:
             self._remember(person_key, name)
