@@ -145,8 +145,3 @@ class HttpServiceSettings(HealthAuthorityTokenSettings):
     # Refused credentials (401/403) an address may present: a burst, then this many a minute; 0 turns it off.
     auth_failure_burst: float = Field(default=20, ge=0, validation_alias="ANTOAN_AUTH_FAILURE_BURST")
     auth_failures_per_min: float = Field(default=10, ge=0, validation_alias="ANTOAN_AUTH_FAILURES_PER_MIN")
-
-    def uvicorn_proxy_options(self) -> dict[str, Any]:
-        """uvicorn's reading of forwarded headers: only from `trusted_proxies`, off when there are none."""
-        trusted = self.trusted_proxies.strip()
-        return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}

@@ -231,7 +231,9 @@ def uvicorn_options(settings: HttpServiceSettings) -> dict[str, Any]:
         "log_config": None,
         # Open streams (the map's server-sent events) would otherwise hold a shutdown up forever.
         "timeout_graceful_shutdown": 5,
-        **settings.uvicorn_proxy_options(),
+        # Forwarded headers believed only from the proxies named, and not read at all when none is.
+        "proxy_headers": bool(settings.trusted_proxies.strip()),
+        "forwarded_allow_ips": settings.trusted_proxies.strip() or None,
     }
 
 
@@ -242,8 +244,11 @@ LIMIT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def install_rate_limit(app: FastAPI, settings: HttpServiceSettings) -> None:
-    """`RateLimit` with a service's settings."""
+def install_guards(
+    app: FastAPI, settings: HttpServiceSettings, body_limit: int, body_limits: Mapping[str, int] | None = None
+) -> None:
+    """The middlewares every service runs, after its routes are in: the rate limit, the body size limit, and
+    outermost the security headers, so that the others' refusals carry them too."""
     app.add_middleware(
         RateLimit,
         rate=settings.rate_limit_per_s,
@@ -251,6 +256,8 @@ def install_rate_limit(app: FastAPI, settings: HttpServiceSettings) -> None:
         failures_per_min=settings.auth_failures_per_min,
         failure_burst=settings.auth_failure_burst,
     )
+    app.add_middleware(BodySizeLimit, default_limit=body_limit, limits=body_limits)
+    app.add_middleware(SecurityHeaders)
 
 
 APIDOCS_DIR = Path(__file__).resolve().parent / "static" / "apidocs"
@@ -516,6 +523,11 @@ class TokenBuckets:
         self._keep(client, tokens - 1.0 if allowed else tokens, now)
         return allowed
 
+    @property
+    def retry_after(self) -> str:
+        """A `Retry-After` for a client with no token left: the seconds one token takes to come back."""
+        return str(max(1, round(1 / self._rate))) if self._rate > 0 else "3600"
+
     def has_token(self, client: str, now: float) -> bool:
         """Whether `allow` would allow, without taking anything."""
         tokens = self._tokens(client, now)
@@ -559,10 +571,8 @@ class RateLimit:
     ) -> None:
         self._app = app
         self._buckets = TokenBuckets(rate, burst, max_clients) if rate > 0 else None
-        self._retry_after = str(max(1, round(1 / rate))) if rate > 0 else "1"
         limited_failures = failures_per_min > 0 and failure_burst > 0
         self._failures = TokenBuckets(failures_per_min / 60, failure_burst, max_clients) if limited_failures else None
-        self._failure_retry_after = str(max(1, round(60 / failures_per_min))) if limited_failures else "60"
         self._accepted: OrderedDict[str, None] = OrderedDict()  # digests of credentials a check accepted
         self._max_clients = max_clients
 
@@ -575,16 +585,15 @@ class RateLimit:
         credential = _credential_of(scope)
         accepted = credential is not None and credential in self._accepted
         if self._buckets is not None and not self._buckets.allow(f"key:{credential}" if accepted else address, now):
-            await _send_error(
-                send, 429, "rate_limited", "too many requests; slow down", {"retry-after": self._retry_after}
-            )
+            retry = {"retry-after": self._buckets.retry_after}
+            await _send_error(send, 429, "rate_limited", "too many requests; slow down", retry)
             return
         if credential is None:
             await self._app(scope, receive, send)
             return
         if not accepted and self._failures is not None and not self._failures.has_token(address, now):
             message = "too many refused credentials from this address; wait before trying again"
-            await _send_error(send, 429, "rate_limited", message, {"retry-after": self._failure_retry_after})
+            await _send_error(send, 429, "rate_limited", message, {"retry-after": self._failures.retry_after})
             return
         cell = [False]
         status = [0]

@@ -24,15 +24,13 @@ from antoan_shared import topics
 from antoan_shared.kafka import EventPublisher, ensure_topics
 from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower
 from antoan_shared.web import (
-    BodySizeLimit,
     ErrorResponse,
-    SecurityHeaders,
     TokenBuckets,
     error_response,
     health_router,
     install_api_docs,
     install_error_handlers,
-    install_rate_limit,
+    install_guards,
 )
 
 log = logging.getLogger(__name__)
@@ -123,13 +121,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.include_router(health_router(ready_checks))
     for module in (venues, checkins, declarations, cases, persons):
         app.include_router(module.router)
-    install_rate_limit(app, settings)
-    app.add_middleware(
-        BodySizeLimit,
-        default_limit=settings.max_body_bytes,
-        limits={"/v1/checkins/batch": settings.max_batch_body_bytes},
-    )
-    app.add_middleware(SecurityHeaders)  # outermost: on the middlewares' own refusals too
+    install_guards(app, settings, settings.max_body_bytes, {"/v1/checkins/batch": settings.max_batch_body_bytes})
     return app
 
 

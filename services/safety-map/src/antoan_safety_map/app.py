@@ -24,12 +24,10 @@ from antoan_shared import topics
 from antoan_shared.kafka import EventPublisher, ensure_topics
 from antoan_shared.web import (
     LIMIT_RESPONSES,
-    BodySizeLimit,
-    SecurityHeaders,
     health_router,
     install_api_docs,
     install_error_handlers,
-    install_rate_limit,
+    install_guards,
 )
 
 log = logging.getLogger(__name__)
@@ -76,9 +74,7 @@ def create_app(settings: SafetyMapSettings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     install_api_docs(app)
-    install_rate_limit(app, settings)
-    app.add_middleware(BodySizeLimit, default_limit=BODY_LIMIT, limits={"/v1/areas": AREA_DATA_LIMIT})
-    app.add_middleware(SecurityHeaders)  # outermost: on the middlewares' own refusals too
+    install_guards(app, settings, BODY_LIMIT, {"/v1/areas": AREA_DATA_LIMIT})
 
     async def ready_checks() -> dict[str, bool]:
         runtime: Runtime = app.state.runtime

@@ -38,16 +38,14 @@ from antoan_shared.web import (
     LIMIT_RESPONSES,
     PERSON_LOOKUP_MAX_KEYS,
     ApiError,
-    BodySizeLimit,
     ErrorResponse,
-    SecurityHeaders,
     bearer_token,
     check_health_authority,
     error_response,
     health_router,
     install_api_docs,
     install_error_handlers,
-    install_rate_limit,
+    install_guards,
     uvicorn_options,
 )
 from antoan_tracer.domain.periods import InvalidPeriodError, Period, requested_period
@@ -269,9 +267,7 @@ def create_api(
     app.include_router(health_router(ready_checks))
     _case_routes(app)
     _venue_routes(app)
-    install_rate_limit(app, settings)
-    app.add_middleware(BodySizeLimit, default_limit=BODY_LIMIT)
-    app.add_middleware(SecurityHeaders)  # outermost: on the middlewares' own refusals too
+    install_guards(app, settings, BODY_LIMIT)
     return app
 
 

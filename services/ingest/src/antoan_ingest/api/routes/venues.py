@@ -48,17 +48,8 @@ async def register_venue(
     settings = runtime.settings
     address = request.client.host if request.client else "?"
     if not runtime.registrations.allow(address, time.monotonic()):
-        retry_after = (
-            str(max(1, round(3600 / settings.venue_registrations_per_hour)))
-            if settings.venue_registrations_per_hour
-            else "3600"
-        )
-        raise ApiError(
-            429,
-            "rate_limited",
-            "too many venue registrations from this address; try again later",
-            headers={"retry-after": retry_after},
-        )
+        message = "too many venue registrations from this address; try again later"
+        raise ApiError(429, "rate_limited", message, headers={"retry-after": runtime.registrations.retry_after})
     venue_id = "v_" + secrets.token_hex(8)
     api_key = "vk_" + secrets.token_urlsafe(24)
     owner_key = None
