@@ -110,7 +110,10 @@ class HealthDeclaration(BaseModel):
 
 
 class VenueState(Event):
-    """Full state of a venue. `venues.v1` is compacted, so every record carries everything."""
+    """Full state of a venue. Its topics are compacted, so every record carries everything.
+
+    The internal `venue-registry.v1` carries the key material the services check venue keys against;
+    the public `venues.v1` carries the same records without it (`public_copy`)."""
 
     venue_id: str
     name: str
@@ -122,13 +125,29 @@ class VenueState(Event):
     lat: float | None = None
     lon: float | None = None
     capacity: int = Field(ge=1)
-    owner_key: str | None = Field(default=None, description="person_key of the owner; contact in the vault")
-    api_key_hash: str = Field(description="SHA-256 of the venue API key; the key itself is never stored")
+    owner_key: str | None = Field(
+        default=None,
+        description=(
+            "person_key of the owner (contact in the vault), on the internal registry only; "
+            "always null on venues.v1 since 2026-12-02"
+        ),
+    )
+    api_key_hash: str = Field(
+        description=(
+            "SHA-256 of the venue API key (the key itself is never stored), on the internal registry only; "
+            "always empty on venues.v1 since 2026-12-02"
+        )
+    )
     qr_key_id: str = ""
     active: bool = True
     rotating_qr_only: bool = Field(
         default=False, description="Check-ins by QR take only the rotating code of the entrance screen"
     )
+
+    def public_copy(self) -> VenueState:
+        """The record as `venues.v1` carries it: the same event (id, time, fields), without the owner's
+        person_key and the venue key's hash, which only the platform's own services read."""
+        return self.model_copy(update={"owner_key": None, "api_key_hash": ""})
 
 
 class VenueRegistered(VenueState):

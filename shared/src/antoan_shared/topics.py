@@ -37,6 +37,8 @@ class TopicSpec:
     # None: kept forever (compacted registries); otherwise the retention period applies.
     retained_days: int | None = DEFAULT_RETENTION_DAYS
     description: str = ""
+    # Internal topics another service reads besides its writer (the ACLs grant them READ).
+    readers: tuple[str, ...] = ()
 
     def address(self, namespace: str = "") -> str:
         """The topic's name on the broker for a deployment namespace."""
@@ -74,7 +76,25 @@ VENUES = TopicSpec(
     access=Access.PUBLIC,
     compacted=True,
     retained_days=None,
-    description="The venue registry: the latest full state of every venue.",
+    description=(
+        "The venue registry: the latest full state of every venue, without key material (owner_key null, "
+        "api_key_hash empty)."
+    ),
+)
+VENUE_REGISTRY = TopicSpec(
+    "venue-registry.v1",
+    key="venue_id",
+    value_types=(events.VenueRegistered, events.VenueUpdated, events.VenueDeactivated),
+    writer="ingest",
+    access=Access.INTERNAL,
+    compacted=True,
+    retained_days=None,
+    readers=("tracer", "safety-map"),
+    description=(
+        "The venue registry as the services read it: venues.v1's records with the owner's person_key and the "
+        "venue key's hash, which the services check venue keys against. ingest copies each onto venues.v1 "
+        "without them."
+    ),
 )
 CHECKINS = TopicSpec(
     "checkins.v1",
@@ -313,6 +333,7 @@ CONTRACT_TOPICS: tuple[TopicSpec, ...] = (
 )
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     *CONTRACT_TOPICS,
+    VENUE_REGISTRY,
     IDENTITY_VAULT,
     DECLARATION_DETAILS,
     AUDIT,

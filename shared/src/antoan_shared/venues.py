@@ -1,5 +1,6 @@
-"""A service's own view of the venue registry, read from `venues.v1` (ingest checks venue ids at scan time,
-the tracer finds a venue's dwell time and API key, without a database round trip)."""
+"""A service's own view of the venue registry, read from the internal `venue-registry.v1` (ingest checks venue
+ids at scan time, the tracer finds a venue's dwell time and API key, without a database round trip). The public
+`venues.v1` carries the same records without their key material."""
 
 from __future__ import annotations
 
@@ -14,25 +15,30 @@ from antoan_shared import codec, topics
 from antoan_shared.events import VenueState
 from antoan_shared.kafka import make_consumer
 from antoan_shared.settings import ServiceSettings
+from antoan_shared.threads import RestartingThread
 from antoan_shared.web import ApiError, credential_verified
 
 log = logging.getLogger(__name__)
 
 
 def api_key_hash(api_key: str) -> str:
-    """What `venues.v1` carries of a venue's API key: its SHA-256 (the key itself is never stored)."""
+    """What the venue registry keeps of a venue's API key: its SHA-256 (the key itself is never stored)."""
     return hashlib.sha256(api_key.encode()).hexdigest()
 
 
 def api_key_matches(api_key: str | None, venue: VenueState) -> bool:
-    return api_key is not None and hmac.compare_digest(api_key_hash(api_key), venue.api_key_hash)
+    return (
+        api_key is not None
+        and bool(venue.api_key_hash)
+        and hmac.compare_digest(api_key_hash(api_key), venue.api_key_hash)
+    )
 
 
 def check_venue_key(api_key: str | None, expected_hash: str) -> None:
-    """Refuses (401/403) a caller that does not hold the venue's API key, given the hash `venues.v1` carries."""
+    """Refuses (401/403) a caller that does not hold the venue's API key, given the hash the registry keeps."""
     if api_key is None:
         raise ApiError(401, "venue_key_required", "this endpoint needs the venue's API key as bearer token")
-    if not hmac.compare_digest(api_key_hash(api_key), expected_hash):
+    if not expected_hash or not hmac.compare_digest(api_key_hash(api_key), expected_hash):
         raise ApiError(403, "invalid_venue_key", "the API key does not belong to this venue")
     credential_verified()
 
@@ -44,7 +50,7 @@ class VenueDirectory:
         self._venues: dict[str, VenueState] = {}
         self._by_api_key_hash: dict[str, str] = {}
         self._lock = threading.Lock()
-        # Set once the directory holds all of venues.v1 as it stood at start: before that, a venue not
+        # Set once the directory holds all of the registry as it stood at start: before that, a venue not
         # found may just not be read yet.
         self.loaded = threading.Event()
 
@@ -73,34 +79,23 @@ class VenueDirectory:
         return len(self._venues)
 
 
-class VenueDirectoryFollower(threading.Thread):
-    """Tails `venues.v1` from the beginning into a VenueDirectory; `caught_up` is set at the end offsets."""
+class VenueDirectoryFollower(RestartingThread):
+    """Tails `venue-registry.v1` from the beginning into a VenueDirectory; `caught_up` is set at the end offsets."""
 
     def __init__(self, settings: ServiceSettings, directory: VenueDirectory) -> None:
-        super().__init__(name="venue-directory", daemon=True)
+        super().__init__(name="venue-directory")
         self._settings = settings
         self._directory = directory
-        self._stop_requested = threading.Event()
+        self.retry_after_s = 2.0
 
     @property
     def caught_up(self) -> threading.Event:
         """The directory's own `loaded`: one flag for one fact."""
         return self._directory.loaded
 
-    def stop(self) -> None:
-        self._stop_requested.set()
-
-    def run(self) -> None:
-        while not self._stop_requested.is_set():
-            try:
-                self._follow()
-            except Exception:
-                log.exception("venue directory follower failed; retrying")
-                self._stop_requested.wait(2.0)
-
-    def _follow(self) -> None:
-        topic = self._settings.topic(topics.VENUES)
-        consumer = make_consumer(self._settings, [topics.VENUES], group_id=None)
+    def _run_once(self) -> None:
+        topic = self._settings.topic(topics.VENUE_REGISTRY)
+        consumer = make_consumer(self._settings, [topics.VENUE_REGISTRY], group_id=None)
         try:
             partitions = consumer.partitions_for_topic(topic) or set()
             assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
@@ -119,7 +114,7 @@ class VenueDirectoryFollower(threading.Thread):
 
     def _apply(self, raw: bytes) -> None:
         try:
-            venue = codec.decode_for_topic(topics.VENUES, raw)
+            venue = codec.decode_for_topic(topics.VENUE_REGISTRY, raw)
         except codec.DecodeError:
             log.exception("skipping undecodable venue record")
             return

@@ -2,9 +2,9 @@
 
 Each platform service has a principal of its own (`ingest`, `tracer`, `safety-map`) that writes only the
 topics the registry says it writes, and reads the contract topics (public and restricted: the services
-are the platform) plus its own internal ones. `agency` stands for a subscribing agency: it reads the
-public topics with consumer groups named `agency.…`, and is refused everything else. `admin` is the
-broker's super user, used by the local stack to create the ACLs.
+are the platform) plus its own internal ones and those another service shares with it (`TopicSpec.readers`).
+`agency` stands for a subscribing agency: it reads the public topics with consumer groups named `agency.…`,
+and is refused everything else. `admin` is the broker's super user, used by the local stack to create the ACLs.
 """
 
 from __future__ import annotations
@@ -61,6 +61,9 @@ def grants(namespace: str = "") -> list[Grant]:
         out |= _topic_grants(service, own, ("WRITE", "READ", "DESCRIBE", "CREATE"))
         # Every service creates the topics it reads when they are missing, so start-up order does not matter.
         out |= _topic_grants(service, contract, ("READ", "DESCRIBE", "CREATE"))
+        # Internal topics of another service that this one reads (the venue registry's key material).
+        shared = [settings.topic(spec) for spec in topics.ALL_TOPICS if service in spec.readers]
+        out |= _topic_grants(service, shared, ("READ", "DESCRIBE", "CREATE"))
         out.add(Grant(service, "GROUP", settings.group_id(service, ""), "READ", prefixed=True))
         out.add(Grant(service, "CLUSTER", CLUSTER, "IDEMPOTENT_WRITE"))
     # Quix Streams names the tracer's state changelogs `changelog__<consumer group>--<topic>--<store>`, and

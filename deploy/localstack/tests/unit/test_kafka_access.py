@@ -77,3 +77,11 @@ def test_plaintext_broker_properties_have_no_authorizer(tmp_path: Path) -> None:
 def test_sasl_without_an_admin_password_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StackError, match="ANTOAN_KAFKA_PASSWORD_ADMIN"):
         render_server_properties(StackConfig.from_env(tmp_path, kafka_sasl=True))
+
+
+def test_the_venue_registry_is_read_by_the_services_that_check_venue_keys_and_by_no_agency() -> None:
+    for service in access.SERVICE_PRINCIPALS:
+        assert "t1.venue-registry.v1" in _granted(service, "READ"), service
+    assert _granted("tracer", "WRITE") & {"t1.venue-registry.v1", "t1.venues.v1"} == set()
+    assert "t1.venue-registry.v1" not in _granted(access.AGENCY, "READ")
+    assert "t1.identity-vault.v1" not in _granted("safety-map", "READ")  # readers are per topic

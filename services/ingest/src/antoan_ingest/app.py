@@ -20,6 +20,7 @@ from antoan_ingest.api.deps import Runtime
 from antoan_ingest.api.routes import cases, checkins, declarations, persons, venues
 from antoan_ingest.checkins import CheckInRecorder
 from antoan_ingest.settings import IngestSettings, get_settings
+from antoan_ingest.venue_relay import PublicVenueRelay, adopt_public_records
 from antoan_shared import topics
 from antoan_shared.kafka import EventPublisher, ensure_topics
 from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower
@@ -51,9 +52,12 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         publisher = EventPublisher(settings, "ingest")
         await asyncio.to_thread(publisher.warm_up, topics.topics_written_by("ingest"))
         client = aioredis.Redis.from_url(settings.redis_url)
+        await asyncio.to_thread(adopt_public_records, settings, publisher)
         directory = VenueDirectory()
         follower = VenueDirectoryFollower(settings, directory)
         follower.start()
+        relay = PublicVenueRelay(settings)
+        relay.start()
         vault = IdentityVault(client, publisher, _vault_cipher(settings), settings.redis_prefix)
         idempotency = IdempotencyStore(
             client, settings.redis_prefix, settings.idempotency_record_ttl_s, settings.idempotency_pending_ttl_s
@@ -68,7 +72,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             yield
         finally:
             follower.stop()
+            relay.stop()
             await asyncio.to_thread(follower.join, 15.0)
+            await asyncio.to_thread(relay.join, 15.0)
             await asyncio.to_thread(publisher.close)
             await client.aclose()
 

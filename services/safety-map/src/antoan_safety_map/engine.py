@@ -52,7 +52,7 @@ from antoan_shared.kafka import EventPublisher, make_consumer, publish_dead_lett
 log = logging.getLogger(__name__)
 
 INPUTS: tuple[topics.TopicSpec, ...] = (
-    topics.VENUES,
+    topics.VENUE_REGISTRY,
     topics.OCCUPANCY,
     topics.VENUE_EXPOSURES,
     topics.CASES,

@@ -31,7 +31,7 @@ def main() -> None:
     settings = get_settings()
     configure_logging("tracer", settings.log_level)
     written = pipeline.tracer_topics(settings)
-    ensure_topics(settings, (topics.VENUES, *pipeline.INPUTS, *written))
+    ensure_topics(settings, (topics.VENUE_REGISTRY, *pipeline.INPUTS, *written))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     directory = VenueDirectory()  # for the venue owners' keys

@@ -21,23 +21,25 @@ nothing. Once the stream is quiet, the matches are what the windows and visits g
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer  # type: ignore[import-untyped,unused-ignore]
 
 from antoan_shared import topics
+from antoan_shared.threads import RestartingThread
 from antoan_tracer.lag import consumer_group_lag
 from antoan_tracer.settings import TracerSettings
 
 log = logging.getLogger(__name__)
 
 
-class WindowRelay(threading.Thread):
+class WindowRelay(RestartingThread):
+    restart_on = (KafkaException,)
+
     def __init__(
         self, settings: TracerSettings, batch: int = 50, min_batch: int = 10, max_batch: int = 200, pause_s: float = 0.2
     ) -> None:
-        super().__init__(name="tracer-window-relay", daemon=True)
+        super().__init__(name="tracer-window-relay")
         self._settings = settings
         self._batch = batch
         self._min_batch = min_batch
@@ -46,19 +48,7 @@ class WindowRelay(threading.Thread):
         self._source = settings.topic(topics.TRACER_CONTACT_WINDOWS)
         self._target = settings.topic(topics.TRACER_VENUE_INBOX)
         self._inboxes = [settings.topic(spec) for spec in topics.TRACER_INBOXES]
-        self._stop_requested = threading.Event()
         self.relayed = 0
-
-    def stop(self) -> None:
-        self._stop_requested.set()
-
-    def run(self) -> None:
-        while not self._stop_requested.is_set():
-            try:
-                self._relay()
-            except KafkaException:
-                log.warning("contact-window relay interrupted; it starts again", exc_info=True)
-                self._stop_requested.wait(1.0)
 
     def _wait_until_caught_up(self) -> bool:
         """Until the stages are at most TRACER_RELAY_MAX_LAG records behind (False: the relay is stopping); the
@@ -79,7 +69,7 @@ class WindowRelay(threading.Thread):
             self._settings, self._settings.group_id("tracer"), self._inboxes, max_age_s=self._pause_s / 2
         )
 
-    def _relay(self) -> None:
+    def _run_once(self) -> None:
         config = self._settings.librdkafka_config()
         consumer = Consumer(
             {

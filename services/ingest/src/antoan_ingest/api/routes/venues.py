@@ -70,7 +70,7 @@ async def register_venue(
         qr_key_id=settings.qr_key_id,
         **fields,
     )
-    await runtime.publisher.publish(topics.VENUES, venue)
+    await runtime.publisher.publish(topics.VENUE_REGISTRY, venue)
     runtime.venues.put(venue)
     return schemas.VenueCreated(
         venue_id=venue_id, qr=static_qr(settings.qr_keys, settings.qr_key_id, venue_id), api_key=api_key
@@ -92,7 +92,7 @@ async def update_venue(body: schemas.VenueUpdate, venue: OwnedVenue, runtime: Ru
         raise ApiError(422, "invalid_request", f"{', '.join(fixed)} cannot be emptied")
     state = venue.model_dump(exclude={"event_id", "type", "occurred_at"}) | changes
     updated = events.VenueUpdated.model_validate(state)
-    await runtime.publisher.publish(topics.VENUES, updated)
+    await runtime.publisher.publish(topics.VENUE_REGISTRY, updated)
     runtime.venues.put(updated)
     return _view(updated)
 
@@ -102,7 +102,7 @@ async def deactivate_venue(venue: OwnedVenue, runtime: RuntimeDep) -> schemas.Ve
     """Deactivate a venue (with its API key): its QR codes stop working."""
     state = venue.model_dump(exclude={"event_id", "type", "occurred_at", "active"})
     deactivated = events.VenueDeactivated.model_validate(state)
-    await runtime.publisher.publish(topics.VENUES, deactivated)
+    await runtime.publisher.publish(topics.VENUE_REGISTRY, deactivated)
     runtime.venues.put(deactivated)
     return _view(deactivated)
 
