@@ -168,11 +168,13 @@ class TopicReader:
         self._consumer.seek_to_beginning(*assigned)
         self.events: list[Event] = []
         self.keys: list[bytes] = []
+        self.partitions: list[int] = []
 
     def read(self, timeout_ms: int = 300) -> list[Event]:
         for records in self._consumer.poll(timeout_ms=timeout_ms).values():
             for record in records:
                 self.keys.append(record.key)
+                self.partitions.append(record.partition)
                 self.events.append(codec.decode_event(record.value))
         return self.events
 

@@ -54,7 +54,11 @@ class PublicVenueRelay(RestartingThread):
                 "session.timeout.ms": 10_000,
             }
         )
-        producer = Producer({**config, "enable.idempotence": True, "acks": "all", "linger.ms": 5})
+        # murmur2, as kafka-python and Java clients hash keys: a venue's copy goes to the partition its records
+        # have always been on (librdkafka's own default would scatter a key's records across partitions).
+        producer = Producer(
+            {**config, "enable.idempotence": True, "acks": "all", "linger.ms": 5, "partitioner": "murmur2_random"}
+        )
         consumer.subscribe([self._source])
         try:
             while not self._stop_requested.is_set():

@@ -60,6 +60,12 @@ def test_keyed_public_records_move_to_the_registry_and_leave_venues_v1_keyless(s
         relay.stop()
         relay.join(10)
         public.close()
+    # Each venue's records, old and copied, on one partition, as the key's hash gives (else compaction would
+    # keep an old keyed record beside the copy)
+    partitions = {
+        (e.venue_id, p) for e, p in zip(stripped, public.partitions, strict=True) if isinstance(e, events.VenueState)
+    }
+    assert sorted(v for v, _ in partitions) == ["v_a", "v_b"]
     latest = {e.venue_id: e for e in stripped if isinstance(e, events.VenueState)}  # what compaction keeps
     assert {v: e.name for v, e in latest.items()} == {"v_a": "Chợ A mới", "v_b": "Chợ B"}
     assert all(e.owner_key is None and e.api_key_hash == "" for e in latest.values())
