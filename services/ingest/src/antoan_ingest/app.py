@@ -59,6 +59,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         relay = PublicVenueRelay(settings)
         relay.start()
         vault = IdentityVault(client, publisher, _vault_cipher(settings), settings.redis_prefix)
+        republished = await vault.publish_unpublished()
+        if republished:
+            log.info("vault records published that a failed publish had left out", extra={"people": republished})
         idempotency = IdempotencyStore(
             client, settings.redis_prefix, settings.idempotency_record_ttl_s, settings.idempotency_pending_ttl_s
         )

@@ -15,7 +15,7 @@ import os
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 import redis.asyncio as aioredis
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -90,6 +90,11 @@ class IdentityVault:
     def _key(self, person_key: str) -> str:
         return f"{self._prefix}vault:{person_key}"
 
+    @property
+    def _unpublished_key(self) -> str:
+        """The people whose record may hold claims `identity-vault.v1` has not acknowledged yet."""
+        return f"{self._prefix}vault-unpublished"
+
     async def remember(self, people: Sequence[tuple[str, Mapping[str, str]]], source: Source) -> None:
         """Keep every contact detail claimed for a person, with who claimed it (`source`) and when.
 
@@ -97,7 +102,11 @@ class IdentityVault:
         value from another source, is a claim of its own beside the others: nothing is overwritten, so
         whoever declares first with someone's number does not decide what the health authority sees. A person
         holds at most `MAX_CLAIMS` claims; beyond that new ones are dropped (and counted), the earlier kept.
-        The person's record is published when anything was added.
+        The person's record is published when anything was added, and is known to be published only once the
+        broker acknowledged it: a person is marked unpublished (a Redis set) in the same round trip that adds
+        their claims, and unmarked after the acknowledgement. A call that finds nothing new to add but the
+        person still marked (a publish that failed, then the client's retry) publishes the record again, so
+        nothing acknowledged is ever missing from `identity-vault.v1`, from which the vault is rebuilt.
         """
         claimed_at = utc_now().isoformat()
         todo = [
@@ -111,12 +120,18 @@ class IdentityVault:
             return
         # One round trip: each claim added if new, and the record's size after it; a claim that took a full
         # record past the bound is taken back (a second round trip, only then).
+        people_keys = sorted({person_key for person_key, _, _ in todo})
         pipe = self._client.pipeline(transaction=False)
+        for person_key in people_keys:
+            pipe.sadd(self._unpublished_key, person_key)
         for person_key, name, value in todo:
             sealed = self._cipher.seal(person_key, name, json.dumps({"value": value, "at": claimed_at}))
             pipe.hsetnx(self._key(person_key), name, sealed)
             pipe.hlen(self._key(person_key))
         replies = await pipe.execute()
+        # Marked before this call: a record whose publication is not known to have been acknowledged.
+        pending = {person_key for person_key, new in zip(people_keys, replies, strict=False) if not new}
+        replies = replies[len(people_keys) :]
         stored = [(person_key, name) for person_key, name, _ in todo]
         added = [bool(new) for new in replies[0::2]]
         over = [i for i, (new, size) in enumerate(zip(added, replies[1::2], strict=True)) if new and size > MAX_CLAIMS]
@@ -127,9 +142,7 @@ class IdentityVault:
                 added[i] = False
                 DROPPED_CLAIMS.inc()
             await pipe.execute()
-        changed = sorted({person_key for (person_key, _), new in zip(stored, added, strict=True) if new})
-        for person_key, name in stored:
-            self._remember(person_key, name)
+        changed = sorted(pending | {person_key for (person_key, _), new in zip(stored, added, strict=True) if new})
         if changed:
             pipe = self._client.pipeline(transaction=False)
             for person_key in changed:
@@ -137,16 +150,43 @@ class IdentityVault:
             records = await pipe.execute()
             await self._publisher.publish_many(
                 topics.IDENTITY_VAULT,
+                [self._record(person_key, record) for person_key, record in zip(changed, records, strict=True)],
+            )
+        await self._client.srem(self._unpublished_key, *people_keys)
+        for person_key, name in stored:
+            self._remember(person_key, name)
+
+    async def publish_unpublished(self, batch: int = 500) -> int:
+        """Publish the records of people still marked unpublished (a publish that failed and was never retried),
+        a batch at a time, unmarking each batch once acknowledged; returns how many. Run at start."""
+        done = 0
+        while True:
+            members = await self._client.srandmember(self._unpublished_key, batch)
+            people = sorted(_text(k) for k in cast(list[bytes], members))
+            if not people:
+                return done
+            pipe = self._client.pipeline(transaction=False)
+            for person_key in people:
+                pipe.hgetall(self._key(person_key))
+            records = await pipe.execute()
+            await self._publisher.publish_many(
+                topics.IDENTITY_VAULT,
                 [
-                    IdentityRecorded(
-                        producer="ingest",
-                        person_key=person_key,
-                        key_id=self._cipher.key_id,
-                        fields={_text(k): _text(v) for k, v in record.items()},
-                    )
-                    for person_key, record in zip(changed, records, strict=True)
+                    self._record(person_key, record)
+                    for person_key, record in zip(people, records, strict=True)
+                    if record
                 ],
             )
+            await self._client.srem(self._unpublished_key, *people)
+            done += len(people)
+
+    def _record(self, person_key: str, record: Mapping[bytes | str, bytes | str]) -> IdentityRecorded:
+        return IdentityRecorded(
+            producer="ingest",
+            person_key=person_key,
+            key_id=self._cipher.key_id,
+            fields={_text(k): _text(v) for k, v in record.items()},
+        )
 
     def _claim_field(self, person_key: str, field: str, source: Source, value: str) -> str:
         """The hash field of one claim: the detail, its source, and a keyed digest of the value (so the same
