@@ -1,19 +1,22 @@
-"""kafka-python helpers: the idempotent acks=all publisher, consumers, and idempotent topic creation."""
+"""Kafka helpers: the idempotent acks=all publisher (confluent-kafka), consumers and idempotent topic creation
+(kafka-python)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, cast
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from confluent_kafka import KafkaException, Producer  # type: ignore[import-untyped,unused-ignore]
+from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
-from kafka.producer.future import FutureRecordMetadata, RecordMetadata
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from antoan_shared import codec
 from antoan_shared.events import DeadLettered, Event
@@ -27,149 +30,190 @@ class WrongWriterError(RuntimeError):
     """A service tried to write a topic owned by another service (each topic has one writer)."""
 
 
-def _settled(future: FutureRecordMetadata) -> asyncio.Future[RecordMetadata]:
-    """Bridge a kafka-python future (settled on its I/O thread) into the running asyncio loop."""
-    loop = asyncio.get_running_loop()
-    waiter: asyncio.Future[RecordMetadata] = loop.create_future()
+@dataclass(frozen=True)
+class RecordMetadata:
+    """Where the broker put an acknowledged record."""
 
-    def settle(result: RecordMetadata | None, error: BaseException | None) -> None:
-        if waiter.done():
-            return
-        if error is not None:
-            waiter.set_exception(error)
-        else:
-            waiter.set_result(cast(RecordMetadata, result))
+    topic: str
+    partition: int
+    offset: int
 
-    future.add_callback(lambda md: loop.call_soon_threadsafe(settle, md, None))
-    future.add_errback(lambda exc: loop.call_soon_threadsafe(settle, None, exc))
-    return waiter
+
+class DeliveryFailedError(KafkaError):  # type: ignore[misc]  # kafka-python is untyped
+    """The broker did not acknowledge a record (its error, or no answer within the delivery timeout)."""
+
+
+class _BatchWaiter:
+    """The outcomes of a batch of records, settled into the asyncio loop once, when the last one is known:
+    one thread hop per batch instead of one per record."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, size: int) -> None:
+        self._loop = loop
+        self.outcomes: list[RecordMetadata | BaseException | None] = [None] * size
+        self._remaining = size
+        self._lock = threading.Lock()
+        self.done: asyncio.Future[None] = loop.create_future()
+        if size == 0:
+            self.done.set_result(None)
+
+    def settle(self, index: int, outcome: RecordMetadata | BaseException) -> None:
+        with self._lock:
+            self.outcomes[index] = outcome
+            self._remaining -= 1
+            last = self._remaining == 0
+        if last:
+            self._loop.call_soon_threadsafe(_finish, self.done)
+
+
+def _finish(done: asyncio.Future[None]) -> None:
+    if not done.done():
+        done.set_result(None)
+
+
+def _outcome(error: Any, message: Any) -> RecordMetadata | BaseException:
+    if error is not None:
+        return DeliveryFailedError(str(error))
+    return RecordMetadata(message.topic(), message.partition(), message.offset())
 
 
 class EventPublisher:
     """Publishes events of one service: acks=all, idempotent producer, keys from the topic registry.
 
-    `publish` returns only once the broker acknowledged the record, so an HTTP 202 after it means the
-    event is durable on the in-sync replicas.
+    The producer is confluent-kafka's (librdkafka): records are queued without blocking and sent by
+    librdkafka's own threads; a thread of this publisher serves delivery reports. `publish` returns only once
+    the broker acknowledged the record, so an HTTP 202 after it means the event is durable on the in-sync
+    replicas. Keys are hashed with murmur2, as kafka-python and Java clients hash them, so a key's records
+    stay on the partition earlier clients put them on.
     """
 
     def __init__(self, settings: ServiceSettings, service: str, **producer_overrides: Any) -> None:
         self._settings = settings
         self._service = service
         config: dict[str, Any] = {
-            **settings.kafka_client_config(),
-            "client_id": f"antoan-{service}",
+            **settings.librdkafka_config(),
+            "client.id": f"antoan-{service}",
             "acks": "all",
-            "enable_idempotence": True,
-            "linger_ms": 5,
-            "batch_size": 256 * 1024,
-            "max_block_ms": 10_000,
+            "enable.idempotence": True,
+            "linger.ms": 5,
+            "batch.size": 1024 * 1024,
+            "partitioner": "murmur2_random",
             # With the broker gone a request is answered 503 (retry with the same client_event_id) within
-            # ~17 s, before a client gives up on its own.
-            "request_timeout_ms": 10_000,
-            "delivery_timeout_ms": 15_000,
+            # ~17 s, before a client gives up on its own: librdkafka fails a record it could not deliver in
+            # message.timeout.ms, whether or not a leader is known.
+            "request.timeout.ms": 10_000,
+            "message.timeout.ms": 15_000,
         }
         config.update(producer_overrides)
-        self._ack_timeout_s = config["delivery_timeout_ms"] / 1000 + 2
-        self._config = config
-        self._producer = KafkaProducer(**config)
-        self._stale = False  # the producer missed an acknowledgement: replaced before the next send
-        self._lock = threading.Lock()
+        self._ack_timeout_s = int(config["message.timeout.ms"]) / 1000 + 2
+        self._producer = Producer(config)
         self._warmed = False
         # Monotonic times of the last acknowledged and the last failed delivery (readiness).
         self._last_ack = 0.0
         self._last_failure = 0.0
+        self._closing = threading.Event()
+        self._reports = threading.Thread(target=self._serve_reports, name=f"{service}-delivery-reports", daemon=True)
+        self._reports.start()
+
+    def _serve_reports(self) -> None:
+        while not self._closing.is_set():
+            self._producer.poll(0.05)
 
     def _check_writer(self, spec: TopicSpec) -> None:
         if spec.writer != self._service:
             raise WrongWriterError(f"{spec.name} is written by {spec.writer}, not {self._service}")
 
-    def send(self, spec: TopicSpec, event: Event) -> FutureRecordMetadata:
-        """Queue one event; the returned future settles when the broker acknowledges it."""
+    def _produce(self, spec: TopicSpec, event: Event, on_delivery: Callable[[Any, Any], None]) -> None:
+        topic = self._settings.topic(spec)
+        key, value = codec.encode_key(spec, event), codec.encode_event(event)
+        try:
+            self._producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+        except BufferError:
+            # The local queue is full (the broker slower than the callers): wait a little for room, once.
+            self._producer.poll(0.5)
+            self._producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+
+    def _note(self, outcome: RecordMetadata | BaseException) -> None:
+        if isinstance(outcome, BaseException):
+            self._last_failure = time.monotonic()
+        else:
+            self._last_ack = time.monotonic()
+
+    def send(self, spec: TopicSpec, event: Event) -> Future[RecordMetadata]:
+        """Queue one event; the returned future settles when the broker acknowledges it (or refuses)."""
         self._check_writer(spec)
-        future = self._current_producer().send(
-            self._settings.topic(spec),
-            key=codec.encode_key(spec, event),
-            value=codec.encode_event(event),
-        )
-        future.add_callback(self._on_ack)
-        future.add_errback(self._on_failure)
+        future: Future[RecordMetadata] = Future()
+
+        def delivered(error: Any, message: Any) -> None:
+            outcome = _outcome(error, message)
+            self._note(outcome)
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+
+        self._produce(spec, event, delivered)
         return future
 
-    def _current_producer(self) -> KafkaProducer:
-        """The producer, replaced by a new one after a missed acknowledgement.
-
-        kafka-python's idempotent producer can stay wedged when the broker returns while records it could
-        not deliver are still queued. Those records were answered as failed (503: retry), so the old
-        producer is closed without waiting and they are dropped: a retry publishes them again.
-        """
-        with self._lock:
-            if self._stale:
-                old, self._producer = self._producer, KafkaProducer(**self._config)
-                self._stale = False
-                log.warning("kafka producer replaced after a missed acknowledgement")
-                threading.Thread(target=old.close, kwargs={"timeout": 0}, daemon=True).start()
-            return self._producer
-
-    async def _acknowledged(self, future: FutureRecordMetadata) -> RecordMetadata:
-        """The broker's acknowledgement, or KafkaTimeoutError once the delivery timeout has passed.
-
-        kafka-python expires queued records after delivery_timeout_ms, but not while it cannot find the
-        partition's leader (the broker gone): without this bound a request would wait for its return.
-        """
-        try:
-            return await asyncio.wait_for(_settled(future), self._ack_timeout_s)
-        except TimeoutError:
-            self._stale = True
-            raise KafkaTimeoutError(f"no acknowledgement within {self._ack_timeout_s:.0f} s") from None
-
-    def _on_ack(self, _: RecordMetadata) -> None:
-        self._last_ack = time.monotonic()
-
-    def _on_failure(self, _: BaseException) -> None:
-        self._last_failure = time.monotonic()
-
-    def send_many(self, spec: TopicSpec, batch: Iterable[Event]) -> list[FutureRecordMetadata]:
+    def send_many(self, spec: TopicSpec, batch: Iterable[Event]) -> list[Future[RecordMetadata]]:
         return [self.send(spec, event) for event in batch]
 
     async def publish(self, spec: TopicSpec, event: Event) -> RecordMetadata:
-        # send() may block (metadata, full buffer) so it runs off the event loop.
-        future = await asyncio.to_thread(self.send, spec, event)
-        return await self._acknowledged(future)
+        [outcome] = await self.publish_many_settled(spec, [event])
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
 
     async def publish_many(self, spec: TopicSpec, batch: Sequence[Event]) -> list[RecordMetadata]:
-        futures = await asyncio.to_thread(self.send_many, spec, batch)
-        return list(await asyncio.gather(*(self._acknowledged(f) for f in futures)))
+        outcomes = await self.publish_many_settled(spec, batch)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return cast(list[RecordMetadata], outcomes)
 
     async def publish_many_settled(
         self, spec: TopicSpec, batch: Sequence[Event]
     ) -> list[RecordMetadata | BaseException]:
         """Publish a batch; each event's outcome (its metadata, or the error) in order, none raised."""
-        try:
-            futures = await asyncio.to_thread(self.send_many, spec, batch)
-        except KafkaError as exc:  # e.g. metadata unavailable: nothing was queued
-            return [exc] * len(batch)
-        waits = (self._acknowledged(f) for f in futures)
-        return list(await asyncio.gather(*waits, return_exceptions=True))
+        self._check_writer(spec)
+        waiter = _BatchWaiter(asyncio.get_running_loop(), len(batch))
+        for index, event in enumerate(batch):
+
+            def delivered(error: Any, message: Any, index: int = index) -> None:
+                outcome = _outcome(error, message)
+                self._note(outcome)
+                waiter.settle(index, outcome)
+
+            try:
+                self._produce(spec, event, delivered)
+            except (BufferError, KafkaException) as exc:
+                waiter.settle(index, DeliveryFailedError(f"not queued: {exc}"))
+        # librdkafka reports every record within message.timeout.ms; this bound is only a safety net.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(waiter.done), self._ack_timeout_s)
+        missing = DeliveryFailedError(f"no acknowledgement within {self._ack_timeout_s:.0f} s")
+        return [missing if outcome is None else outcome for outcome in waiter.outcomes]
 
     def publish_sync(self, spec: TopicSpec, event: Event, timeout: float = 30.0) -> RecordMetadata:
-        return self.send(spec, event).get(timeout=timeout)
+        return self.send(spec, event).result(timeout=timeout)
 
     def warm_up(self, specs: Iterable[TopicSpec]) -> None:
         """Connect and fetch the topics' metadata now, so the first request does not pay for it."""
         for spec in specs:
-            self._producer.partitions_for(self._settings.topic(spec))
+            self._producer.list_topics(self._settings.topic(spec), timeout=10)
         self._warmed = True
         self._last_ack = time.monotonic()
 
     def flush(self, timeout: float | None = None) -> None:
-        self._current_producer().flush(timeout=timeout)
+        self._producer.flush(-1 if timeout is None else timeout)
 
     def connected(self) -> bool:
         """Metadata was fetched and the latest delivery outcome was an acknowledgement."""
         return self._warmed and self._last_ack >= self._last_failure
 
     def close(self, timeout: float = 10.0) -> None:
-        self._producer.close(timeout=timeout)
+        self._producer.flush(timeout)
+        self._closing.set()
+        self._reports.join(timeout)
 
 
 def make_consumer(

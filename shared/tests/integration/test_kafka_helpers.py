@@ -103,7 +103,8 @@ def test_an_undecodable_record_goes_to_dead_letters_and_the_stream_goes_on(setti
     # Given a check-in topic holding garbage followed by a good event
     ensure_topics(settings, [topics.CHECKINS, topics.DEAD_LETTERS["tracer"]])
     raw = EventPublisher(settings, "ingest")
-    raw._producer.send(settings.topic(topics.CHECKINS), key=b"v_bad", value=b"{not json").get(timeout=10)
+    raw._producer.produce(settings.topic(topics.CHECKINS), key=b"v_bad", value=b"{not json")
+    raw.flush(10)
     raw.publish_sync(topics.CHECKINS, _checkin("v_bad", 1))
     raw.close()
     handled: list[Consumed] = []

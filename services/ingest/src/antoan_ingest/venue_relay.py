@@ -116,7 +116,7 @@ def adopt_public_records(settings: ServiceSettings, publisher: EventPublisher) -
     finally:
         consumer.close()
     for future in [publisher.send(topics.VENUE_REGISTRY, venue) for venue in keyed]:
-        future.get(timeout=30)  # a failure stops the start: the next start adopts them again
+        future.result(timeout=30)  # a failure stops the start: the next start adopts them again
     if keyed:
         log.info("venue registry adopted venues.v1's keyed records", extra={"records": len(keyed)})
     return len(keyed)

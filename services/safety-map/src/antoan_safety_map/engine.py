@@ -20,12 +20,12 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from kafka import KafkaConsumer, TopicPartition
-from kafka.producer.future import FutureRecordMetadata
 
 from antoan_safety_map.adapters.read_model import AreaRecord, StateStore, VenueRecord
 from antoan_safety_map.domain.area_risk import AreaFacts, areas_of_case, assess_area
@@ -47,7 +47,7 @@ from antoan_shared.events import (
     VenueState,
     utc_now,
 )
-from antoan_shared.kafka import EventPublisher, make_consumer, publish_dead_letter
+from antoan_shared.kafka import EventPublisher, RecordMetadata, make_consumer, publish_dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -399,7 +399,7 @@ class RiskEngine(threading.Thread):
         self, batch: Batch, venue_ids: Iterable[str], area_codes: Iterable[str], cascade: bool = True
     ) -> None:
         now = utc_now()
-        published: list[FutureRecordMetadata] = []
+        published: list[Future[RecordMetadata]] = []
         venues_to_assess = set(venue_ids)
         area_events = self._evaluate_areas(batch, sorted(set(area_codes)), now)
         if area_events:
@@ -411,7 +411,7 @@ class RiskEngine(threading.Thread):
         if venue_events:
             published += self._publisher.send_many(topics.VENUE_RISK, venue_events)
         for future in published:
-            future.get(timeout=30)  # acknowledged before the state that records it is written
+            future.result(timeout=30)  # acknowledged before the state that records it is written
 
     def _evaluate_areas(self, batch: Batch, codes: Sequence[str], now: datetime) -> list[AreaRiskChanged]:
         if not codes:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import os
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -23,7 +22,7 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from prometheus_client import Counter
 
-from antoan_shared import topics
+from antoan_shared import codec, topics
 from antoan_shared.events import DeclarationDetailsRecorded, IdentityRecorded, utc_now
 from antoan_shared.kafka import EventPublisher
 
@@ -37,6 +36,37 @@ TRUST: tuple[str, ...] = get_args(Source)
 MAX_CLAIMS = 64  # per person: a bound on what one person's record can grow to, whoever writes to it
 DROPPED_CLAIMS = Counter("antoan_vault_claims_dropped_total", "Contact claims not kept: the person's record was full")
 _PERSON_FIELD = "person_key"  # in a declaration's details record: whose it is (a pseudonym, not sealed)
+
+
+# Adds a batch of claims in one round trip. KEYS: the unpublished set, then each person's record;
+# ARGV: the bound, the number of people, their person_keys, then (person index, field, sealed value) per claim.
+# Returns the number of claims dropped at the bound, then per person their whole record (field, value, ...) if
+# it is to be published (a claim was added, or it was marked unpublished before: a publish not acknowledged),
+# else 0. Every key is the vault's; on Redis Cluster they would need one hash slot (a `{vault}` tag).
+_ADD_CLAIMS = """
+local max, people = tonumber(ARGV[1]), tonumber(ARGV[2])
+local publish, dropped = {}, 0
+for p = 1, people do
+  publish[p] = redis.call('SADD', KEYS[1], ARGV[2 + p]) == 0
+end
+for i = 3 + people, #ARGV, 3 do
+  local p = tonumber(ARGV[i])
+  local key = KEYS[p + 1]
+  if redis.call('HSETNX', key, ARGV[i + 1], ARGV[i + 2]) == 1 then
+    if redis.call('HLEN', key) > max then
+      redis.call('HDEL', key, ARGV[i + 1])
+      dropped = dropped + 1
+    else
+      publish[p] = true
+    end
+  end
+end
+local out = {dropped}
+for p = 1, people do
+  if publish[p] then out[p + 1] = redis.call('HGETALL', KEYS[p + 1]) else out[p + 1] = 0 end
+end
+return out
+"""
 
 
 def _text(value: bytes | str) -> str:
@@ -54,10 +84,11 @@ class VaultCipher:
         self.key_id = key_id
         self._digest_key = HKDF(algorithm=SHA256(), length=32, salt=None, info=b"antoan vault digests v1").derive(key)
 
-    def seal(self, person_key: str, field: str, value: str) -> str:
+    def seal(self, person_key: str, field: str, value: str | bytes) -> str:
         nonce = os.urandom(_NONCE_BYTES)
+        plain = value.encode() if isinstance(value, str) else value
         # The person and field are bound into the tag: a ciphertext moved elsewhere does not decrypt.
-        sealed = self._aead.encrypt(nonce, value.encode(), f"{person_key}/{field}".encode())
+        sealed = self._aead.encrypt(nonce, plain, f"{person_key}/{field}".encode())
         return base64.b64encode(nonce + sealed).decode()
 
     def digest(self, person_key: str, field: str, value: str) -> str:
@@ -86,6 +117,7 @@ class IdentityVault:
         # (person_key, field) pairs known to be stored, so repeat visitors cost no round trip.
         self._remembered: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._capacity = remembered_capacity
+        self._add_claims = client.register_script(_ADD_CLAIMS)
 
     def _key(self, person_key: str) -> str:
         return f"{self._prefix}vault:{person_key}"
@@ -118,42 +150,28 @@ class IdentityVault:
         todo = [item for item in todo if (item[0], item[1]) not in self._remembered]
         if not todo:
             return
-        # One round trip: each claim added if new, and the record's size after it; a claim that took a full
-        # record past the bound is taken back (a second round trip, only then).
+        # One round trip (a script): every claim added if new and within the bound, and the records to publish.
         people_keys = sorted({person_key for person_key, _, _ in todo})
-        pipe = self._client.pipeline(transaction=False)
-        for person_key in people_keys:
-            pipe.sadd(self._unpublished_key, person_key)
+        index = {person_key: i for i, person_key in enumerate(people_keys, start=1)}
+        args: list[str | bytes | int] = [MAX_CLAIMS, len(people_keys), *people_keys]
         for person_key, name, value in todo:
-            sealed = self._cipher.seal(person_key, name, json.dumps({"value": value, "at": claimed_at}))
-            pipe.hsetnx(self._key(person_key), name, sealed)
-            pipe.hlen(self._key(person_key))
-        replies = await pipe.execute()
-        # Marked before this call: a record whose publication is not known to have been acknowledged.
-        pending = {person_key for person_key, new in zip(people_keys, replies, strict=False) if not new}
-        replies = replies[len(people_keys) :]
-        stored = [(person_key, name) for person_key, name, _ in todo]
-        added = [bool(new) for new in replies[0::2]]
-        over = [i for i, (new, size) in enumerate(zip(added, replies[1::2], strict=True)) if new and size > MAX_CLAIMS]
-        if over:
-            pipe = self._client.pipeline(transaction=False)
-            for i in over:
-                pipe.hdel(self._key(stored[i][0]), stored[i][1])
-                added[i] = False
-                DROPPED_CLAIMS.inc()
-            await pipe.execute()
-        changed = sorted(pending | {person_key for (person_key, _), new in zip(stored, added, strict=True) if new})
+            sealed = self._cipher.seal(person_key, name, codec.dumps({"value": value, "at": claimed_at}))
+            args += [index[person_key], name, sealed]
+        keys = [self._unpublished_key, *(self._key(person_key) for person_key in people_keys)]
+        dropped, *records = await self._add_claims(keys=keys, args=args)
+        if dropped:
+            DROPPED_CLAIMS.inc(dropped)
+        changed = [(person_key, record) for person_key, record in zip(people_keys, records, strict=True) if record]
         if changed:
-            pipe = self._client.pipeline(transaction=False)
-            for person_key in changed:
-                pipe.hgetall(self._key(person_key))
-            records = await pipe.execute()
             await self._publisher.publish_many(
                 topics.IDENTITY_VAULT,
-                [self._record(person_key, record) for person_key, record in zip(changed, records, strict=True)],
+                [
+                    self._record(person_key, dict(zip(flat[0::2], flat[1::2], strict=True)))
+                    for person_key, flat in changed
+                ],
             )
         await self._client.srem(self._unpublished_key, *people_keys)
-        for person_key, name in stored:
+        for person_key, name, _ in todo:
             self._remember(person_key, name)
 
     async def publish_unpublished(self, batch: int = 500) -> int:
@@ -204,7 +222,7 @@ class IdentityVault:
         if not details:
             return
         scope = f"declaration:{event_id}"
-        sealed = {name: self._cipher.seal(scope, name, json.dumps(value)) for name, value in details.items()}
+        sealed = {name: self._cipher.seal(scope, name, codec.dumps(value)) for name, value in details.items()}
         key = self._details_key(event_id)
         pipe = self._client.pipeline(transaction=True)
         pipe.hset(key, mapping={_PERSON_FIELD: person_key, **{f"f:{k}": v for k, v in sealed.items()}})
@@ -226,7 +244,7 @@ class IdentityVault:
             return None
         scope = f"declaration:{event_id}"
         return person_key, {
-            name.removeprefix("f:"): json.loads(self._cipher.open(scope, name.removeprefix("f:"), token))
+            name.removeprefix("f:"): codec.loads(self._cipher.open(scope, name.removeprefix("f:"), token))
             for name, token in record.items()
         }
 
@@ -267,7 +285,7 @@ class IdentityVault:
         if not rest:  # written before claims kept their source: one value per detail, first one won
             return ContactClaim(field, plain, "unknown", None)
         source = rest.partition("|")[0]
-        claim = json.loads(plain)
+        claim = codec.loads(plain)
         return ContactClaim(field, str(claim["value"]), source, claim.get("at"))
 
 
