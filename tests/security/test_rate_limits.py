@@ -36,6 +36,9 @@ def services_env() -> dict[str, str]:
         "ANTOAN_AUTH_FAILURES_PER_MIN": "1",
         "INGEST_VENUE_REGISTRATION_BURST": "3",
         "INGEST_VENUE_REGISTRATIONS_PER_HOUR": "1",
+        # Limits count per process (as per instance behind a load balancer): one ingest process here, so that
+        # every request of the test meets the same buckets.
+        "INGEST_WORKERS": "1",
     }
 
 

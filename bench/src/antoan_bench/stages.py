@@ -267,7 +267,9 @@ async def _post_batches(
                     outcome.accepted / (now - started),
                 )
 
-    connector = aiohttp.TCPConnector(limit=clients)
+    # A connection per batch, as phones and scanners each upload on their own: kept-alive connections would
+    # stay with whichever ingest process accepted them first, so a few clients could load one process alone.
+    connector = aiohttp.TCPConnector(limit=clients, force_close=True)
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         await asyncio.gather(*(worker(session) for _ in range(clients)))

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import html
 import json
+import os
 import secrets
 import time
 from collections import OrderedDict
@@ -19,7 +20,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, generate_latest, multiprocess
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -208,9 +209,19 @@ def health_router(ready_checks: Callable[[], Awaitable[dict[str, bool]]]) -> API
 
     @router.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(_metrics_registry()), media_type=CONTENT_TYPE_LATEST)
 
     return router
+
+
+def _metrics_registry() -> Any:
+    """This process's metrics, or, for a service run as several processes (`PROMETHEUS_MULTIPROC_DIR` set before
+    they started), all of its processes' summed."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
 
 
 def serve(app: FastAPI, service: str, settings: HttpServiceSettings) -> None:

@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from kafka.errors import KafkaError
 
 from antoan_ingest.adapters.idempotency import IdempotencyStore
+from antoan_ingest.adapters.recent_venues import VenueLookup
 from antoan_ingest.adapters.vault import IdentityVault, VaultCipher, derive_vault_key
 from antoan_ingest.api.deps import Runtime
 from antoan_ingest.api.routes import cases, checkins, declarations, persons, venues
@@ -59,16 +60,20 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         relay = PublicVenueRelay(settings)
         relay.start()
         vault = IdentityVault(client, publisher, _vault_cipher(settings), settings.redis_prefix)
-        republished = await vault.publish_unpublished()
+        # On a client of its own, closed after: a connection opened during start-up stays with its event loop.
+        async with aioredis.Redis.from_url(settings.redis_url) as sweep_client:
+            sweep = IdentityVault(sweep_client, publisher, _vault_cipher(settings), settings.redis_prefix)
+            republished = await sweep.publish_unpublished()
         if republished:
             log.info("vault records published that a failed publish had left out", extra={"people": republished})
         idempotency = IdempotencyStore(
             client, settings.redis_prefix, settings.idempotency_record_ttl_s, settings.idempotency_pending_ttl_s
         )
-        recorder = CheckInRecorder(settings, directory, publisher, idempotency, vault)
+        lookup = VenueLookup(directory, client, settings.redis_prefix)
+        recorder = CheckInRecorder(settings, lookup, publisher, idempotency, vault)
         registrations = TokenBuckets(settings.venue_registrations_per_hour / 3600, settings.venue_registration_burst)
         app.state.runtime = Runtime(
-            settings, publisher, directory, follower, vault, recorder, idempotency, registrations
+            settings, publisher, directory, follower, lookup, vault, recorder, idempotency, registrations
         )
         log.info("ingest started", extra={"host": settings.host, "port": settings.port})
         try:

@@ -14,13 +14,14 @@ from datetime import datetime, timedelta
 from prometheus_client import Counter, Histogram
 
 from antoan_ingest.adapters.idempotency import Claim, ClaimOutcome, IdempotencyStore
+from antoan_ingest.adapters.recent_venues import VenueLookup
 from antoan_ingest.adapters.vault import IdentityVault, Source
 from antoan_ingest.domain import checkins, identity, personal_qr, qr
 from antoan_ingest.settings import IngestSettings
 from antoan_shared import events, topics
 from antoan_shared.events import CheckInApp, CheckInMethod, Direction, HealthDeclaration, VenueState
 from antoan_shared.kafka import EventPublisher
-from antoan_shared.venues import VenueDirectory, api_key_hash
+from antoan_shared.venues import api_key_hash
 from antoan_shared.web import ApiError, credential_verified
 
 ACCEPTED = Counter("antoan_ingest_checkins_accepted_total", "Check-in events acknowledged by Kafka", ["method"])
@@ -79,7 +80,7 @@ class CheckInRecorder:
     def __init__(
         self,
         settings: IngestSettings,
-        venues: VenueDirectory,
+        venues: VenueLookup,
         publisher: EventPublisher,
         idempotency: IdempotencyStore,
         vault: IdentityVault,
@@ -91,27 +92,30 @@ class CheckInRecorder:
         self._vault = vault
         self._pepper = settings.pepper.get_secret_value().encode()
 
-    def venue_for_key(self, api_key: str | None) -> VenueState | None:
+    async def venue_for_key(self, api_key: str | None) -> VenueState | None:
         """The venue a scanner's API key belongs to; None without a key, ApiError for a wrong one."""
         if api_key is None:
             return None
-        venue = self._venues.by_api_key_hash(api_key_hash(api_key))
+        venue = await self._venues.by_api_key_hash(api_key_hash(api_key))
         if venue is None:
-            self._venues.require_loaded()
+            self._venues.directory.require_loaded()
         if venue is None or not venue.active:
             raise ApiError(401, "invalid_venue_key", "the venue API key is not valid")
         credential_verified()
         return venue
 
     async def record(self, commands: Sequence[ScanCommand], api_key: str | None) -> list[ScanAccepted | ApiError]:
-        keyed_venue = self.venue_for_key(api_key)
+        keyed_venue = await self.venue_for_key(api_key)
         now = events.utc_now()
-        results: list[ScanAccepted | ApiError | _Pending] = []
-        for command in commands:
-            try:
-                results.append(self._validate(command, keyed_venue, now))
-            except ApiError as error:
-                results.append(error)
+        results = self._validate_all(commands, keyed_venue, now)
+        unknown = [i for i, item in enumerate(results) if isinstance(item, ApiError) and item.code == "venue_not_found"]
+        if unknown:
+            # Venues this process's directory has not read yet may have been written through another: look
+            # there, then validate those items again.
+            await self._venues.fill(filter(None, (self._venue_id_of(commands[i], now) for i in unknown)))
+            again = self._validate_all([commands[i] for i in unknown], keyed_venue, now)
+            for i, item in zip(unknown, again, strict=True):
+                results[i] = item
         pending = [item for item in results if isinstance(item, _Pending)]
         await self._claim(pending)
         new = [item for item in pending if item.outcome is ClaimOutcome.NEW]
@@ -123,6 +127,33 @@ class CheckInRecorder:
             if isinstance(answer, ApiError):
                 REJECTED_ITEMS.labels(answer.code).inc()
         return answers
+
+    def _validate_all(
+        self, commands: Sequence[ScanCommand], keyed_venue: VenueState | None, now: datetime
+    ) -> list[ScanAccepted | ApiError | _Pending]:
+        results: list[ScanAccepted | ApiError | _Pending] = []
+        for command in commands:
+            try:
+                results.append(self._validate(command, keyed_venue, now))
+            except ApiError as error:
+                results.append(error)
+        return results
+
+    def _venue_id_of(self, command: ScanCommand, now: datetime) -> str | None:
+        if command.venue_qr is None:
+            return None
+        try:
+            return self._verified_qr(command.venue_qr, command.scanned_at or now).venue_id
+        except ApiError:
+            return None
+
+    def _verified_qr(self, payload: str, scanned_at: datetime) -> qr.VenueQr:
+        settings = self._settings
+        shown_for = timedelta(seconds=settings.rotating_qr_ttl_s)
+        try:
+            return qr.verify_qr(settings.qr_keys, payload, scanned_at, shown_for, settings.max_clock_skew)
+        except qr.QrError as exc:
+            raise ApiError(400, exc.code, str(exc)) from exc
 
     def _validate(self, command: ScanCommand, keyed_venue: VenueState | None, now: datetime) -> _Pending:
         settings = self._settings
@@ -179,15 +210,10 @@ class CheckInRecorder:
         return _Pending(venue, recorded, contacts, fingerprint, source)
 
     def _venue_from_qr(self, payload: str, scanned_at: datetime) -> VenueState:
-        settings = self._settings
-        shown_for = timedelta(seconds=settings.rotating_qr_ttl_s)
-        try:
-            venue_qr = qr.verify_qr(settings.qr_keys, payload, scanned_at, shown_for, settings.max_clock_skew)
-        except qr.QrError as exc:
-            raise ApiError(400, exc.code, str(exc)) from exc
-        venue = self._venues.get(venue_qr.venue_id)
+        venue_qr = self._verified_qr(payload, scanned_at)
+        venue = self._venues.directory.get(venue_qr.venue_id)
         if venue is None:
-            self._venues.require_loaded()
+            self._venues.directory.require_loaded()
         if venue is None or not venue.active:
             raise ApiError(404, "venue_not_found", "no active venue has this QR code")
         if venue.rotating_qr_only and venue_qr.expires_at is None:

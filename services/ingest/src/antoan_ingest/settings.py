@@ -13,6 +13,8 @@ from antoan_shared.settings import HttpServiceSettings, RedisSettings
 class IngestSettings(HttpServiceSettings, RedisSettings):
     host: str = Field(default="127.0.0.1", validation_alias="INGEST_HOST")
     port: int = Field(default=8001, validation_alias="INGEST_PORT")
+    # Worker processes on the one port, each with its own producer and venue directory; 0: one per core.
+    workers: int = Field(default=0, ge=0, le=64, validation_alias="INGEST_WORKERS")
     pepper: SecretStr = Field(validation_alias="ANTOAN_PEPPER")
     qr_secret: SecretStr = Field(validation_alias="ANTOAN_QR_SECRET")
     qr_key_id: str = Field(default="k1", pattern=r"^[A-Za-z0-9_-]{1,16}$", validation_alias="ANTOAN_QR_KEY_ID")

@@ -11,13 +11,12 @@ processing mid-transaction exactly as before: nothing since the last commit coun
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
-import signal
 from datetime import timedelta
 
 from antoan_shared.logs import configure_logging
+from antoan_shared.processes import die_with
 from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower
 from antoan_tracer.domain.visits import Dwell
 from antoan_tracer.pipeline import app as pipeline
@@ -25,7 +24,6 @@ from antoan_tracer.settings import TracerSettings, get_settings
 
 log = logging.getLogger("antoan_tracer.stream")
 SUPERVISOR_PID_VAR = "ANTOAN_TRACER_SUPERVISOR_PID"
-_PR_SET_PDEATHSIG = 1
 
 
 def dwell_of(settings: TracerSettings, directory: VenueDirectory) -> Dwell:
@@ -41,15 +39,8 @@ def dwell_of(settings: TracerSettings, directory: VenueDirectory) -> Dwell:
 def die_with_supervisor() -> None:
     """Ask the kernel for SIGKILL when the supervisor goes, and go now if it already has."""
     supervisor = os.environ.get(SUPERVISOR_PID_VAR)
-    if supervisor is None:
-        return  # started by hand
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        log.warning("this platform cannot tie the stream process to its supervisor")
-    if os.getppid() != int(supervisor):
-        raise SystemExit("the supervisor is gone")
+    if supervisor is not None:  # else started by hand
+        die_with(int(supervisor))
 
 
 def main() -> None:

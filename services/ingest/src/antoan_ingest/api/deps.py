@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 
 from antoan_ingest.adapters.idempotency import IdempotencyStore
+from antoan_ingest.adapters.recent_venues import VenueLookup
 from antoan_ingest.adapters.vault import IdentityVault
 from antoan_ingest.checkins import CheckInRecorder
 from antoan_ingest.settings import IngestSettings
@@ -23,6 +24,7 @@ class Runtime:
     publisher: EventPublisher
     venues: VenueDirectory
     follower: VenueDirectoryFollower
+    lookup: VenueLookup  # the directory, and the venues other processes wrote lately
     vault: IdentityVault
     checkins: CheckInRecorder
     idempotency: IdempotencyStore
@@ -47,8 +49,8 @@ def require_health_authority(runtime: RuntimeDep, token: BearerToken) -> str:
 HealthAuthority = Annotated[str, Depends(require_health_authority)]
 
 
-def known_venue(runtime: RuntimeDep, venue_id: Annotated[str, Path(max_length=64)]) -> VenueState:
-    venue = runtime.venues.get(venue_id)
+async def known_venue(runtime: RuntimeDep, venue_id: Annotated[str, Path(max_length=64)]) -> VenueState:
+    venue = await runtime.lookup.get(venue_id)
     if venue is None:
         runtime.venues.require_loaded()
         raise ApiError(404, "venue_not_found", "no venue has this id")

@@ -71,7 +71,7 @@ async def register_venue(
         **fields,
     )
     await runtime.publisher.publish(topics.VENUE_REGISTRY, venue)
-    runtime.venues.put(venue)
+    await runtime.lookup.remember(venue)
     return schemas.VenueCreated(
         venue_id=venue_id, qr=static_qr(settings.qr_keys, settings.qr_key_id, venue_id), api_key=api_key
     )
@@ -93,7 +93,7 @@ async def update_venue(body: schemas.VenueUpdate, venue: OwnedVenue, runtime: Ru
     state = venue.model_dump(exclude={"event_id", "type", "occurred_at"}) | changes
     updated = events.VenueUpdated.model_validate(state)
     await runtime.publisher.publish(topics.VENUE_REGISTRY, updated)
-    runtime.venues.put(updated)
+    await runtime.lookup.remember(updated)
     return _view(updated)
 
 
@@ -103,7 +103,7 @@ async def deactivate_venue(venue: OwnedVenue, runtime: RuntimeDep) -> schemas.Ve
     state = venue.model_dump(exclude={"event_id", "type", "occurred_at", "active"})
     deactivated = events.VenueDeactivated.model_validate(state)
     await runtime.publisher.publish(topics.VENUE_REGISTRY, deactivated)
-    runtime.venues.put(deactivated)
+    await runtime.lookup.remember(deactivated)
     return _view(deactivated)
 
 
