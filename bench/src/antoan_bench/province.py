@@ -315,12 +315,13 @@ def flood(scale: Scale, seed: int, now: datetime | None = None) -> Province:
 
 
 def hot_venue_day(visits_count: int, seed: int, now: datetime | None = None) -> tuple[list[str], Visits, Scans]:
-    """One venue's busy day yesterday (local): `visits_count` people each scan in (06:00-21:00) and out
-    10-240 min later. Everyone has left by the time the benchmark runs, so its occupancy is 0 after it."""
+    """One venue's busy day yesterday (local): `visits_count` people each scan in (06:00-19:00) and out
+    10-240 min later, by 23:00. Everyone has left by the time the benchmark runs, even just after midnight
+    (the day is over), so its occupancy is 0 after it."""
     now = now or datetime.now(UTC)
     rng = np.random.default_rng(seed + 200)
     day = to_ms(_local_midnight(now) - timedelta(days=1))
-    start = day + 6 * HOUR_MS + rng.integers(0, 15 * HOUR_MS, visits_count)
+    start = day + 6 * HOUR_MS + rng.integers(0, 13 * HOUR_MS, visits_count)
     end = start + rng.integers(10 * MINUTE_MS, 240 * MINUTE_MS, visits_count)
     person = np.arange(visits_count, dtype=np.int32)
     venue = np.zeros(visits_count, dtype=np.int32)
