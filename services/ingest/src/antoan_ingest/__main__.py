@@ -1,7 +1,8 @@
 """`python -m antoan_ingest`: serve the ingest API, in `INGEST_WORKERS` processes (one per core by default).
 
 Several processes share the port (uvicorn's supervisor starts them and starts a dead one again); each has its
-own producer, venue directory and public-venue relay member, and dies with the supervisor. What a process
+own producer, venue directory and public-venue relay member, takes connections only once its directory is
+loaded (so a ready port never has a loading process behind it), and dies with the supervisor. What a process
 keeps in memory is its own: the rate limits count per process, as they count per instance behind a load
 balancer. Venues written through one process are visible to the others at once (`adapters.recent_venues`).
 """

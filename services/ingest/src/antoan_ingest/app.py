@@ -44,6 +44,9 @@ def _vault_cipher(settings: IngestSettings) -> VaultCipher:
     return VaultCipher(derive_vault_key(settings.pepper.get_secret_value().encode()), "pepper-hkdf")
 
 
+STARTUP_WAIT_S = 30.0
+
+
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -59,6 +62,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         follower.start()
         relay = PublicVenueRelay(settings)
         relay.start()
+        # A process starts taking connections once its directory holds the registry (bounded): with several
+        # processes on one port, one still loading would otherwise answer 503 beside a ready one.
+        await asyncio.to_thread(directory.loaded.wait, STARTUP_WAIT_S)
         vault = IdentityVault(client, publisher, _vault_cipher(settings), settings.redis_prefix)
         # On a client of its own, closed after: a connection opened during start-up stays with its event loop.
         async with aioredis.Redis.from_url(settings.redis_url) as sweep_client:
