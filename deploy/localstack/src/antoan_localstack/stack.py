@@ -773,8 +773,12 @@ def _start_infra(cfg: StackConfig, credentials: Mapping[str, str]) -> None:
         )
 
 
-def _require_running(cfg: StackConfig, name: str) -> int:
-    pid = _live_pid(cfg, name)
+def _require_running(cfg: StackConfig, name: str, grace_s: float = 2.0) -> int:
+    """The component's pid; a process not recognised as ours is looked at again for `grace_s` before it is
+    declared gone (a process just started, or rewriting its title as redis does, can be misread once)."""
+    deadline = time.monotonic() + grace_s
+    while (pid := _live_pid(cfg, name)) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
     if pid is None:
         raise StackError(f"{name} is not running; last lines of {cfg.log_file(name)}:\n{_tail(cfg.log_file(name))}")
     return pid

@@ -4,7 +4,8 @@ Each ingest process keeps its own venue directory, filled from `venue-registry.v
 hundred milliseconds after a write. A venue registered through one process and used at once through another
 (the key holder renames it, a person scans the fresh poster) would be unknown there until then. So whoever
 writes a venue also leaves its state in Redis for a while, and a directory miss looks there before it
-answers 404 or 401. Misses are rare (new venues, wrong input), so the hot path costs nothing.
+answers 404 or 401. Misses are rare (new venues, wrong input), so the check-in path costs nothing; a venue's
+own routes (details, codes, changes) always look, so its key holder reads what they just wrote.
 """
 
 from __future__ import annotations
@@ -42,11 +43,14 @@ class VenueLookup:
         await pipe.execute()
 
     async def get(self, venue_id: str) -> VenueState | None:
-        venue = self.directory.get(venue_id)
-        if venue is None:
-            await self.fill([venue_id])
-            venue = self.directory.get(venue_id)
-        return venue
+        """The venue as last written through any process (a venue's own routes: its key holder reads what they
+        just wrote, a deactivation included), else as the directory has it. One round trip."""
+        raw = await self._client.get(self._venue_key(venue_id))
+        if raw is not None:
+            venue = codec.decode_event(raw)
+            if isinstance(venue, VenueState):
+                self.directory.put(venue)  # kept only if newer than what the directory holds
+        return self.directory.get(venue_id)
 
     async def by_api_key_hash(self, api_key_hash: str) -> VenueState | None:
         venue = self.directory.by_api_key_hash(api_key_hash)
