@@ -8,7 +8,7 @@ import signal
 import httpx
 import pytest
 
-from antoan_ingest.__main__ import worker_count
+from antoan_ingest.workers import worker_count
 from antoan_localstack import stack
 from antoan_localstack.testing import RunningServices, restart_services, wait_for
 
@@ -78,6 +78,40 @@ def test_a_venue_written_through_one_process_is_known_to_every_other_at_once(
     metrics = httpx.get(f"{ingest}/metrics").text
     [accepted] = [line for line in metrics.splitlines() if line.startswith("antoan_ingest_checkins_accepted_total{")]
     assert float(accepted.rsplit(" ", 1)[1]) >= 20
+
+
+def _listening_sockets(pid: int, port: int) -> set[int]:
+    """The inodes of the listening TCP sockets on `port` that process `pid` holds."""
+    listening = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # 0A: LISTEN
+                    listening.add(int(fields[9]))
+    held = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            held.add(int(target[8:-1]))
+    return held & listening
+
+
+def test_each_process_listens_on_a_socket_of_its_own(running_services: RunningServices) -> None:
+    # One listening socket shared by the processes let kept-alive clients pile onto whichever process woke
+    # first; with a socket each (SO_REUSEPORT) the kernel spreads new connections across them.
+    parent = stack.running(running_services.config)["ingest"]
+    assert parent is not None
+    port = int(running_services.config.ingest_port)
+    owned = {pid: _listening_sockets(pid, port) for pid in _children(parent)}
+    workers = {pid: inodes for pid, inodes in owned.items() if inodes}
+    assert len(workers) == 2, owned
+    first, second = workers.values()
+    assert len(first) == len(second) == 1 and not first & second, workers
+    assert not _listening_sockets(parent, port)
 
 
 def test_the_workers_die_with_their_parent(running_services: RunningServices) -> None:
