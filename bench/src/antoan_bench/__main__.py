@@ -169,6 +169,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 ):
                     batch = stages.load_batches(bs, batches, scale.batch_clients, timeline)
                 log.info("batch ingest: %d accepted, %.0f check-ins/s", batch.accepted, batch.per_s)
+                alone_bodies = stages.live_bodies(venues, scale, args.seed + 7, label="alone")
+                with log_stage(
+                    "single scans, ingest alone",
+                    f"POST /v1/checkins at {scale.single_rate:,.0f}/s by vegeta (open loop)",
+                    "tracer stopped; safety map idle",
+                ):
+                    single_alone = stages.single_scans(
+                        bs, alone_bodies, scale.single_rate, None, scale.probe_rate, timeline, "alone"
+                    )
+                log.info(
+                    "single scans, ingest alone: %.0f/s accepted, p99 %s ms",
+                    single_alone.achieved_per_s,
+                    stages.percentile(single_alone.latency_ms, 99),
+                )
                 after_ingest = kafka_io.end_offsets(bs.config.kafka_bootstrap, writer.topic)
                 keys_agree = all(
                     stages.person_keys(pepper, [person])[0] == key
@@ -179,7 +193,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
                 with log_stage(
                     "tracer restart",
-                    "the tracer starting again and clearing ingest's batch",
+                    "the tracer starting again and clearing ingest's batch and single scans",
                     "ingest idle",
                 ):
                     restart = time.monotonic()
@@ -192,7 +206,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         after_ingest,
                         timeout=max(180.0, scale.ingest_checkins / 200),
                         interval=0.2,
-                        what="ingest's batch",
+                        what="ingest's batch and single scans",
                     )
                 log.info("tracer ready %.1f s after its start", ready_s)
 
@@ -257,11 +271,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 bodies = stages.live_bodies(venues, scale, args.seed)
                 with log_stage(
                     "single scans",
-                    f"end to end: POST /v1/checkins at {scale.single_rate:,.0f}/s, occupancy probes through "
-                    "the safety map",
+                    f"end to end: POST /v1/checkins at {scale.single_rate:,.0f}/s by vegeta (open loop), "
+                    "occupancy probes through the safety map",
                     "everything running: this is what it measures",
                 ):
-                    single = stages.single_scans(bs, bodies, scale.single_rate, probe, scale.probe_rate, timeline)
+                    single = stages.single_scans(
+                        bs, bodies, scale.single_rate, probe, scale.probe_rate, timeline, "end-to-end"
+                    )
                 spans = log_stage.spans()
                 live_max_lag = sampler.max_lag(*spans["single scans"])
                 log.info(
@@ -331,15 +347,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "timeout_seconds": history_timeout,
                 **_cleared(hist_cleared),
             },
-            "ingest_single": {
-                "rate": scale.single_rate,
-                "seconds": round(single.seconds, 1),
-                "sent": single.sent,
-                "accepted": single.accepted,
-                "failed": single.failed,
-                "achieved_per_s": round(single.achieved_per_s),
-                "latency": stages.latency_summary(single.latency_ms),
-            },
+            "ingest_single": single.summary(),
+            "ingest_single_alone": single_alone.summary(),
             "occupancy": {**stages.latency_summary(single.occupancy_ms), "timeouts": single.occupancy_timeouts},
             "tracer": {
                 "max_lag": max((s.lag for s in samples), default=0),
@@ -364,6 +373,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             },
             "latencies_ms": {
                 "single scan (ms)": [round(v, 2) for v in single.latency_ms],
+                "single scan, ingest alone (ms)": [round(v, 2) for v in single_alone.latency_ms],
                 "check-in → occupancy visible (ms)": [round(v, 2) for v in single.occupancy_ms],
                 "PostgreSQL contacts query (ms)": [round(v, 2) for v in pg_out.query_ms],
             },

@@ -79,6 +79,34 @@ def _times(value: float | None) -> str:
     return "–" if value is None else f"{value:.3g}×"
 
 
+def _single_row(
+    single: dict[str, Any], pg: dict[str, Any], r: dict[str, Any], what: str
+) -> tuple[str, str, str, str, str, str, str]:
+    latency = single["latency"]
+    generator = single.get("generator", "Python client").split(",")[0]
+    shortfall = ""
+    if latency["p99_ms"] is not None and latency["p99_ms"] > 50:
+        shortfall = f" ({latency['p99_ms'] / 50:,.3g}× the bar)"
+    return (
+        f"ingest, single scan p50 / p99 at {single['rate']:,.0f}/s for {single['seconds']:,.0f} s, by {generator} "
+        f"({what})",
+        f"{_fmt(latency['p50_ms'])} / {_fmt(latency['p99_ms'], ' ms')} "
+        f"({single['accepted']:,} accepted, {single['achieved_per_s']:,.0f}/s; {single['failed']:,} failed)",
+        f"{_fmt(pg['single_insert']['p50_ms'])} / {_fmt(pg['single_insert']['p99_ms'], ' ms')} (one-row insert)",
+        _ratio(latency["p99_ms"], pg["single_insert"]["p99_ms"]),
+        f"{_fmt(r['kafka_ceiling']['latency_p99_ms'], ' ms')} p99 (perf test)",
+        _ratio(latency["p99_ms"], r["kafka_ceiling"]["latency_p99_ms"]),
+        "p99 ≤ 50 ms at 2,000/s: "
+        + _bar(
+            latency["p99_ms"] is not None
+            and latency["p99_ms"] <= 50
+            and single["rate"] >= 2000
+            and single["achieved_per_s"] >= 0.95 * single["rate"]
+        )
+        + shortfall,
+    )
+
+
 def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str, str]]:
     """(figure, Antoan, PostgreSQL, Antoan/PostgreSQL, Kafka ceiling, Antoan/ceiling, SPEC §6 bar).
 
@@ -130,24 +158,15 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str, str]]:
             _ratio(batch["per_s"], pg["batched_insert_rows_per_s"]),
             ceiling_text,
             _ratio(batch["per_s"], ceiling),
-            f"≥ 10,000/s: {_bar(batch['per_s'] >= 10_000)}",
+            f"≥ 10,000/s: {_bar(batch['per_s'] >= 10_000)}"
+            + ("" if batch["per_s"] >= 10_000 else f" ({batch['per_s'] / 10_000:.3g}× the bar)"),
         ),
-        (
-            f"ingest, single scan p50 / p99 at {single['rate']:,.0f}/s for {single['seconds']:,.0f} s (end to end)",
-            f"{_fmt(single['latency']['p50_ms'])} / {_fmt(single['latency']['p99_ms'], ' ms')} "
-            f"({single['accepted']:,} accepted, {single['achieved_per_s']:,.0f}/s; {single['failed']:,} failed)",
-            f"{_fmt(pg['single_insert']['p50_ms'])} / {_fmt(pg['single_insert']['p99_ms'], ' ms')} (one-row insert)",
-            _ratio(single["latency"]["p99_ms"], pg["single_insert"]["p99_ms"]),
-            f"{_fmt(r['kafka_ceiling']['latency_p99_ms'], ' ms')} p99 (perf test)",
-            _ratio(single["latency"]["p99_ms"], r["kafka_ceiling"]["latency_p99_ms"]),
-            "p99 ≤ 50 ms at 2,000/s: "
-            + _bar(
-                single["latency"]["p99_ms"] is not None
-                and single["latency"]["p99_ms"] <= 50
-                and single["rate"] >= 2000
-                and single["achieved_per_s"] >= 0.95 * single["rate"]
-            ),
+        *(
+            [_single_row(alone, pg, r, "ingest alone: tracer stopped, safety map idle")]
+            if (alone := r.get("ingest_single_alone"))
+            else []
         ),
+        _single_row(single, pg, r, "end to end: tracer and safety map running, occupancy probes"),
         (
             f"tracer flood, check-ins/s cleared ({flood['records']:,} written straight onto checkins.v1 at "
             f"{_fmt(flood['write_per_s'])}/s, {flood['venues']} venues; ingest idle)",

@@ -29,7 +29,7 @@ import aiohttp
 import httpx
 import numpy as np
 
-from antoan_bench import infra, kafka_io
+from antoan_bench import infra, kafka_io, loadgen
 from antoan_bench.infra import BenchStack
 from antoan_bench.province import (
     HOT_PREFIX,
@@ -295,15 +295,32 @@ class SingleOutcome:
     accepted: int = 0
     failed: int = 0
     latency_ms: list[float] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)
+    service_ms: list[float] = field(default_factory=list)  # from when each was sent, not when it was due
     occupancy_ms: list[float] = field(default_factory=list)
     occupancy_timeouts: int = 0
+    probes_sent: int = 0
 
     @property
     def achieved_per_s(self) -> float:
         return self.accepted / self.seconds if self.seconds else 0.0
 
+    def summary(self) -> dict[str, Any]:
+        return {
+            "generator": f"vegeta {loadgen.VEGETA_VERSION}, open loop; latency from when each request was due",
+            "rate": self.rate,
+            "seconds": round(self.seconds, 1),
+            "sent": self.sent,
+            "accepted": self.accepted,
+            "failed": self.failed,
+            "statuses": self.statuses,
+            "achieved_per_s": round(self.achieved_per_s),
+            "latency": latency_summary(self.latency_ms),
+            "latency_from_sent": latency_summary(self.service_ms),
+        }
 
-def live_bodies(venues: list[Venue], scale: Scale, seed: int) -> list[bytes]:
+
+def live_bodies(venues: list[Venue], scale: Scale, seed: int, label: str = "live") -> list[bytes]:
     """Live scans by a population of their own, a few uploaded late by offline phones.
 
     Late uploads are at most an hour old, and the history ends HISTORY_GAP before now, so live visits never
@@ -324,107 +341,81 @@ def live_bodies(venues: list[Venue], scale: Scale, seed: int) -> list[bytes]:
             "direction": "in",
             "scanned_at": rfc3339(scanned + timedelta(seconds=i / scale.single_rate)),
             "app": rng.choice(APPS),
-            "client_event_id": f"live-{seed}-{i}",
+            "client_event_id": f"{label}-{seed}-{i}",
         }
         bodies.append(json.dumps(body).encode())
     return bodies
 
 
-async def _single_scans(
-    bs: BenchStack, bodies: list[bytes], rate: float, probe_venue: Venue, probe_rate: float, timeline: Timeline
-) -> SingleOutcome:
-    outcome = SingleOutcome(rate=rate)
-    url = f"{bs.ingest}/v1/checkins"
-    headers = {"content-type": "application/json"}
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-
-    async def one(session: aiohttp.ClientSession, body: bytes, due: float) -> None:
-        try:
-            async with session.post(url, data=body, headers=headers) as resp:
-                await resp.read()
-                ok = resp.status == 202
-        except (aiohttp.ClientError, TimeoutError):
-            ok = False
-        if ok:
-            now = loop.time()
-            # From the moment the request was due, so a client falling behind shows as latency.
-            outcome.latency_ms.append((now - due) * 1000)
-            outcome.accepted += 1
-            timeline.add(1)
-        else:
-            outcome.failed += 1
-
-    async def probe(session: aiohttp.ClientSession) -> None:
-        """A fresh person enters the probe venue; time from 202 to the safety map showing them."""
-        n = 0
-        occupancy_url = f"{bs.safety_map}/v1/venues/{probe_venue.venue_id}/occupancy"
-        while not stop.is_set():
-            n += 1
-            body = {
-                "venue_qr": probe_venue.qr,
-                "person_id": phone(PROBE_PREFIX, n),
-                "direction": "in",
-                "app": "pc-covid",
-            }
-            async with session.post(url, json=body) as resp:
-                await resp.read()
-                if resp.status != 202:
-                    log.warning("probe check-in refused: %d", resp.status)
-                    n -= 1
-                    await asyncio.sleep(1 / probe_rate)
-                    continue
-            accepted = loop.time()
-            deadline = accepted + 30
-            while True:
-                async with session.get(occupancy_url) as resp:
-                    current = int((await resp.json()).get("current", 0)) if resp.status == 200 else 0
-                if current >= n:
-                    outcome.occupancy_ms.append((loop.time() - accepted) * 1000)
-                    break
-                if loop.time() > deadline:
-                    outcome.occupancy_timeouts += 1
-                    break
-                await asyncio.sleep(0.005)
-            await asyncio.sleep(max(0.0, 1 / probe_rate - (loop.time() - accepted)))
-
-    connector = aiohttp.TCPConnector(limit=512)
-    timeout = aiohttp.ClientTimeout(total=30)
-    async with (
-        aiohttp.ClientSession(connector=connector, timeout=timeout) as session,
-        aiohttp.ClientSession(timeout=timeout) as probe_session,
-    ):
-        probing = asyncio.create_task(probe(probe_session))
-        tasks = []
-        start = loop.time()
-        next_report = time.monotonic() + PROGRESS_EVERY_S
-        for i, body in enumerate(bodies):
-            due = start + i / rate
-            delay = due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(session, body, due)))
-            outcome.sent += 1
-            if time.monotonic() >= next_report:
-                next_report = time.monotonic() + PROGRESS_EVERY_S
-                log.info(
-                    "  single scans: %d sent, %d accepted, %d occupancy probes",
-                    outcome.sent,
-                    outcome.accepted,
-                    len(outcome.occupancy_ms),
-                )
-        await asyncio.gather(*tasks)
-        outcome.seconds = loop.time() - start
-        stop.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(probing, timeout=35)
-    return outcome
-
-
 def single_scans(
-    bs: BenchStack, bodies: list[bytes], rate: float, probe_venue: Venue, probe_rate: float, timeline: Timeline
+    bs: BenchStack,
+    bodies: list[bytes],
+    rate: float,
+    probe_venue: Venue | None,
+    probe_rate: float,
+    timeline: Timeline,
+    label: str,
 ) -> SingleOutcome:
-    return asyncio.run(_single_scans(bs, bodies, rate, probe_venue, probe_rate, timeline))
+    """`bodies` POSTed to /v1/checkins at `rate` by vegeta (open loop, latency from when each was due), with
+    occupancy probes through the safety map alongside when `probe_venue` is given."""
+    outcome = SingleOutcome(rate=rate)
+
+    async def probe() -> None:
+        """A fresh person enters the probe venue; time from 202 to the safety map showing them."""
+        assert probe_venue is not None
+        loop = asyncio.get_running_loop()
+        url = f"{bs.ingest}/v1/checkins"
+        occupancy_url = f"{bs.safety_map}/v1/venues/{probe_venue.venue_id}/occupancy"
+        n = outcome.probes_sent
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            while True:
+                n += 1
+                body = {
+                    "venue_qr": probe_venue.qr,
+                    "person_id": phone(PROBE_PREFIX, n),
+                    "direction": "in",
+                    "app": "pc-covid",
+                }
+                async with session.post(url, json=body) as resp:
+                    await resp.read()
+                    if resp.status != 202:
+                        log.warning("probe check-in refused: %d", resp.status)
+                        n -= 1
+                        await asyncio.sleep(1 / probe_rate)
+                        continue
+                outcome.probes_sent = n
+                accepted = loop.time()
+                deadline = accepted + 30
+                while True:
+                    async with session.get(occupancy_url) as resp:
+                        current = int((await resp.json()).get("current", 0)) if resp.status == 200 else 0
+                    if current >= n:
+                        outcome.occupancy_ms.append((loop.time() - accepted) * 1000)
+                        break
+                    if loop.time() > deadline:
+                        outcome.occupancy_timeouts += 1
+                        break
+                    await asyncio.sleep(0.005)
+                await asyncio.sleep(max(0.0, 1 / probe_rate - (loop.time() - accepted)))
+
+    result = loadgen.attack(
+        f"{bs.ingest}/v1/checkins",
+        bodies,
+        rate,
+        bs.config.state_dir / "vegeta" / label,
+        alongside=probe if probe_venue is not None else None,
+    )
+    to_monotonic = time.monotonic() - time.time()
+    for answered in result.answered_at:
+        timeline.add(1, at=answered + to_monotonic)
+    outcome.seconds = result.seconds
+    outcome.sent = result.sent
+    outcome.accepted = result.accepted
+    outcome.failed = result.failed
+    outcome.statuses = result.statuses
+    outcome.latency_ms = result.latency_ms
+    outcome.service_ms = result.service_ms
+    return outcome
 
 
 # --------------------------------------------------------------------------------------------------

@@ -269,7 +269,7 @@ def _jars_complete(libs: Path, version: str) -> bool:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -294,7 +294,7 @@ def ensure_kafka_jars() -> Path:
         return libs
     if not pom.is_file():
         raise StackError(f"{pom} not found; set ANTOAN_HOME to the Antoan checkout")
-    with _file_lock(base / ".lock"):
+    with file_lock(base / ".lock"):
         if _jars_complete(libs, version):  # another process finished while we waited
             return libs
         mvn = _require_tool("mvn", ["maven"])
@@ -674,7 +674,7 @@ def bound_ports(cfg: StackConfig, components: Iterable[str] = ALL_NAMES) -> list
 @contextlib.contextmanager
 def _state_lock(cfg: StackConfig) -> Iterator[None]:
     """Serialise starting and stopping on one state directory across processes."""
-    with _file_lock(cfg.state_dir / ".lock"):
+    with file_lock(cfg.state_dir / ".lock"):
         yield
 
 
