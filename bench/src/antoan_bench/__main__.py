@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import dataclasses
 import itertools
 import logging
@@ -22,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from antoan_bench import infra, kafka_io, pgbaseline, province, report, stages
+from antoan_bench import infra, kafka_io, pgbaseline, profiling, province, report, stages
 from antoan_bench.province import SCALES, Scale, generate
 from antoan_localstack import stack
 from antoan_localstack.simulate import Venue, VenueDraft, register_venues
@@ -128,6 +129,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         with infra.running_stack(state_dir) as bs:
             log_stage = stages.StageLog(t0, bs.pids)
+            profiles: dict[str, dict[str, Any]] = {}
+            result["profiles"] = profiles
+
+            def profiled(stage: str, service: str) -> contextlib.AbstractContextManager[None]:
+                out = profiles.setdefault(stage, {})
+                raw = state_dir / "profiles" / f"{stage.replace(' ', '-').replace(',', '')}-{service}.txt"
+                return profiling.sampled(bs.pids().get(service), service, raw, out)
+
             with log_stage(
                 "setup",
                 "– (venues registered through ingest, person keys computed)",
@@ -162,18 +171,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 batches = stages.ingest_batches(venues, scale.ingest_checkins, args.seed)
                 bs.stop_tracer()
                 before_ingest = kafka_io.end_offsets(bs.config.kafka_bootstrap, writer.topic)
-                with log_stage(
-                    "ingest batch",
-                    f"ingest's batch endpoint, {scale.ingest_checkins:,} check-ins, {scale.batch_clients} clients",
-                    "tracer stopped; safety map idle",
+                with (
+                    log_stage(
+                        "ingest batch",
+                        f"ingest's batch endpoint, {scale.ingest_checkins:,} check-ins, {scale.batch_clients} clients",
+                        "tracer stopped; safety map idle",
+                    ),
+                    profiled("ingest batch", "ingest"),
                 ):
                     batch = stages.load_batches(bs, batches, scale.batch_clients, timeline)
                 log.info("batch ingest: %d accepted, %.0f check-ins/s", batch.accepted, batch.per_s)
                 alone_bodies = stages.live_bodies(venues, scale, args.seed + 7, label="alone")
-                with log_stage(
-                    "single scans, ingest alone",
-                    f"POST /v1/checkins at {scale.single_rate:,.0f}/s by vegeta (open loop)",
-                    "tracer stopped; safety map idle",
+                with (
+                    log_stage(
+                        "single scans, ingest alone",
+                        f"POST /v1/checkins at {scale.single_rate:,.0f}/s by vegeta (open loop)",
+                        "tracer stopped; safety map idle",
+                    ),
+                    profiled("single scans, ingest alone", "ingest"),
                 ):
                     single_alone = stages.single_scans(
                         bs, alone_bodies, scale.single_rate, None, scale.probe_rate, timeline, "alone"
@@ -210,11 +225,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     )
                 log.info("tracer ready %.1f s after its start", ready_s)
 
-                with log_stage(
-                    "tracer flood",
-                    f"the tracer alone: {scale.flood_checkins:,} check-ins written straight onto checkins.v1, "
-                    "then a plain consumer reading the same records",
-                    "ingest idle (no requests); the safety map reads the tracer's output",
+                with (
+                    profiled("tracer flood", "tracer"),
+                    log_stage(
+                        "tracer flood",
+                        f"the tracer alone: {scale.flood_checkins:,} check-ins written straight onto checkins.v1, "
+                        "then a plain consumer reading the same records",
+                        "ingest idle (no requests); the safety map reads the tracer's output",
+                    ),
                 ):
                     flood_chunks = list(
                         kafka_io.encode_checkins(flood.scans, [v.venue_id for v in flood_venues], flood_keys, ids)
@@ -269,11 +287,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     cases = stages.confirm_cases(bs, prov, case_people, keys, timeout=scale.case_timeout_s)
 
                 bodies = stages.live_bodies(venues, scale, args.seed)
-                with log_stage(
-                    "single scans",
-                    f"end to end: POST /v1/checkins at {scale.single_rate:,.0f}/s by vegeta (open loop), "
-                    "occupancy probes through the safety map",
-                    "everything running: this is what it measures",
+                with (
+                    profiled("single scans", "ingest"),
+                    profiled("single scans", "tracer"),
+                    log_stage(
+                        "single scans",
+                        f"end to end: POST /v1/checkins at {scale.single_rate:,.0f}/s by vegeta (open loop), "
+                        "occupancy probes through the safety map",
+                        "everything running: this is what it measures",
+                    ),
                 ):
                     single = stages.single_scans(
                         bs, bodies, scale.single_rate, probe, scale.probe_rate, timeline, "end-to-end"

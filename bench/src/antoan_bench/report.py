@@ -330,7 +330,31 @@ def markdown(r: dict[str, Any]) -> str:
         f"average ({r['machine'].split(', ')[1]}; above the benchmark's own, something else was running):\n\n"
         + "\n".join(stage_rows(r))
     )
-    return head + "\n".join(lines) + stages + "\n"
+    return head + "\n".join(lines) + stages + "\n" + profile_section(r)
+
+
+def profile_section(r: dict[str, Any]) -> str:
+    """Where each profiled stage's CPU went in the service it measures (py-spy, self time)."""
+    profiles = r.get("profiles")
+    if not profiles:
+        return ""
+    lines = [
+        "",
+        "Where the CPU went, sampled by py-spy during the stage (self time: the share of the service's samples "
+        "spent in each package and function; idle threads are not sampled):",
+        "",
+        "| stage | service | samples | by package | top functions |",
+        "|---|---|---|---|---|",
+    ]
+    for stage, services in profiles.items():
+        for service, p in services.items():
+            if "error" in p:
+                lines.append(f"| {stage} | {service} | – | not profiled: {p['error']} | – |")
+                continue
+            packages = ", ".join(f"{name} {pct:g} %" for name, pct in p["by_package_pct"])
+            functions = ", ".join(f"`{name}` {pct:g} %" for name, pct in p["by_function_pct"][:5])
+            lines.append(f"| {stage} | {service} | {p['samples']:,} | {packages} | {functions} |")
+    return "\n".join(lines) + "\n"
 
 
 def write(r: dict[str, Any], out_dir: Path) -> None:

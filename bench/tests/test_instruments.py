@@ -1,0 +1,50 @@
+"""The benchmark's instruments without a stack: vegeta's results read with latency counted from when each
+request was due, and py-spy's samples summed by package and function."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from antoan_bench.loadgen import read_results
+from antoan_bench.profiling import package_of, parse
+
+
+def _result(seq: int, sent_at: str, latency_ms: float, code: int = 202) -> str:
+    return json.dumps({"seq": seq, "timestamp": sent_at, "latency": int(latency_ms * 1e6), "code": code, "error": ""})
+
+
+def test_latency_counts_from_when_a_request_was_due_not_when_it_was_sent() -> None:
+    # Given 10 requests/s, where the generator sent the third 400 ms late (it was stalled) and each took 10 ms
+    lines = [
+        _result(0, "2026-12-02T10:00:00.000000000Z", 10),
+        _result(1, "2026-12-02T10:00:00.100000000Z", 10),
+        _result(2, "2026-12-02T10:00:00.600000000+00:00", 10),
+        _result(3, "2026-12-02T10:00:00.300000000Z", 10, code=503),
+    ]
+    # When read
+    attack = read_results(lines, rate=10)
+    # Then the late one counts its 400 ms of waiting, as a client would have waited
+    assert attack.latency_ms == pytest.approx([10, 10, 410], abs=0.01)
+    assert attack.service_ms == pytest.approx([10, 10, 10])
+    assert (attack.sent, attack.accepted, attack.failed) == (4, 3, 1)
+    assert attack.statuses == {"202": 3, "503": 1}
+    assert attack.seconds == pytest.approx(0.61, abs=1e-6)
+
+
+def test_samples_are_summed_by_package_and_function() -> None:
+    raw = "\n".join(
+        [
+            'process 7:"python -m antoan_ingest";serve (/x/site-packages/uvicorn/server.py:1);'
+            "produce (/x/site-packages/confluent_kafka/cimpl.py:9) 6",
+            'process 7:"python -m antoan_ingest";record (/w/services/ingest/src/antoan_ingest/checkins.py:107) 3',
+            'process 8:"python -m antoan_ingest";run (/usr/lib/python3.11/asyncio/events.py:80) 1',
+            'process 9:"java" 5',
+        ]
+    )
+    profile = parse(raw, "ingest").summary()
+    assert profile["samples"] == 10
+    assert profile["by_package_pct"] == [["confluent_kafka", 60.0], ["antoan_ingest", 30.0], ["stdlib:asyncio", 10.0]]
+    assert profile["by_function_pct"][0] == ["produce (confluent_kafka)", 60.0]
+    assert package_of("/a/dist-packages/redis/client.py") == "redis"
