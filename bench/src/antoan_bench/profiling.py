@@ -1,7 +1,9 @@
 """What a service does with its CPU during a stage: py-spy samples it (and its worker processes) without pausing
 it, and the samples are summed by the package and the function they were in.
 
-Sampling at 50 Hz with `--nonblocking` costs the sampled process next to nothing (py-spy reads its memory from
+Only the thread holding the GIL is sampled: the Python work. Time in native code called from Python (uvloop,
+httptools, librdkafka's produce) counts to the Python frame that called it. Sampling at 50 Hz with
+`--nonblocking` costs the sampled process next to nothing (py-spy reads its memory from
 outside); py-spy's own CPU shows in the stage's table as the benchmark's.
 """
 
@@ -91,7 +93,9 @@ def sampled(pid: int | None, service: str, output: Path, result: dict[str, Any])
         yield
         return
     output.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [str(spy), "record", "--pid", str(pid), "--subprocesses", "--nonblocking"]
+    # --gil: only the thread holding the GIL is sampled, so a thread waiting (on a lock, in librdkafka, in
+    # epoll) does not count as work.
+    cmd = [str(spy), "record", "--pid", str(pid), "--subprocesses", "--nonblocking", "--gil", "--full-filenames"]
     cmd += ["--rate", str(RATE_HZ), "--format", "raw", "--output", str(output)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:

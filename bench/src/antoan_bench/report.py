@@ -340,8 +340,9 @@ def profile_section(r: dict[str, Any]) -> str:
         return ""
     lines = [
         "",
-        "Where the CPU went, sampled by py-spy during the stage (self time: the share of the service's samples "
-        "spent in each package and function; idle threads are not sampled):",
+        "Where the CPU went, sampled by py-spy during the stage at 50 Hz (self time: the share of the samples "
+        "of the thread holding the GIL spent in each package and function; native code counts to the Python "
+        "frame that called it):",
         "",
         "| stage | service | samples | by package | top functions |",
         "|---|---|---|---|---|",
