@@ -1,5 +1,6 @@
-"""Kafka helpers: the idempotent acks=all publisher (confluent-kafka), consumers and idempotent topic creation
-(kafka-python)."""
+"""Kafka helpers on confluent-kafka (librdkafka), the services' one Kafka client: the idempotent acks=all
+publisher, consumers (group members and readers given their partitions), idempotent topic creation and the
+dead-letter helper."""
 
 from __future__ import annotations
 
@@ -13,10 +14,17 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, cast
 
-from confluent_kafka import KafkaException, Producer  # type: ignore[import-untyped,unused-ignore]
-from kafka import KafkaAdminClient, KafkaConsumer
-from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from confluent_kafka import (  # type: ignore[import-untyped,unused-ignore]
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicCollection,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[import-untyped,unused-ignore]
 
 from antoan_shared import codec
 from antoan_shared.events import DeadLettered, Event
@@ -39,7 +47,7 @@ class RecordMetadata:
     offset: int
 
 
-class DeliveryFailedError(KafkaError):  # type: ignore[misc]  # kafka-python is untyped
+class DeliveryFailedError(KafkaException):  # type: ignore[misc]  # confluent-kafka is untyped
     """The broker did not acknowledge a record (its error, or no answer within the delivery timeout)."""
 
 
@@ -216,100 +224,171 @@ class EventPublisher:
         self._reports.join(timeout)
 
 
-def make_consumer(
-    settings: ServiceSettings,
-    specs: Sequence[TopicSpec],
-    group_id: str | None,
-    **overrides: Any,
-) -> KafkaConsumer:
-    """A consumer that commits only when told to (after the work is done)."""
-    config: dict[str, Any] = {
-        **settings.kafka_client_config(),
-        "group_id": group_id,
-        "enable_auto_commit": False,
-        "auto_offset_reset": "earliest",
-        "max_poll_records": 2000,
-        "metadata_max_age_ms": 30_000,
+Partition = tuple[str, int]  # (topic, partition)
+
+
+def _consumer_config(settings: ServiceSettings, group_id: str, **overrides: Any) -> dict[str, Any]:
+    """librdkafka settings of a consumer that commits only when told to (after the work is done)."""
+    return {
+        **settings.librdkafka_config(),
+        "group.id": group_id,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        # Only what a transaction committed, as everything reading the tracer's topics reads (decision 0001).
+        "isolation.level": "read_committed",
+        # A consumer with nothing to read waits in the broker (a long fetch made by librdkafka's threads), so an
+        # idle one costs ten small fetches a second. librdkafka's default of 500 ms held read_committed readers
+        # back after each of the tracer's commits (antoan_tracer.pipeline.app), hence shorter.
+        "fetch.wait.max.ms": 100,
+        "topic.metadata.refresh.interval.ms": 30_000,
         # A member that died without leaving holds up a rebalance for up to this long (it is also the
         # rebalance timeout), so it is kept short: handlers here take milliseconds per batch.
-        "max_poll_interval_ms": 30_000,
-        "session_timeout_ms": 10_000,
-        "heartbeat_interval_ms": 3_000,
-        "consumer_timeout_ms": float("inf"),
+        "max.poll.interval.ms": 30_000,
+        "session.timeout.ms": 10_000,
+        "heartbeat.interval.ms": 3_000,
+        **overrides,
     }
-    config.update(overrides)
-    consumer = KafkaConsumer(**config)
-    if group_id is not None:
-        names = [settings.topic(spec) for spec in specs]
-        # A group joined before a new topic's partitions are in the client's metadata is assigned nothing
-        # until the next metadata refresh: wait for them first.
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not all(consumer.partitions_for_topic(name) for name in names):
-            time.sleep(0.1)
-        consumer.subscribe(names)
+
+
+def make_consumer(settings: ServiceSettings, specs: Sequence[TopicSpec], group_id: str, **overrides: Any) -> Consumer:
+    """A member of the consumer group `group_id`, subscribed to the topics, committing only when told to."""
+    consumer = Consumer(_consumer_config(settings, group_id, **overrides))
+    names = [settings.topic(spec) for spec in specs]
+    # A group joined before a new topic's partitions are in the client's metadata is assigned nothing
+    # until the next metadata refresh: wait for them first.
+    partitions_of(consumer, names, wait_s=30)
+    consumer.subscribe(names)
     return consumer
 
 
+def make_reader(settings: ServiceSettings, group_id: str, **overrides: Any) -> Consumer:
+    """A consumer that is given its partitions (`assign`) and reads from where it is told: it never joins the group
+    nor commits. librdkafka needs a group id all the same, and looks up its coordinator, so the id is one of the
+    service's own (the ACLs grant each service its prefix). It reports each partition's end (`read_to_end`)."""
+    return Consumer(_consumer_config(settings, group_id, **{"enable.partition.eof": True, **overrides}))
+
+
+def partitions_of(consumer: Consumer, names: Sequence[str], wait_s: float = 0.0) -> list[TopicPartition]:
+    """Every partition of the topics, waiting up to `wait_s` for those not in the metadata yet (just created,
+    or not created yet); a topic still missing then has none."""
+    deadline = time.monotonic() + wait_s
+    found: dict[str, list[int]] = {}
+    while True:
+        for name in [name for name in names if name not in found]:
+            topic = consumer.list_topics(name, timeout=10).topics.get(name)
+            if topic is not None and topic.error is None and topic.partitions:
+                found[name] = sorted(topic.partitions)
+        if len(found) == len(names) or time.monotonic() >= deadline:
+            return [TopicPartition(name, p) for name in names for p in found.get(name, ())]
+        time.sleep(0.2)
+
+
+def records_of(messages: Iterable[Message], at_end: set[Partition] | None = None) -> list[Message]:
+    """The records among what `consume` returned. A partition's end (a reader's) is noted in `at_end`, a fatal
+    error raised; any other error is logged, as librdkafka recovers from it by itself (a broker gone, say)."""
+    records = []
+    for message in messages:
+        error = message.error()
+        if error is None:
+            records.append(message)
+        elif error.code() == KafkaError._PARTITION_EOF:
+            if at_end is not None:
+                at_end.add((message.topic(), message.partition()))
+        elif error.fatal():
+            raise KafkaException(error)
+        else:
+            log.warning("kafka read error", extra={"error": str(error)})
+    return records
+
+
+def watermarks(
+    consumer: Consumer, partitions: Sequence[TopicPartition], timeout_s: float = 30.0
+) -> dict[Partition, tuple[int, int]]:
+    """Each partition's first offset and its end (the offset its next record will get). Asked again while the
+    broker refuses (a leader not elected yet, or moving: a broker just started), for up to `timeout_s` in all."""
+    deadline = time.monotonic() + timeout_s
+    found: dict[Partition, tuple[int, int]] = {}
+    for tp in partitions:
+        while (tp.topic, tp.partition) not in found:
+            try:
+                first, end = consumer.get_watermark_offsets(tp, timeout=10)
+                found[(tp.topic, tp.partition)] = (int(first), int(end))
+            except KafkaException as exc:
+                if time.monotonic() > deadline:
+                    raise
+                log.info(
+                    "watermarks not known yet", extra={"partition": f"{tp.topic}:{tp.partition}", "error": str(exc)}
+                )
+                time.sleep(0.5)
+    return found
+
+
+def read_to_end(
+    reader: Consumer,
+    partitions: Sequence[TopicPartition],
+    handle: Callable[[list[Message]], None],
+    stop: threading.Event | None = None,
+    batch: int = 2000,
+) -> int:
+    """Reads the partitions from their beginning up to their ends as of now, handing `handle` the records in
+    batches (with some written since, at times); returns how many. The reader stays on the partitions.
+
+    A partition is read when a record at its end is, or when librdkafka says it reached the end: its last
+    offsets may hold no record (a transaction's commit marker, aborted records)."""
+    ends = {partition: end for partition, (first, end) in watermarks(reader, partitions).items() if end > first}
+    reader.assign([TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING) for tp in partitions])
+    handed = 0
+    while ends and not (stop is not None and stop.is_set()):
+        at_end: set[Partition] = set()
+        records = records_of(reader.consume(num_messages=batch, timeout=0.2), at_end)
+        for record in records:
+            if record.offset() + 1 >= ends.get((record.topic(), record.partition()), 0):
+                at_end.add((record.topic(), record.partition()))
+        for partition in at_end:
+            ends.pop(partition, None)
+        if records:
+            handle(records)
+            handed += len(records)
+    return handed
+
+
 def ensure_topics(settings: ServiceSettings, specs: Iterable[TopicSpec], timeout_s: float = 30.0) -> None:
-    """Create the topics that do not exist yet, with the registry's partitions and policies."""
-    _create_missing(
-        settings,
-        [
-            NewTopic(
-                name=settings.topic(spec),
-                num_partitions=spec.partitions,
-                replication_factor=-1,  # the broker's default.replication.factor
-                topic_configs=spec.broker_config(retention=settings.retention),
-            )
-            for spec in specs
-        ],
-        timeout_s,
-    )
-
-
-def ensure_changelog_topics(
-    settings: ServiceSettings, names: Iterable[str], partitions: int, replication_factor: int, timeout_s: float = 30.0
-) -> None:
-    """Create a stream processor's compacted changelog topics (named by the processor) before it starts."""
-    _create_missing(
-        settings,
-        [NewTopic(name, partitions, replication_factor, topic_configs={"cleanup.policy": "compact"}) for name in names],
-        timeout_s,
-    )
-
-
-def _create_missing(settings: ServiceSettings, topics: list[NewTopic], timeout_s: float) -> None:
-    admin = KafkaAdminClient(
-        **settings.kafka_client_config(),
-        client_id="antoan-topic-admin",
-        request_timeout_ms=int(timeout_s * 1000),
-    )
-    try:
-        existing = set(admin.list_topics())
-        wanted = [topic for topic in topics if topic.name not in existing]
+    """Create the topics that do not exist yet, with the registry's partitions and policies, and wait until every
+    partition has a leader."""
+    admin = AdminClient({**settings.librdkafka_config(), "client.id": "antoan-topic-admin"})
+    topics = {
+        settings.topic(spec): NewTopic(
+            settings.topic(spec),
+            num_partitions=spec.partitions,
+            replication_factor=-1,  # the broker's default.replication.factor
+            config=spec.broker_config(retention=settings.retention),
+        )
+        for spec in specs
+    }
+    names = list(topics)
+    if not names:
+        return
+    wanted = [topics[name] for name, led in _leaders_known(admin, names, timeout_s).items() if led is None]
+    if wanted:
+        created = admin.create_topics(wanted, operation_timeout=timeout_s, request_timeout=timeout_s)
         for topic in wanted:
             try:
-                admin.create_topics([topic], timeout_ms=int(timeout_s * 1000))
-                log.info("topic created", extra={"topic": topic.name, "partitions": topic.num_partitions})
-            except TopicAlreadyExistsError:
-                pass  # another service created it in the meantime
-        _wait_for_leaders(admin, [topic.name for topic in topics], timeout_s)
-    finally:
-        admin.close()
+                created[topic.topic].result()
+                log.info("topic created", extra={"topic": topic.topic, "partitions": topic.num_partitions})
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise
+                # another service created it in the meantime
+    _wait_for_leaders(admin, names, timeout_s)
 
 
-def _wait_for_leaders(admin: KafkaAdminClient, names: list[str], timeout_s: float) -> None:
+def _wait_for_leaders(admin: AdminClient, names: list[str], timeout_s: float) -> None:
     """Until every topic has its partitions, each with a leader. A client that reads the metadata of a topic
     just created on a busy broker may see it with no partitions and keep that until its next refresh (Faust
     then stops a table's agent: "changelog topic has 0 partitions")."""
     deadline = time.monotonic() + timeout_s
     while True:
-        ready = {
-            topic["name"]
-            for topic in admin.describe_topics(names)
-            if not topic["error_code"] and topic["partitions"] and all(p["leader_id"] >= 0 for p in topic["partitions"])
-        }
-        waiting = sorted(set(names) - ready)
+        waiting = sorted(name for name, led in _leaders_known(admin, names, timeout_s).items() if not led)
         if not waiting:
             return
         if time.monotonic() > deadline:
@@ -317,93 +396,37 @@ def _wait_for_leaders(admin: KafkaAdminClient, names: list[str], timeout_s: floa
         time.sleep(0.2)
 
 
-@dataclass(frozen=True)
-class Consumed:
-    spec: TopicSpec
-    event: Event
-    partition: int
-    offset: int
-
-
-class ConsumerLoop(threading.Thread):
-    """Polls topics on a thread, hands decoded events to a handler, commits after it returns.
-
-    A record that cannot be decoded goes to the service's dead-letter topic with the error, so a bad
-    record is neither lost nor allowed to stop the stream. If the handler raises, nothing is committed
-    and the loop stops loudly: the group will redeliver from the last committed offset.
-    """
-
-    def __init__(
-        self,
-        settings: ServiceSettings,
-        service: str,
-        specs: Sequence[TopicSpec],
-        handler: Callable[[list[Consumed]], None],
-        publisher: EventPublisher,
-        purpose: str = "main",
-        poll_timeout_ms: int = 200,
-    ) -> None:
-        super().__init__(name=f"consumer-{service}-{purpose}", daemon=True)
-        self._settings = settings
-        self._service = service
-        self._specs = {settings.topic(spec): spec for spec in specs}
-        self._handler = handler
-        self._publisher = publisher
-        self._group_id = settings.group_id(service, purpose)
-        self._poll_timeout_ms = poll_timeout_ms
-        self._stop_requested = threading.Event()
-        self.assigned = threading.Event()
-        self.failed: BaseException | None = None
-
-    def stop(self) -> None:
-        self._stop_requested.set()
-
-    def run(self) -> None:
-        consumer = make_consumer(self._settings, list(self._specs.values()), self._group_id)
+def _leaders_known(admin: AdminClient, names: list[str], timeout_s: float) -> dict[str, bool | None]:
+    """Per topic: whether it has partitions, each with a leader; None when it does not exist."""
+    known: dict[str, bool | None] = {}
+    for name, described in admin.describe_topics(TopicCollection(names), request_timeout=timeout_s).items():
         try:
-            while not self._stop_requested.is_set():
-                polled = consumer.poll(timeout_ms=self._poll_timeout_ms)
-                if consumer.assignment():
-                    self.assigned.set()
-                if not polled:
-                    continue
-                batch = [item for records in polled.values() for r in records if (item := self._decode(r))]
-                if batch:
-                    self._handler(batch)
-                consumer.commit()
-        except (KafkaError, Exception) as exc:
-            self.failed = exc
-            log.exception("consumer loop stopped", extra={"group": self._group_id})
-        finally:
-            consumer.close(autocommit=False)
-
-    def _decode(self, record: Any) -> Consumed | None:
-        spec = self._specs[record.topic]
-        try:
-            return Consumed(spec, codec.decode_for_topic(spec, record.value), record.partition, record.offset)
-        except codec.DecodeError as exc:
-            self._dead_letter(record, str(exc))
-            return None
-
-    def _dead_letter(self, record: Any, error: str) -> None:
-        publish_dead_letter(self._publisher, self._service, record, error)
+            partitions = described.result().partitions
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise
+            known[name] = None
+            continue
+        known[name] = bool(partitions) and all(p.leader is not None for p in partitions)
+    return known
 
 
-def publish_dead_letter(publisher: EventPublisher, service: str, record: Any, error: str) -> None:
+def publish_dead_letter(publisher: EventPublisher, service: str, record: Message, error: str) -> None:
     """Keep a record that `service` could not handle on its dead-letter topic, with the error."""
     log.error(
         "undecodable record sent to dead letters",
-        extra={"topic": record.topic, "partition": record.partition, "offset": record.offset},
+        extra={"topic": record.topic(), "partition": record.partition(), "offset": record.offset()},
     )
-    raw = record.value or b""
+    key: bytes | None = record.key()
+    raw: bytes = record.value() or b""
     publisher.publish_sync(
         DEAD_LETTERS[service],
         DeadLettered(
             producer=service,
-            source_topic=record.topic,
-            source_partition=record.partition,
-            source_offset=record.offset,
-            key=record.key.decode(errors="replace") if record.key else None,
+            source_topic=record.topic(),
+            source_partition=record.partition(),
+            source_offset=record.offset(),
+            key=key.decode(errors="replace") if key else None,
             value=raw.decode(errors="replace"),
             error=error[:2000],
         ),

@@ -74,7 +74,8 @@ class ServiceSettings(BaseSettings):
         return self.kafka_sasl_username, self.kafka_sasl_password.get_secret_value()
 
     def kafka_client_config(self) -> dict[str, Any]:
-        """Connection settings for every kafka-python client (producer, consumer, admin)."""
+        """Connection settings for kafka-python clients: the local stack's tools and the tests (the services' own
+        clients are confluent-kafka's: `librdkafka_config`)."""
         config: dict[str, Any] = {
             "bootstrap_servers": self.kafka_bootstrap.split(","),
             "security_protocol": self.kafka_security_protocol,
@@ -87,7 +88,7 @@ class ServiceSettings(BaseSettings):
         return config
 
     def librdkafka_config(self) -> dict[str, str]:
-        """The same connection settings for confluent-kafka (librdkafka) clients."""
+        """The same connection settings for confluent-kafka (librdkafka) clients: every client of the services."""
         config = {"bootstrap.servers": self.kafka_bootstrap, "security.protocol": self.kafka_security_protocol}
         login = self.sasl_login()
         if login is not None:

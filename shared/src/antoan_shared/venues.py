@@ -9,11 +9,11 @@ import hmac
 import logging
 import threading
 
-from kafka import TopicPartition
+from confluent_kafka import Message  # type: ignore[import-untyped,unused-ignore]
 
 from antoan_shared import codec, topics
 from antoan_shared.events import VenueState
-from antoan_shared.kafka import make_consumer
+from antoan_shared.kafka import make_reader, partitions_of, read_to_end, records_of
 from antoan_shared.settings import ServiceSettings
 from antoan_shared.threads import RestartingThread
 from antoan_shared.web import ApiError, credential_verified
@@ -80,12 +80,16 @@ class VenueDirectory:
 
 
 class VenueDirectoryFollower(RestartingThread):
-    """Tails `venue-registry.v1` from the beginning into a VenueDirectory; `caught_up` is set at the end offsets."""
+    """Tails `venue-registry.v1` from the beginning into a VenueDirectory; `caught_up` is set at the end offsets.
 
-    def __init__(self, settings: ServiceSettings, directory: VenueDirectory) -> None:
+    Its reader is given every partition and waits for news in librdkafka's threads and the broker, not in
+    Python: an idle follower costs its process next to nothing (docs/decisions/0003)."""
+
+    def __init__(self, settings: ServiceSettings, directory: VenueDirectory, service: str) -> None:
         super().__init__(name="venue-directory")
         self._settings = settings
         self._directory = directory
+        self._group_id = settings.group_id(service, "venue-directory")  # never joined: see make_reader
         self.retry_after_s = 2.0
 
     @property
@@ -94,23 +98,23 @@ class VenueDirectoryFollower(RestartingThread):
         return self._directory.loaded
 
     def _run_once(self) -> None:
-        topic = self._settings.topic(topics.VENUE_REGISTRY)
-        consumer = make_consumer(self._settings, [topics.VENUE_REGISTRY], group_id=None)
+        reader = make_reader(self._settings, self._group_id)
         try:
-            partitions = consumer.partitions_for_topic(topic) or set()
-            assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
-            consumer.assign(assigned)
-            consumer.seek_to_beginning(*assigned)
-            end = consumer.end_offsets(assigned)
+            partitions = partitions_of(reader, [self._settings.topic(topics.VENUE_REGISTRY)])
+            read_to_end(reader, partitions, self._apply_all, self._stop_requested)
+            if self._stop_requested.is_set():
+                return
+            if not self.caught_up.is_set():
+                self.caught_up.set()
+                log.info("venue directory caught up", extra={"venues": len(self._directory)})
             while not self._stop_requested.is_set():
-                for records in consumer.poll(timeout_ms=200).values():
-                    for record in records:
-                        self._apply(record.value)
-                if not self.caught_up.is_set() and all(consumer.position(tp) >= end[tp] for tp in assigned):
-                    self.caught_up.set()
-                    log.info("venue directory caught up", extra={"venues": len(self._directory)})
+                self._apply_all(records_of(reader.consume(num_messages=500, timeout=0.2)))
         finally:
-            consumer.close()
+            reader.close()
+
+    def _apply_all(self, records: list[Message]) -> None:
+        for record in records:
+            self._apply(record.value())
 
     def _apply(self, raw: bytes) -> None:
         try:

@@ -5,12 +5,23 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from confluent_kafka import Message
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 
 from antoan_localstack.testing import wait_for
 from antoan_shared import codec, events, topics
-from antoan_shared.kafka import Consumed, ConsumerLoop, EventPublisher, WrongWriterError, ensure_topics, make_consumer
+from antoan_shared.kafka import (
+    EventPublisher,
+    WrongWriterError,
+    ensure_topics,
+    make_consumer,
+    make_reader,
+    partitions_of,
+    publish_dead_letter,
+    read_to_end,
+    records_of,
+)
 from antoan_shared.settings import ServiceSettings
 
 pytestmark = pytest.mark.integration
@@ -42,8 +53,8 @@ def test_published_events_come_back_keyed_by_venue_in_order(settings: ServiceSet
     received: list[tuple[int, bytes, events.Event]] = []
 
     def read() -> bool:
-        for records in consumer.poll(timeout_ms=500).values():
-            received.extend((r.partition, r.key, codec.decode_event(r.value)) for r in records)
+        records = records_of(consumer.consume(num_messages=100, timeout=0.5))
+        received.extend((r.partition(), r.key(), codec.decode_event(r.value())) for r in records)
         return len(received) >= len(sent)
 
     wait_for(read, timeout=30, what="the published check-ins")
@@ -99,37 +110,63 @@ def test_topic_creation_is_idempotent_and_follows_the_registry(settings: Service
     assert checkins["retention.ms"]["value"] == str(21 * 24 * 3600 * 1000)
 
 
-def test_an_undecodable_record_goes_to_dead_letters_and_the_stream_goes_on(settings: ServiceSettings) -> None:
-    # Given a check-in topic holding garbage followed by a good event
+def test_a_reader_reads_every_partition_to_its_end_empty_ones_included(settings: ServiceSettings) -> None:
+    # Given check-ins of two venues, so some of the topic's partitions hold records and others none
+    ensure_topics(settings, [topics.CHECKINS])
+    publisher = EventPublisher(settings, "ingest")
+    sent = [_checkin(venue, n) for n in range(10) for venue in ("v_one", "v_two")]
+    for event in sent:
+        publisher.publish_sync(topics.CHECKINS, event)
+    publisher.close()
+    # When a reader reads the topic to its end
+    reader = make_reader(settings, settings.group_id("test", "reader"))
+    read: list[events.Event] = []
+
+    def decode(records: list[Message]) -> None:
+        read.extend(codec.decode_event(record.value()) for record in records)
+
+    try:
+        partitions = partitions_of(reader, [settings.topic(topics.CHECKINS)])
+        count = read_to_end(reader, partitions, decode)
+    finally:
+        reader.close()
+    # Then it has every record, each venue's in the order they were written, and stopped there
+    assert len(partitions) == topics.CHECKINS.partitions
+    assert count == len(sent)
+    for venue in ("v_one", "v_two"):
+        assert [e for e in read if e.venue_id == venue] == [e for e in sent if e.venue_id == venue]  # type: ignore[attr-defined]
+
+
+def test_an_undecodable_record_is_kept_on_the_dead_letter_topic_with_the_error(settings: ServiceSettings) -> None:
+    # Given a check-in topic holding garbage
     ensure_topics(settings, [topics.CHECKINS, topics.DEAD_LETTERS["tracer"]])
     raw = EventPublisher(settings, "ingest")
     raw._producer.produce(settings.topic(topics.CHECKINS), key=b"v_bad", value=b"{not json")
     raw.flush(10)
-    raw.publish_sync(topics.CHECKINS, _checkin("v_bad", 1))
     raw.close()
-    handled: list[Consumed] = []
-    publisher = EventPublisher(settings, "tracer")
-    loop = ConsumerLoop(settings, "tracer", [topics.CHECKINS], handled.extend, publisher, purpose="dlq-test")
-    # When the loop consumes it
-    loop.start()
+    reader = make_reader(settings, settings.group_id("test", "reader"))
+    garbage: list[Message] = []
     try:
-        wait_for(lambda: handled, timeout=30, what="the good event")
+        read_to_end(reader, partitions_of(reader, [settings.topic(topics.CHECKINS)]), garbage.extend)
     finally:
-        loop.stop()
-        loop.join(10)
+        reader.close()
+    # When the tracer cannot decode it and sends it to its dead letters
+    publisher = EventPublisher(settings, "tracer")
+    with pytest.raises(codec.DecodeError) as failure:
+        codec.decode_for_topic(topics.CHECKINS, garbage[0].value())
+    publish_dead_letter(publisher, "tracer", garbage[0], str(failure.value))
     publisher.close()
-    # Then the good event was handled and the garbage is kept in the dead-letter topic with the error
-    assert [c.event.venue_id for c in handled] == ["v_bad"]  # type: ignore[attr-defined]
+    # Then the dead-letter topic has the record as it was, where it came from, and the error
     dlq = make_consumer(settings, [topics.DEAD_LETTERS["tracer"]], group_id=settings.group_id("dlq-reader"))
     dead: list[events.Event] = []
 
     def read() -> bool:
-        for records in dlq.poll(timeout_ms=500).values():
-            dead.extend(codec.decode_event(r.value) for r in records)
+        dead.extend(codec.decode_event(r.value()) for r in records_of(dlq.consume(num_messages=10, timeout=0.5)))
         return bool(dead)
 
     wait_for(read, timeout=30, what="the dead letter")
     dlq.close()
     assert isinstance(dead[0], events.DeadLettered)
-    assert dead[0].value == "{not json"
-    assert dead[0].source_topic == settings.topic(topics.CHECKINS)
+    assert (dead[0].key, dead[0].value) == ("v_bad", "{not json")
+    assert (dead[0].source_topic, dead[0].source_offset) == (settings.topic(topics.CHECKINS), garbage[0].offset())
+    assert dead[0].error

@@ -10,9 +10,9 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+from confluent_kafka import KafkaException  # type: ignore[import-untyped,unused-ignore]
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from kafka.errors import KafkaError
 
 from antoan_ingest.adapters.idempotency import IdempotencyStore
 from antoan_ingest.adapters.recent_venues import VenueLookup
@@ -58,7 +58,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         client = aioredis.Redis.from_url(settings.redis_url)
         await asyncio.to_thread(adopt_public_records, settings, publisher)
         directory = VenueDirectory()
-        follower = VenueDirectoryFollower(settings, directory)
+        follower = VenueDirectoryFollower(settings, directory, "ingest")
         follower.start()
         relay = PublicVenueRelay(settings)
         relay.start()
@@ -123,7 +123,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         log.warning("redis unavailable", extra={"error": repr(exc)})
         return error_response(503, "store_unavailable", "the idempotency and vault store is unreachable; retry")
 
-    app.add_exception_handler(KafkaError, on_broker_error)
+    app.add_exception_handler(KafkaException, on_broker_error)
     app.add_exception_handler(redis.RedisError, on_redis_error)
 
     async def ready_checks() -> dict[str, bool]:

@@ -19,12 +19,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer  # type: ignore[import-untyped,unused-ignore]
-from kafka import TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, Producer  # type: ignore[import-untyped,unused-ignore]
 
 from antoan_shared import codec, topics
 from antoan_shared.events import VenueState
-from antoan_shared.kafka import EventPublisher, make_consumer
+from antoan_shared.kafka import EventPublisher, make_reader, partitions_of, read_to_end, watermarks
 from antoan_shared.settings import ServiceSettings
 from antoan_shared.threads import RestartingThread
 
@@ -92,37 +91,27 @@ def adopt_public_records(settings: ServiceSettings, publisher: EventPublisher) -
     """Upgrade from before the split: if the registry is empty, copy into it every record of `venues.v1` that
     still carries a key hash (the relay then republishes it without). Returns how many were copied. Several
     ingest processes starting at once may each copy: the copies are the same events, so nothing changes."""
-    registry = settings.topic(topics.VENUE_REGISTRY)
-    public = settings.topic(topics.VENUES)
-    consumer = make_consumer(settings, [topics.VENUES], group_id=None)
+    keyed: list[VenueState] = []
+
+    def keep_keyed(records: list[Message]) -> None:
+        for record in records:
+            try:
+                venue = codec.decode_for_topic(topics.VENUES, record.value())
+            except codec.DecodeError:
+                continue
+            if isinstance(venue, VenueState) and venue.api_key_hash:
+                keyed.append(venue)
+
+    reader = make_reader(settings, settings.group_id("ingest", "venue-adoption"))
     try:
-        registry_end = _end_offsets(consumer, registry)
-        if sum(registry_end.values()) > 0:
+        registry = partitions_of(reader, [settings.topic(topics.VENUE_REGISTRY)])
+        if any(end > 0 for _, end in watermarks(reader, registry).values()):
             return 0
-        public_end = _end_offsets(consumer, public)
-        assigned = list(public_end)
-        consumer.assign(assigned)
-        consumer.seek_to_beginning(*assigned)
-        keyed: list[VenueState] = []
-        while any(consumer.position(tp) < end for tp, end in public_end.items()):
-            for records in consumer.poll(timeout_ms=500).values():
-                for record in records:
-                    try:
-                        venue = codec.decode_for_topic(topics.VENUES, record.value)
-                    except codec.DecodeError:
-                        continue
-                    if isinstance(venue, VenueState) and venue.api_key_hash:
-                        keyed.append(venue)
+        read_to_end(reader, partitions_of(reader, [settings.topic(topics.VENUES)]), keep_keyed)
     finally:
-        consumer.close()
+        reader.close()
     for future in [publisher.send(topics.VENUE_REGISTRY, venue) for venue in keyed]:
         future.result(timeout=30)  # a failure stops the start: the next start adopts them again
     if keyed:
         log.info("venue registry adopted venues.v1's keyed records", extra={"records": len(keyed)})
     return len(keyed)
-
-
-def _end_offsets(consumer: Any, topic: str) -> dict[TopicPartition, int]:
-    partitions = consumer.partitions_for_topic(topic) or set()
-    assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
-    return dict(consumer.end_offsets(assigned)) if assigned else {}

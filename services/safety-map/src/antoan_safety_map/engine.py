@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from kafka import KafkaConsumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition  # type: ignore[import-untyped,unused-ignore]
 
 from antoan_safety_map.adapters.read_model import AreaRecord, StateStore, VenueRecord
 from antoan_safety_map.domain.area_risk import AreaFacts, areas_of_case, assess_area
@@ -47,7 +47,15 @@ from antoan_shared.events import (
     VenueState,
     utc_now,
 )
-from antoan_shared.kafka import EventPublisher, RecordMetadata, make_consumer, publish_dead_letter
+from antoan_shared.kafka import (
+    EventPublisher,
+    RecordMetadata,
+    make_reader,
+    partitions_of,
+    publish_dead_letter,
+    read_to_end,
+    records_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +69,7 @@ INPUTS: tuple[topics.TopicSpec, ...] = (
     topics.AREAS,
 )
 OUTPUTS: tuple[topics.TopicSpec, ...] = (topics.VENUE_RISK, topics.AREA_RISK)
+BATCH = 5000  # records read at once
 
 
 def _reasons(findings: Iterable[Finding]) -> tuple[Reason, ...]:
@@ -235,9 +244,10 @@ class RiskEngine(threading.Thread):
     # --- the loop ----------------------------------------------------------------------------------
 
     def run(self) -> None:
-        consumer = make_consumer(self._settings, INPUTS, group_id=None, max_poll_records=5000)
+        # A reader given every partition: the engine's position is the one stored in Redis, not a group's.
+        consumer = make_reader(self._settings, self._settings.group_id("safety-map", "engine"))
         try:
-            partitions = self._assign(consumer)
+            partitions = partitions_of(consumer, list(self._specs), wait_s=60)
             while not self._stop_requested.is_set():
                 try:
                     self._serve(consumer, partitions)
@@ -247,29 +257,19 @@ class RiskEngine(threading.Thread):
                     self.failed = exc
                     self._stop_requested.wait(2.0)
         finally:
-            consumer.close(autocommit=False)
+            consumer.close()
 
-    def _assign(self, consumer: KafkaConsumer) -> list[TopicPartition]:
-        assigned: list[TopicPartition] = []
-        deadline = time.monotonic() + 60
-        for topic in self._specs:
-            while not (found := consumer.partitions_for_topic(topic)) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            assigned.extend(TopicPartition(topic, p) for p in sorted(found or ()))
-        consumer.assign(assigned)
-        return assigned
-
-    def _serve(self, consumer: KafkaConsumer, partitions: list[TopicPartition]) -> None:
+    def _serve(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if not self._store.is_complete():
             self._rebuild(consumer, partitions)
-        self._seek_to_stored(consumer, partitions)
+        self._assign_stored(consumer, partitions)
         self.ready.set()
         self.failed = None
         next_tick = 0.0
         while not self._stop_requested.is_set():
-            polled = consumer.poll(timeout_ms=200)
-            if polled:
-                self._handle(polled, evaluate=True)
+            records = records_of(consumer.consume(num_messages=BATCH, timeout=0.2))
+            if records:
+                self._handle(records, evaluate=True)
             if time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + self._settings.tick_s
                 if not self._store.is_complete():
@@ -278,28 +278,22 @@ class RiskEngine(threading.Thread):
                     return  # _serve starts again with a rebuild
                 self._evaluate_due()
 
-    def _seek_to_stored(self, consumer: KafkaConsumer, partitions: list[TopicPartition]) -> None:
+    def _assign_stored(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Every partition from the offset stored with the state (the beginning where none is)."""
         stored = self._store.offsets()
+        starts = []
         for tp in partitions:
-            offset = stored.get(_offset_key(tp.topic, tp.partition))
-            if offset is None:
-                consumer.seek_to_beginning(tp)
-            else:
-                consumer.seek(tp, offset)
+            offset = stored.get(_offset_key(tp.topic, tp.partition), OFFSET_BEGINNING)
+            starts.append(TopicPartition(tp.topic, tp.partition, offset))
+        consumer.assign(starts)
 
-    def _rebuild(self, consumer: KafkaConsumer, partitions: list[TopicPartition]) -> None:
+    def _rebuild(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         started = time.monotonic()
         self._store.wipe()
-        self._restore_published()
-        consumer.seek_to_beginning(*partitions)
-        ends = {tp: end for tp, end in consumer.end_offsets(partitions).items() if end}
-        replayed = 0
-        while ends and not self._stop_requested.is_set():
-            polled = consumer.poll(timeout_ms=200)
-            if polled:
-                replayed += sum(len(records) for records in polled.values())
-                self._handle(polled, evaluate=False)
-            ends = {tp: end for tp, end in ends.items() if consumer.position(tp) < end}
+        self._restore_published(consumer)
+        replayed = read_to_end(
+            consumer, partitions, lambda records: self._handle(records, evaluate=False), self._stop_requested, BATCH
+        )
         if self._stop_requested.is_set():
             return
         venues, areas = self._evaluate_everything()
@@ -314,34 +308,23 @@ class RiskEngine(threading.Thread):
             },
         )
 
-    def _restore_published(self) -> None:
+    def _restore_published(self, consumer: Consumer) -> None:
         """Read back the levels last published, so that a rebuild publishes only real changes."""
-        reader = make_consumer(self._settings, OUTPUTS, group_id=None)
-        try:
-            assigned = [
-                TopicPartition(self._settings.topic(spec), p)
-                for spec in OUTPUTS
-                for p in sorted(reader.partitions_for_topic(self._settings.topic(spec)) or ())
-            ]
-            reader.assign(assigned)
-            reader.seek_to_beginning(*assigned)
-            ends = {tp: end for tp, end in reader.end_offsets(assigned).items() if end}
-            venues: dict[str, VenueRiskChanged] = {}
-            areas: dict[str, AreaRiskChanged] = {}
-            while ends:
-                for records in reader.poll(timeout_ms=200).values():
-                    for record in records:
-                        try:
-                            event = codec.decode_event(record.value)
-                        except codec.DecodeError:
-                            continue
-                        if isinstance(event, VenueRiskChanged):
-                            venues[event.venue_id] = event
-                        elif isinstance(event, AreaRiskChanged):
-                            areas[event.area_code] = event
-                ends = {tp: end for tp, end in ends.items() if reader.position(tp) < end}
-        finally:
-            reader.close(autocommit=False)
+        venues: dict[str, VenueRiskChanged] = {}
+        areas: dict[str, AreaRiskChanged] = {}
+
+        def keep_latest(records: list[Message]) -> None:
+            for record in records:
+                try:
+                    event = codec.decode_event(record.value())
+                except codec.DecodeError:
+                    continue
+                if isinstance(event, VenueRiskChanged):
+                    venues[event.venue_id] = event
+                elif isinstance(event, AreaRiskChanged):
+                    areas[event.area_code] = event
+
+        read_to_end(consumer, partitions_of(consumer, [self._settings.topic(spec) for spec in OUTPUTS]), keep_latest)
         batch = Batch(self._store)
         for venue_event in venues.values():
             batch.put_venue(VenueRecord(venue_id=venue_event.venue_id, **_published(venue_event)))
@@ -351,17 +334,15 @@ class RiskEngine(threading.Thread):
 
     # --- one batch -----------------------------------------------------------------------------------
 
-    def _handle(self, polled: dict[TopicPartition, list[Any]], evaluate: bool) -> None:
+    def _handle(self, records: list[Message], evaluate: bool) -> None:
         batch = Batch(self._store)
         decoded: list[Event] = []
-        for tp, records in polled.items():
-            spec = self._specs[tp.topic]
-            for record in records:
-                try:
-                    decoded.append(codec.decode_for_topic(spec, record.value))
-                except codec.DecodeError as exc:
-                    publish_dead_letter(self._publisher, "safety-map", record, str(exc))
-            batch.offsets[_offset_key(tp.topic, tp.partition)] = records[-1].offset + 1
+        for record in records:
+            try:
+                decoded.append(codec.decode_for_topic(self._specs[record.topic()], record.value()))
+            except codec.DecodeError as exc:
+                publish_dead_letter(self._publisher, "safety-map", record, str(exc))
+            batch.offsets[_offset_key(record.topic(), record.partition())] = record.offset() + 1
         batch.load_venues({e.venue_id for e in decoded if hasattr(e, "venue_id")})
         for event in decoded:
             apply_event(batch, event)

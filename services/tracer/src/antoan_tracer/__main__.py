@@ -35,7 +35,7 @@ def main() -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     directory = VenueDirectory()  # for the venue owners' keys
-    VenueDirectoryFollower(settings, directory).start()
+    VenueDirectoryFollower(settings, directory, "tracer").start()
     inboxes = [settings.topic(spec) for spec in topics.TRACER_INBOXES]
     Ticker(settings.librdkafka_config(), inboxes, settings.tick_interval_s).start()
     WindowRelay(settings).start()

@@ -21,7 +21,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -32,7 +31,7 @@ from redis.typing import EncodableT, FieldT
 
 from antoan_shared import codec, topics
 from antoan_shared.events import CaseConfirmed, Event, ExposureChanged, VisitClosed, utc_now
-from antoan_shared.kafka import EventPublisher, publish_dead_letter
+from antoan_shared.kafka import EventPublisher, Partition, publish_dead_letter
 from antoan_tracer.settings import TracerSettings
 
 log = logging.getLogger(__name__)
@@ -247,20 +246,6 @@ def _field(topic: str, partition: int) -> str:
     return f"{topic}:{partition}"
 
 
-Partition = tuple[str, int]  # (topic, partition)
-
-
-@dataclass(frozen=True)
-class _Record:
-    """What the dead-letter helper reads of a record."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-
-
 class ReadModelFollower(threading.Thread):
     """Feeds the ReadModel from `visits.v1`, `exposures.v2` and `cases.v1` on a thread.
 
@@ -425,12 +410,10 @@ class ReadModelFollower(threading.Thread):
             self._expected[tp] = records[-1].offset() + 1
 
     def _decode(self, record: Message) -> Event | None:
-        topic = record.topic()
         try:
-            return codec.decode_for_topic(self._specs[topic], record.value())
+            return codec.decode_for_topic(self._specs[record.topic()], record.value())
         except codec.DecodeError as exc:
-            raw = _Record(topic, record.partition(), record.offset(), record.key(), record.value())
-            publish_dead_letter(self._publisher, "tracer", raw, str(exc))
+            publish_dead_letter(self._publisher, "tracer", record, str(exc))
             return None
 
     def _commit(self, consumer: Consumer, polled: dict[Partition, list[Message]]) -> None:

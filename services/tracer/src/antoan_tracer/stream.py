@@ -48,7 +48,7 @@ def main() -> None:
     settings = get_settings()
     configure_logging("tracer", settings.log_level)
     directory = VenueDirectory()
-    VenueDirectoryFollower(settings, directory).start()
+    VenueDirectoryFollower(settings, directory, "tracer").start()
     # Dwell times depend on venue categories: the directory is read before the first scan is.
     if not directory.loaded.wait(60):
         log.warning("venue directory not loaded after 60 s; starting with the default dwell for unknown venues")

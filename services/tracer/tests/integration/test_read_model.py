@@ -15,7 +15,7 @@ from confluent_kafka import Producer  # type: ignore[import-untyped,unused-ignor
 from antoan_localstack.testing import Servers, TopicReader, free_port, wait_for
 from antoan_shared import codec, topics
 from antoan_shared.events import CaseConfirmed, DeadLettered, ExposureChanged, VisitClosed
-from antoan_shared.kafka import EventPublisher, ensure_topics, make_consumer
+from antoan_shared.kafka import EventPublisher, ensure_topics, make_consumer, records_of
 from antoan_tracer.lag import consumer_group_lag
 from antoan_tracer.readmodel import INPUTS, ReadModel, ReadModelFollower
 from antoan_tracer.settings import TracerSettings
@@ -427,11 +427,11 @@ def test_a_groups_lag_is_what_it_has_still_to_read_and_none_without_a_broker(set
     read: list[Any] = []
 
     def all_read() -> bool:
-        read.extend(record for records in consumer.poll(timeout_ms=500).values() for record in records)
+        read.extend(records_of(consumer.consume(num_messages=10, timeout=0.5)))
         return len(read) == 3
 
     wait_for(all_read, timeout=30, what="the three records read")
-    consumer.commit()
+    consumer.commit(asynchronous=False)
     consumer.close()
     wait_for(lambda: consumer_group_lag(settings, group, [name]) == 0, timeout=10, what="no lag")
     # And with no broker to ask, the lag is unknown
