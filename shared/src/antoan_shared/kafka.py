@@ -102,7 +102,10 @@ class EventPublisher:
             "client.id": f"antoan-{service}",
             "acks": "all",
             "enable.idempotence": True,
-            "linger.ms": 5,
+            # A single scan waits for its acknowledgement before the 202, and publishes twice in a row (its vault
+            # record, then the check-in): 1 ms halved an idle single scan's median (14.7 to 7.0 ms, bench tiny).
+            # Under load batches still fill while a request is in flight.
+            "linger.ms": 1,
             "batch.size": 1024 * 1024,
             "partitioner": "murmur2_random",
             # With the broker gone a request is answered 503 (retry with the same client_event_id) within

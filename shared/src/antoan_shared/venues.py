@@ -100,13 +100,20 @@ class VenueDirectoryFollower(RestartingThread):
     def _run_once(self) -> None:
         reader = make_reader(self._settings, self._group_id)
         try:
-            partitions = partitions_of(reader, [self._settings.topic(topics.VENUE_REGISTRY)])
+            topic = self._settings.topic(topics.VENUE_REGISTRY)
+            # A reader given no partition would follow nothing while the directory said it was loaded: a topic
+            # not in the metadata yet is waited for, then this is tried again (RestartingThread).
+            partitions = partitions_of(reader, [topic], wait_s=30)
+            if not partitions:
+                raise RuntimeError(f"{topic} has no partitions in the metadata yet")
             read_to_end(reader, partitions, self._apply_all, self._stop_requested)
             if self._stop_requested.is_set():
                 return
             if not self.caught_up.is_set():
                 self.caught_up.set()
-                log.info("venue directory caught up", extra={"venues": len(self._directory)})
+                log.info(
+                    "venue directory caught up", extra={"venues": len(self._directory), "partitions": len(partitions)}
+                )
             while not self._stop_requested.is_set():
                 self._apply_all(records_of(reader.consume(num_messages=500, timeout=0.2)))
         finally:

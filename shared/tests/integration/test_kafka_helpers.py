@@ -23,6 +23,7 @@ from antoan_shared.kafka import (
     records_of,
 )
 from antoan_shared.settings import ServiceSettings
+from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower
 
 pytestmark = pytest.mark.integration
 
@@ -135,6 +136,34 @@ def test_a_reader_reads_every_partition_to_its_end_empty_ones_included(settings:
     assert count == len(sent)
     for venue in ("v_one", "v_two"):
         assert [e for e in read if e.venue_id == venue] == [e for e in sent if e.venue_id == venue]  # type: ignore[attr-defined]
+
+
+def test_a_venue_directory_started_before_its_topic_exists_follows_it_once_created(settings: ServiceSettings) -> None:
+    # Given a directory follower started while the venue registry does not exist yet
+    directory = VenueDirectory()
+    follower = VenueDirectoryFollower(settings, directory, "tracer")
+    follower.start()
+    try:
+        # When the topic is created a moment later and a venue registered on it
+        wait_for(lambda: follower.is_alive(), timeout=5, what="the follower")
+        ensure_topics(settings, [topics.VENUE_REGISTRY])
+        venue = events.VenueRegistered(
+            producer="ingest",
+            venue_id="v_late",
+            name="Chợ",
+            category=events.VenueCategory.OFFICE,
+            capacity=10,
+            api_key_hash="0" * 64,
+        )
+        publisher = EventPublisher(settings, "ingest")
+        publisher.publish_sync(topics.VENUE_REGISTRY, venue)
+        publisher.close()
+        # Then the directory holds it (it did not declare itself loaded while following no partition)
+        wait_for(lambda: directory.get("v_late") is not None, timeout=60, what="the venue in the directory")
+        assert directory.loaded.is_set()
+    finally:
+        follower.stop()
+        follower.join(timeout=10)
 
 
 def test_an_undecodable_record_is_kept_on_the_dead_letter_topic_with_the_error(settings: ServiceSettings) -> None:

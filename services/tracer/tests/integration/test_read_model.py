@@ -180,16 +180,18 @@ def test_an_out_only_visit_whose_start_moves_to_the_day_before_is_listed_once(re
 def test_a_venues_day_expires_once_the_retention_period_has_passed_since_it(
     read_model: ReadModel, client: redis.Redis, settings: TracerSettings
 ) -> None:
-    # Given a visit today and one from before the retention period (a late record, or a replay)
+    # Given a recent visit and one from before the retention period (a late record, or a replay)
+    start = NOW - timedelta(hours=1)
     read_model.record_visits(
         [
-            visit("today", NOW - timedelta(hours=1), NOW),
+            visit("recent", start, NOW),
             visit("old", NOW - timedelta(days=30), NOW - timedelta(days=30) + timedelta(hours=1)),
         ]
     )
-    # Then today's key expires a day after the retention period has passed since the day's visits could end
-    key = read_model.visits_key("v1", NOW.date())
-    end_of_day = datetime.combine(NOW.date() + timedelta(days=1), datetime.min.time(), UTC)
+    # Then its day's key (the UTC day it began: yesterday's in the first hour after midnight) expires a day
+    # after the retention period has passed since the day's visits could end
+    key = read_model.visits_key("v1", start.date())
+    end_of_day = datetime.combine(start.date() + timedelta(days=1), datetime.min.time(), UTC)
     expected = end_of_day + settings.longest_visit + settings.retention + timedelta(days=1)
     assert abs(client.pexpiretime(key) / 1000 - expected.timestamp()) < 1
     # And the old one is not kept at all
