@@ -398,7 +398,7 @@ def install_api_docs(app: FastAPI) -> None:
         return page(request, _REDOC)
 
 
-def bearer_token(request: Request) -> str | None:
+async def bearer_token(request: Request) -> str | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() or None if scheme.lower() == "bearer" else None
 

@@ -19,11 +19,12 @@ from antoan_ingest.adapters.recent_venues import VenueLookup
 from antoan_ingest.adapters.vault import IdentityVault, VaultCipher, derive_vault_key
 from antoan_ingest.api.deps import Runtime
 from antoan_ingest.api.routes import cases, checkins, declarations, persons, venues
-from antoan_ingest.checkins import CheckInRecorder
+from antoan_ingest.checkins import CheckInRecorder, ScanCoalescer
 from antoan_ingest.settings import IngestSettings, get_settings
 from antoan_ingest.venue_relay import PublicVenueRelay, adopt_public_records
 from antoan_shared import topics
 from antoan_shared.kafka import EventPublisher, ensure_topics
+from antoan_shared.stores import async_redis
 from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower
 from antoan_shared.web import (
     ErrorResponse,
@@ -55,7 +56,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         await asyncio.to_thread(ensure_topics, settings, topics.topics_written_by("ingest"))
         publisher = EventPublisher(settings, "ingest")
         await asyncio.to_thread(publisher.warm_up, topics.topics_written_by("ingest"))
-        client = aioredis.Redis.from_url(settings.redis_url)
+        client = async_redis(settings.redis_url)
         await asyncio.to_thread(adopt_public_records, settings, publisher)
         directory = VenueDirectory()
         follower = VenueDirectoryFollower(settings, directory, "ingest")
@@ -79,7 +80,16 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         recorder = CheckInRecorder(settings, lookup, publisher, idempotency, vault)
         registrations = TokenBuckets(settings.venue_registrations_per_hour / 3600, settings.venue_registration_burst)
         app.state.runtime = Runtime(
-            settings, publisher, directory, follower, lookup, vault, recorder, idempotency, registrations
+            settings,
+            publisher,
+            directory,
+            follower,
+            lookup,
+            vault,
+            recorder,
+            idempotency,
+            registrations,
+            ScanCoalescer(recorder, settings.batch_max_items),
         )
         log.info("ingest started", extra={"host": settings.host, "port": settings.port})
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -157,6 +159,44 @@ def test_a_retried_client_event_id_is_one_event(client: httpx.Client, running_se
     other = register(client)
     conflict = scan(client, **{**body, "venue_qr": other["qr"]})
     assert (conflict.status_code, error_code(conflict)) == (409, "client_event_id_conflict")
+
+
+def recordings_of_single_scans(client: httpx.Client) -> tuple[float, float]:
+    """(recordings, scans) of ingest's single-scan coalescer so far, summed over its processes."""
+    metrics = client.get("/metrics").text
+    found = dict(re.findall(r"^antoan_ingest_single_scans_per_recording_(count|sum) (\S+)$", metrics, re.M))
+    return float(found.get("count", 0)), float(found.get("sum", 0))
+
+
+def test_single_scans_arriving_together_are_recorded_together_each_with_its_own_answer(
+    client: httpx.Client, running_services: RunningServices
+) -> None:
+    # Given 200 scans sent at once, every tenth with a person id that is no phone number or document number
+    venue = register(client)
+    bodies = [
+        {"app": "pc-covid", "venue_qr": venue["qr"], "person_id": f"09120{n:05d}" if n % 10 else "12"}
+        for n in range(200)
+    ]
+    before = recordings_of_single_scans(client)
+
+    async def send_all() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=running_services.ingest, timeout=30) as session:
+            return await asyncio.gather(*(session.post("/v1/checkins", json=body) for body in bodies))
+
+    answers = asyncio.run(send_all())
+    # Then each gets the answer it gets alone: the bad ones 400, the others 202 with an event of their own
+    assert [a.status_code for a in answers] == [202 if n % 10 else 400 for n in range(200)]
+    assert {error_code(a) for a in answers if a.status_code == 400} == {"invalid_person_id"}
+    accepted = [a.json()["event_id"] for a in answers if a.status_code == 202]
+    assert len(set(accepted)) == 180
+    # And exactly those are on checkins.v1, once each
+    recorded = checkins_at(running_services, venue["venue_id"], expected=180)
+    assert sorted(e.event_id for e in recorded) == sorted(accepted)
+    # And they were recorded in fewer recordings than scans (group commit), every scan in one
+    after = recordings_of_single_scans(client)
+    recordings, scans = after[0] - before[0], after[1] - before[1]
+    assert scans == 200
+    assert recordings < scans
 
 
 def first_scanned(response: httpx.Response, running_services: RunningServices, venue_id: str) -> str:

@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis
-import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from antoan_safety_map.adapters.read_model import Keys, ReadModel, StateStore
@@ -22,6 +21,7 @@ from antoan_safety_map.engine import INPUTS, RiskEngine
 from antoan_safety_map.settings import SafetyMapSettings, get_settings
 from antoan_shared import topics
 from antoan_shared.kafka import EventPublisher, ensure_topics
+from antoan_shared.stores import async_redis
 from antoan_shared.web import (
     LIMIT_RESPONSES,
     health_router,
@@ -51,7 +51,7 @@ def create_app(settings: SafetyMapSettings | None = None) -> FastAPI:
             store = StateStore(redis.Redis.from_url(settings.redis_url), keys)
             engine = RiskEngine(settings, store, publisher, settings.risk_policy())
             engine.start()
-        client = aioredis.Redis.from_url(settings.redis_url)
+        client = async_redis(settings.redis_url)
         app.state.runtime = Runtime(settings, ReadModel(client, keys), publisher, engine)
         log.info("safety map started", extra={"host": settings.host, "port": settings.port, "engine": settings.engine})
         try:

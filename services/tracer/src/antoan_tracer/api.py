@@ -134,7 +134,7 @@ class Reads:
     venues: VenueDirectory
 
 
-def get_reads(request: Request) -> Reads:
+async def get_reads(request: Request) -> Reads:
     reads: Reads = request.app.state.reads
     return reads
 
@@ -161,7 +161,7 @@ VenueId = Annotated[
 ]
 
 
-def require_health_authority(reads: ReadsDep, token: BearerToken) -> str:
+async def require_health_authority(reads: ReadsDep, token: BearerToken) -> str:
     """The caller's token, once it is the health authority's (401 without one, 403 for another)."""
     check_health_authority(token, reads.settings.ha_token.get_secret_value())
     assert token is not None
@@ -171,7 +171,7 @@ def require_health_authority(reads: ReadsDep, token: BearerToken) -> str:
 HealthAuthorityToken = Annotated[str, Depends(require_health_authority)]
 
 
-def owned_venue(reads: ReadsDep, venue_id: VenueId, token: BearerToken) -> VenueState:
+async def owned_venue(reads: ReadsDep, venue_id: VenueId, token: BearerToken) -> VenueState:
     """The venue of the path, when the caller holds its API key."""
     venue = reads.venues.get(venue_id)
     if venue is None:
@@ -201,7 +201,7 @@ PERIOD_EXAMPLES: dict[str, dict[str, Example]] = {
 }
 
 
-def visit_period(
+async def visit_period(
     reads: ReadsDep,
     start: Annotated[
         str | None,

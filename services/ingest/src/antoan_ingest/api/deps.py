@@ -10,7 +10,7 @@ from fastapi import Depends, Path, Request
 from antoan_ingest.adapters.idempotency import IdempotencyStore
 from antoan_ingest.adapters.recent_venues import VenueLookup
 from antoan_ingest.adapters.vault import IdentityVault
-from antoan_ingest.checkins import CheckInRecorder
+from antoan_ingest.checkins import CheckInRecorder, ScanCoalescer
 from antoan_ingest.settings import IngestSettings
 from antoan_shared.events import VenueState
 from antoan_shared.kafka import EventPublisher
@@ -30,9 +30,10 @@ class Runtime:
     idempotency: IdempotencyStore
     # Venue registrations by client address (anonymous, so the address is all there is to count on).
     registrations: TokenBuckets
+    scans: ScanCoalescer  # single scans without a venue key, recorded together under load
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -41,7 +42,7 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 BearerToken = Annotated[str | None, Depends(bearer_token)]
 
 
-def require_health_authority(runtime: RuntimeDep, token: BearerToken) -> str:
+async def require_health_authority(runtime: RuntimeDep, token: BearerToken) -> str:
     """The caller presented the health authority's token; returns the actor name for the audit log."""
     return check_health_authority(token, runtime.settings.ha_token.get_secret_value())
 
@@ -60,7 +61,7 @@ async def known_venue(runtime: RuntimeDep, venue_id: Annotated[str, Path(max_len
 KnownVenue = Annotated[VenueState, Depends(known_venue)]
 
 
-def owned_venue(venue: KnownVenue, token: BearerToken) -> VenueState:
+async def owned_venue(venue: KnownVenue, token: BearerToken) -> VenueState:
     """The venue of the path, when the caller holds its API key."""
     check_venue_key(token, venue.api_key_hash)
     return venue

@@ -23,7 +23,7 @@ class Runtime:
     engine: RiskEngine | None
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -33,7 +33,7 @@ BearerToken = Annotated[str | None, Depends(bearer_token)]
 VenueId = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
-def require_health_authority(runtime: RuntimeDep, token: BearerToken) -> str:
+async def require_health_authority(runtime: RuntimeDep, token: BearerToken) -> str:
     return check_health_authority(token, runtime.settings.ha_token.get_secret_value())
 
 
@@ -50,7 +50,7 @@ async def known_venue(runtime: RuntimeDep, venue_id: VenueId) -> VenueRecord:
 KnownVenue = Annotated[VenueRecord, Depends(known_venue)]
 
 
-def owned_venue(venue: KnownVenue, token: BearerToken) -> VenueRecord:
+async def owned_venue(venue: KnownVenue, token: BearerToken) -> VenueRecord:
     """The venue of the path, when the caller holds its API key."""
     check_venue_key(token, venue.api_key_hash)
     return venue
