@@ -33,6 +33,16 @@ def test_latency_counts_from_when_a_request_was_due_not_when_it_was_sent() -> No
     assert attack.seconds == pytest.approx(0.61, abs=1e-6)
 
 
+def test_requests_due_but_never_sent_are_counted_as_unsent() -> None:
+    # Given 6 requests meant to go at 10/s, of which vegeta sent 4 before its duration ran out
+    lines = [_result(n, f"2026-12-02T10:00:00.{n}00000000Z", 10) for n in range(4)]
+    # When read
+    attack = read_results(lines, rate=10, intended=6)
+    # Then the two it never sent are reported, not silently dropped
+    assert (attack.sent, attack.unsent, attack.accepted) == (4, 2, 4)
+    assert read_results([], rate=10, intended=6).unsent == 6
+
+
 def test_samples_are_summed_by_package_and_function() -> None:
     raw = "\n".join(
         [

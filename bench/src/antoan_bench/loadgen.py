@@ -70,6 +70,7 @@ class Attack:
     rate: float
     seconds: float = 0.0  # from the first request due to the last answer
     sent: int = 0
+    unsent: int = 0  # due within the duration but never sent: the generator fell behind (starved of CPU)
     accepted: int = 0
     failed: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
@@ -100,11 +101,13 @@ def _timestamp(text: str) -> float:
     return datetime.fromisoformat(f"{head}.{fraction[:6].ljust(6, '0')}{zone}").timestamp()
 
 
-def read_results(lines: list[str], rate: float, accepted_code: int = 202) -> Attack:
-    """vegeta's results (`vegeta encode -to json`), each request's latency counted from when it was due."""
+def read_results(lines: list[str], rate: float, accepted_code: int = 202, intended: int = 0) -> Attack:
+    """vegeta's results (`vegeta encode -to json`), each request's latency counted from when it was due; of
+    `intended` requests, those with no result were never sent (vegeta stops at the end of its duration)."""
     out = Attack(rate=rate)
     results = [json.loads(line) for line in lines if line.strip()]
     if not results:
+        out.unsent = intended
         return out
     started = min(_timestamp(r["timestamp"]) - r["seq"] / rate for r in results)
     finished = started
@@ -122,6 +125,7 @@ def read_results(lines: list[str], rate: float, accepted_code: int = 202) -> Att
         else:
             out.failed += 1
     out.sent = len(results)
+    out.unsent = max(0, intended - out.sent)
     out.seconds = finished - started
     return out
 
@@ -161,7 +165,7 @@ def attack(
     encoded = subprocess.run(
         [str(vegeta), "encode", "-to=json", str(results)], capture_output=True, text=True, check=True
     ).stdout
-    return read_results(encoded.splitlines(), rate)
+    return read_results(encoded.splitlines(), rate, intended=len(bodies))
 
 
 async def _run(

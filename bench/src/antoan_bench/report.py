@@ -91,7 +91,13 @@ def _single_row(
         f"ingest, single scan p50 / p99 at {single['rate']:,.0f}/s for {single['seconds']:,.0f} s, by {generator} "
         f"({what})",
         f"{_fmt(latency['p50_ms'])} / {_fmt(latency['p99_ms'], ' ms')} "
-        f"({single['accepted']:,} accepted, {single['achieved_per_s']:,.0f}/s; {single['failed']:,} failed)",
+        f"({single['accepted']:,} accepted, {single['achieved_per_s']:,.0f}/s; {single['failed']:,} failed"
+        + (
+            f"; {unsent:,} never sent: the generator fell behind its schedule"
+            if (unsent := single.get("unsent", 0))
+            else ""
+        )
+        + ")",
         f"{_fmt(pg['single_insert']['p50_ms'])} / {_fmt(pg['single_insert']['p99_ms'], ' ms')} (one-row insert)",
         _ratio(latency["p99_ms"], pg["single_insert"]["p99_ms"]),
         f"{_fmt(r['kafka_ceiling']['latency_p99_ms'], ' ms')} p99 (perf test)",

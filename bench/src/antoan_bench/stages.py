@@ -292,6 +292,7 @@ class SingleOutcome:
     rate: float
     seconds: float = 0.0
     sent: int = 0
+    unsent: int = 0
     accepted: int = 0
     failed: int = 0
     latency_ms: list[float] = field(default_factory=list)
@@ -311,6 +312,7 @@ class SingleOutcome:
             "rate": self.rate,
             "seconds": round(self.seconds, 1),
             "sent": self.sent,
+            "unsent": self.unsent,
             "accepted": self.accepted,
             "failed": self.failed,
             "statuses": self.statuses,
@@ -410,6 +412,7 @@ def single_scans(
         timeline.add(1, at=answered + to_monotonic)
     outcome.seconds = result.seconds
     outcome.sent = result.sent
+    outcome.unsent = result.unsent
     outcome.accepted = result.accepted
     outcome.failed = result.failed
     outcome.statuses = result.statuses
