@@ -268,18 +268,30 @@ def make_reader(settings: ServiceSettings, group_id: str, **overrides: Any) -> C
     """A consumer that is given its partitions (`assign`) and reads from where it is told: it never joins the group
     nor commits. librdkafka needs a group id all the same, and looks up its coordinator, so the id is one of the
     service's own (the ACLs grant each service its prefix). It reports each partition's end (`read_to_end`)."""
-    return Consumer(_consumer_config(settings, group_id, **{"enable.partition.eof": True, **overrides}))
+    # Metadata refreshed every 5 s rather than 30: a partition that lost its leader for a moment (a topic just
+    # created, a broker restarting) is fetched again within seconds.
+    config = {"enable.partition.eof": True, "topic.metadata.refresh.interval.ms": 5_000, **overrides}
+    return Consumer(_consumer_config(settings, group_id, **config))
 
 
 def partitions_of(consumer: Consumer, names: Sequence[str], wait_s: float = 0.0) -> list[TopicPartition]:
-    """Every partition of the topics, waiting up to `wait_s` for those not in the metadata yet (just created,
-    or not created yet); a topic still missing then has none."""
+    """Every partition of the topics, waiting up to `wait_s` for those not in this client's metadata yet, each
+    partition with its leader (just created, not created yet, or a leader being elected); a topic still
+    missing then has none."""
     deadline = time.monotonic() + wait_s
     found: dict[str, list[int]] = {}
     while True:
         for name in [name for name in names if name not in found]:
             topic = consumer.list_topics(name, timeout=10).topics.get(name)
-            if topic is not None and topic.error is None and topic.partitions:
+            # Each partition with its leader known to this client: a partition assigned while its leader is not
+            # is not fetched until librdkafka's next regular metadata refresh (librdkafka#2917). A topic just
+            # created by another service can be seen so for a moment; CI saw a venue directory miss a venue.
+            if (
+                topic is not None
+                and topic.error is None
+                and topic.partitions
+                and all(p.leader >= 0 and p.error is None for p in topic.partitions.values())
+            ):
                 found[name] = sorted(topic.partitions)
         if len(found) == len(names) or time.monotonic() >= deadline:
             return [TopicPartition(name, p) for name in names for p in found.get(name, ())]

@@ -104,10 +104,10 @@ def adopt_public_records(settings: ServiceSettings, publisher: EventPublisher) -
 
     reader = make_reader(settings, settings.group_id("ingest", "venue-adoption"))
     try:
-        registry = partitions_of(reader, [settings.topic(topics.VENUE_REGISTRY)])
+        registry = partitions_of(reader, [settings.topic(topics.VENUE_REGISTRY)], wait_s=30)
         if any(end > 0 for _, end in watermarks(reader, registry).values()):
             return 0
-        read_to_end(reader, partitions_of(reader, [settings.topic(topics.VENUES)]), keep_keyed)
+        read_to_end(reader, partitions_of(reader, [settings.topic(topics.VENUES)], wait_s=30), keep_keyed)
     finally:
         reader.close()
     for future in [publisher.send(topics.VENUE_REGISTRY, venue) for venue in keyed]:

@@ -324,7 +324,8 @@ class RiskEngine(threading.Thread):
                 elif isinstance(event, AreaRiskChanged):
                     areas[event.area_code] = event
 
-        read_to_end(consumer, partitions_of(consumer, [self._settings.topic(spec) for spec in OUTPUTS]), keep_latest)
+        outputs = partitions_of(consumer, [self._settings.topic(spec) for spec in OUTPUTS], wait_s=30)
+        read_to_end(consumer, outputs, keep_latest)
         batch = Batch(self._store)
         for venue_event in venues.values():
             batch.put_venue(VenueRecord(venue_id=venue_event.venue_id, **_published(venue_event)))

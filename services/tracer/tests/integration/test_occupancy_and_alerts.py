@@ -159,6 +159,8 @@ def test_a_venue_reads_its_visitor_history_with_its_key_only(
 
     def history() -> list[dict[str, str]] | None:
         response = httpx.get(url, params=window, headers={"authorization": f"Bearer {hall['api_key']}"}, timeout=10)
+        if response.status_code == 404:
+            return None  # the tracer's venue directory follows the registry a moment behind ingest
         assert response.status_code == 200, response.text
         visits: list[dict[str, str]] = response.json()["visits"]
         return visits if len(visits) == 2 else None
