@@ -13,7 +13,7 @@ import pytest
 
 from antoan_localstack import stack
 from antoan_localstack.stack import PortInUseError, StackConfig
-from antoan_localstack.testing import free_port
+from antoan_localstack.testing import free_port, wait_for
 
 
 @pytest.fixture
@@ -83,7 +83,8 @@ def test_stop_all_stops_our_service_and_its_group(
         "print('up', flush=True); time.sleep(60)"
     )
     pid = stack._spawn(cfg, "ingest", [sys.executable, "-c", code, "antoan_ingest"], {}, tmp_path)
-    assert stack.running(cfg)["ingest"] == pid
+    # (a process just spawned may not show its command line yet on a loaded machine)
+    wait_for(lambda: stack.running(cfg)["ingest"] == pid, timeout=15, what="the stand-in seen running")
     stack.stop_all(cfg)
     assert not pid_alive(pid)
     assert not stack._group_alive(pid)  # the forked child went too
