@@ -18,7 +18,7 @@ from antoan_ingest.adapters.idempotency import IdempotencyStore
 from antoan_ingest.adapters.recent_venues import VenueLookup
 from antoan_ingest.adapters.vault import IdentityVault, VaultCipher, derive_vault_key
 from antoan_ingest.api.deps import Runtime
-from antoan_ingest.api.routes import cases, checkins, declarations, persons, venues
+from antoan_ingest.api.routes import cases, checkins, declarations, persons, venue_qr, venues
 from antoan_ingest.checkins import CheckInRecorder, ScanCoalescer
 from antoan_ingest.settings import IngestSettings, get_settings
 from antoan_ingest.venue_relay import PublicVenueRelay, adopt_public_records
@@ -149,7 +149,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         }
 
     app.include_router(health_router(ready_checks))
-    for module in (venues, checkins, declarations, cases, persons):
+    for module in (venues, venue_qr, checkins, declarations, cases, persons):
         app.include_router(module.router)
     install_guards(app, settings, settings.max_body_bytes, {"/v1/checkins/batch": settings.max_batch_body_bytes})
     return app

@@ -215,8 +215,18 @@ class CheckInRecorder:
         source: Source = "self_declared" if method is CheckInMethod.VENUE_QR else "venue_staff"
         return _Pending(venue, recorded, contacts, fingerprint, source)
 
+    async def venue_of_qr(self, payload: str) -> tuple[VenueState, qr.VenueQr]:
+        """The venue a code scanned now would check a person in at, and the code read; or the ApiError a
+        check-in would get."""
+        now = events.utc_now()
+        venue_qr = self._verified_qr(payload, now)
+        await self._venues.fill([venue_qr.venue_id])  # registered through another process just now, perhaps
+        return self._admitting_venue(venue_qr), venue_qr
+
     def _venue_from_qr(self, payload: str, scanned_at: datetime) -> VenueState:
-        venue_qr = self._verified_qr(payload, scanned_at)
+        return self._admitting_venue(self._verified_qr(payload, scanned_at))
+
+    def _admitting_venue(self, venue_qr: qr.VenueQr) -> VenueState:
         venue = self._venues.directory.get(venue_qr.venue_id)
         if venue is None:
             self._venues.directory.require_loaded()

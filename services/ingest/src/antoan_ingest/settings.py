@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import lru_cache
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from antoan_shared.settings import HttpServiceSettings, RedisSettings
 
@@ -21,6 +22,8 @@ class IngestSettings(HttpServiceSettings, RedisSettings):
     # Earlier QR signing keys still accepted, as "kid:secret,kid:secret" (key rotation).
     qr_previous_keys: SecretStr = Field(default=SecretStr(""), validation_alias="ANTOAN_QR_PREVIOUS_KEYS")
     rotating_qr_ttl_s: int = Field(default=180, ge=30, le=3600, validation_alias="ANTOAN_ROTATING_QR_TTL_S")
+    # The one address people reach Antoan on (the gateway): venue QR codes open `<public url>/c/<token>`.
+    public_url: str = Field(default="http://127.0.0.1:8000", max_length=200, validation_alias="ANTOAN_PUBLIC_URL")
     vault_key: SecretStr | None = Field(default=None, validation_alias="ANTOAN_VAULT_KEY")
     max_clock_skew_s: int = Field(default=300, ge=0, validation_alias="ANTOAN_MAX_CLOCK_SKEW_S")
     idempotency_ttl_s: int = Field(default=48 * 3600, ge=24 * 3600, validation_alias="ANTOAN_IDEMPOTENCY_TTL_S")
@@ -37,6 +40,14 @@ class IngestSettings(HttpServiceSettings, RedisSettings):
     venue_registrations_per_hour: float = Field(
         default=20, ge=0, validation_alias="INGEST_VENUE_REGISTRATIONS_PER_HOUR"
     )
+
+    @field_validator("public_url")
+    @classmethod
+    def _an_origin(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("ANTOAN_PUBLIC_URL must be an http(s) address such as https://antoan.example.vn")
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _secrets_are_real(self) -> IngestSettings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import uuid
 from collections.abc import Iterator
@@ -11,7 +12,9 @@ from typing import Any
 
 import httpx
 import pytest
+import zxingcpp
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from antoan_ingest.app import create_app
 from antoan_ingest.domain.qr import rotating_qr, static_qr
@@ -141,6 +144,66 @@ def test_the_poster_and_qr_images_are_served_to_the_owner(client: httpx.Client) 
     assert png.headers["content-type"] == "image/png" and png.content.startswith(b"\x89PNG")
     assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
     assert client.get("/v1/venues/v_0000000000000000/poster.pdf").status_code == 404
+
+
+def _decoded_qr(png: bytes) -> str:
+    codes = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)), formats=zxingcpp.BarcodeFormat.QRCode)
+    assert len(codes) == 1
+    text: str = codes[0].text
+    return text
+
+
+def test_a_venue_qr_opens_the_check_in_page_and_apps_may_send_the_page_or_the_token(client: httpx.Client) -> None:
+    venue = register(client, name="Quán cà phê Phố Cổ", category="cafe", address="12 Lê Lợi")
+    owner = {"authorization": f"Bearer {venue['api_key']}"}
+    assert venue["qr_url"].endswith("/c/" + venue["qr"]) and venue["qr_url"].startswith("http")
+    poster = client.get(f"/v1/venues/{venue['venue_id']}/qr.png", headers=owner)
+    assert _decoded_qr(poster.content) == venue["qr_url"]
+    screen = client.get(f"/v1/venues/{venue['venue_id']}/qr/rotating.png", headers=owner)
+    assert screen.status_code == 200 and screen.headers["cache-control"] == "no-store"
+    shown = _decoded_qr(screen.content)
+    assert shown.startswith(venue["qr_url"].removesuffix(venue["qr"]) + "ANTOAN1.R.")
+    # The page asks what the code names before the person checks in: the venue as the public knows it.
+    for code, kind in ((venue["qr_url"], "static"), (venue["qr"], "static"), (shown.rsplit("/", 1)[1], "rotating")):
+        named = client.get(f"/v1/venue-qr/{code.rsplit('/', 1)[-1]}")
+        assert named.status_code == 200, named.text
+        body = named.json()
+        assert (body["venue_id"], body["name"], body["address"], body["kind"]) == (
+            venue["venue_id"],
+            "Quán cà phê Phố Cổ",
+            "12 Lê Lợi",
+            kind,
+        )
+        assert (body["expires_at"] is None) == (kind == "static")
+        assert "api_key_hash" not in body and "owner_key" not in body
+    for payload in (venue["qr_url"], shown, venue["qr"]):
+        assert scan(client, venue_qr=payload, person_id="0912000002").status_code == 202, payload
+
+
+def test_the_check_in_page_is_told_why_a_code_is_refused_with_the_check_ins_own_codes(client: httpx.Client) -> None:
+    venue = register(client, name="Chợ Vườn Hoa", category="market")
+    other = register(client, name="Chợ Điện Biên", category="market")
+    altered = venue["qr"].replace(venue["venue_id"], other["venue_id"])
+    assert (client.get(f"/v1/venue-qr/{altered}").status_code, error_code(client.get(f"/v1/venue-qr/{altered}"))) == (
+        400,
+        "invalid_qr_signature",
+    )
+    assert error_code(client.get("/v1/venue-qr/hello")) == "invalid_qr_format"
+    owner = {"authorization": f"Bearer {venue['api_key']}"}
+    assert client.patch(f"/v1/venues/{venue['venue_id']}", json={"rotating_qr_only": True}, headers=owner).is_success
+    assert client.delete(f"/v1/venues/{other['venue_id']}", headers={"authorization": f"Bearer {other['api_key']}"})
+    # (each ingest process's venue directory reads a change a moment after the one that took it)
+    refused = {
+        venue["qr"]: (403, "rotating_qr_required"),  # the venue takes only its screen's code now
+        other["qr"]: (404, "venue_not_found"),  # deactivated
+    }
+    for token, (status, code) in refused.items():
+
+        def answered(token: str = token, status: int = status) -> httpx.Response | None:
+            response = client.get(f"/v1/venue-qr/{token}")
+            return response if response.status_code == status else None
+
+        assert error_code(wait_for(answered, timeout=10, what=f"{status} {code}")) == code
 
 
 # --- check-ins ----------------------------------------------------------------------------------

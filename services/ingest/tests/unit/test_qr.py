@@ -72,3 +72,34 @@ def test_extending_a_rotating_code_breaks_its_signature() -> None:
     parts[4] = str(int(parts[4]) + 3600)
     with pytest.raises(qr.InvalidQrSignatureError):
         qr.verify_qr(KEYS, ".".join(parts), NOW)
+
+
+def test_the_printed_code_is_the_check_in_page_address_and_either_form_is_accepted() -> None:
+    token = qr.static_qr(KEYS, "k1", "v_abc")
+    url = qr.qr_url("https://antoan.example.vn/", token)
+    assert url == f"https://antoan.example.vn/c/{token}"
+    assert qr.verify_qr(KEYS, url, NOW) == qr.verify_qr(KEYS, token, NOW) == qr.VenueQr("v_abc", "k1", None)
+    # Another host, a query a camera app added, an escaped dot: the signature is what counts.
+    assert qr.verify_qr(KEYS, f"http://10.0.0.5:8000/c/{token}?utm=x#top", NOW).venue_id == "v_abc"
+    assert qr.verify_qr(KEYS, url.replace(".", "%2E").replace("https%3A", "https:"), NOW).venue_id == "v_abc"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "https://antoan.example.vn/",
+        "https://antoan.example.vn/c/",
+        "https://antoan.example.vn/map",
+        "https://antoan.example.vn/c/ANTOAN1.S.k1.v_abc/extra",
+        "http://[::1/c/x",
+    ],
+)
+def test_an_address_that_is_not_a_check_in_page_is_not_a_code(payload: str) -> None:
+    with pytest.raises(qr.MalformedQrError):
+        qr.verify_qr(KEYS, payload, NOW)
+
+
+def test_an_altered_token_inside_the_address_is_refused() -> None:
+    token = qr.static_qr(KEYS, "k1", "v_abc")
+    with pytest.raises(qr.InvalidQrSignatureError):
+        qr.verify_qr(KEYS, qr.qr_url("https://antoan.example.vn", token.replace("v_abc", "v_abd")), NOW)

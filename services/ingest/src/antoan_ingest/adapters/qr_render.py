@@ -48,11 +48,14 @@ _WHITE = (255, 255, 255)
 
 TITLE = "QUÉT MÃ QR ĐỂ KHAI BÁO Y TẾ"
 STEPS = (
-    "Mở ứng dụng PC-Covid, Bluezone, NCOVI hoặc Tờ khai y tế",
-    "Chọn “Quét mã QR” và quét mã này khi vào và khi ra",
+    "Mở camera của bất kỳ điện thoại nào (không cần cài ứng dụng) hoặc PC-Covid, Bluezone, NCOVI, Tờ khai y tế",
+    "Quét mã này khi vào và khi ra, rồi bấm “Vào” hoặc “Ra” trên trang mở ra",
     "Nếu không có điện thoại thông minh, đề nghị nhân viên quét mã QR cá nhân của bạn",
 )
-ENGLISH_HINT = "Scan this code with PC-Covid, Bluezone, NCOVI or Tờ khai y tế when you enter and when you leave."
+ENGLISH_HINT = (
+    "Scan this code with any phone camera (no app needed), or with PC-Covid, Bluezone, NCOVI or Tờ khai y tế,"
+    " when you enter and when you leave."
+)
 PLATFORM_LINE = "Antoan — nền tảng khai báo y tế và truy vết"
 
 

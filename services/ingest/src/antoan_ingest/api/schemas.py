@@ -101,7 +101,8 @@ class VenueUpdate(_Strict):
 
 class VenueCreated(BaseModel):
     venue_id: str
-    qr: str = Field(description="Payload for the printed poster's QR code")
+    qr: str = Field(description="The poster's signed QR token (what check-ins send as `venue_qr`)")
+    qr_url: str = Field(description="What the poster's QR code encodes: the check-in page for the token")
     api_key: str = Field(description="Key for the venue's scanner devices; shown once, stored only as a hash")
 
 
@@ -121,8 +122,21 @@ class VenueView(BaseModel):
 
 
 class RotatingQr(BaseModel):
-    qr: str
+    qr: str = Field(description="The screen code's signed token")
+    url: str = Field(description="What the screen's QR code encodes: the check-in page for the token")
     expires_at: AwareDatetime
+
+
+class VenueOfQr(BaseModel):
+    """What a person sees before checking in with a venue's QR code: the venue it names, as the public knows it."""
+
+    venue_id: str
+    name: str
+    category: VenueCategory
+    address: str
+    capacity: int
+    kind: Literal["static", "rotating"] = Field(description="a printed poster's code or a screen's expiring one")
+    expires_at: AwareDatetime | None = Field(description="when a screen's code stops being accepted")
 
 
 # --- check-ins -----------------------------------------------------------------------------------

@@ -3,6 +3,10 @@
 Static:   ANTOAN1.S.<key id>.<venue id>.<signature>
 Rotating: ANTOAN1.R.<key id>.<venue id>.<expires at, unix seconds>.<signature>
 
+The printed and shown codes carry the token inside a web address, `<public url>/c/<token>`, so that any phone
+camera opens the check-in page; apps may send either that address or the bare token (posters printed with
+bare tokens keep working). Which host the address names does not matter: the signature does.
+
 The signature is HMAC-SHA256 over everything before it, truncated to 128 bits, base64url. The key id lets
 the signing key rotate: codes printed under an older key keep working while that key is configured.
 """
@@ -15,8 +19,10 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import unquote, urlsplit
 
 PREFIX = "ANTOAN1"
+PAGE_PATH = "/c/"  # where the check-in page lives on the public address
 STATIC = "S"
 ROTATING = "R"
 _SIGNATURE_BYTES = 16
@@ -68,6 +74,27 @@ def rotating_qr(keys: Mapping[str, bytes], key_id: str, venue_id: str, expires_a
     return f"{body}.{_sign(keys[key_id], body)}"
 
 
+def qr_url(public_url: str, token: str) -> str:
+    """The address a venue's QR code encodes: the check-in page for `token` on the public address."""
+    return public_url.rstrip("/") + PAGE_PATH + token
+
+
+def token_of(payload: str) -> str:
+    """The signed token in a scanned payload: the payload itself, or the last path segment after `/c/` of a
+    check-in page address (query and fragment ignored)."""
+    text = payload.strip()
+    if not text.lower().startswith(("https://", "http://")):
+        return text
+    try:
+        path = urlsplit(text).path
+    except ValueError as exc:
+        raise MalformedQrError("not an Antoan venue QR code") from exc
+    _, found, token = path.rpartition(PAGE_PATH)
+    if not found or not token or "/" in token:
+        raise MalformedQrError("not an Antoan venue QR code")
+    return unquote(token)
+
+
 def verify_qr(
     keys: Mapping[str, bytes],
     payload: str,
@@ -82,7 +109,8 @@ def verify_qr(
     code showed is taken when it is uploaded later, and a visit claimed for another day with a code seen
     today is not.
     """
-    parts = payload.strip().split(".")
+    token = token_of(payload)
+    parts = token.split(".")
     if len(parts) < 5 or parts[0] != PREFIX or parts[1] not in (STATIC, ROTATING):
         raise MalformedQrError("not an Antoan venue QR code")
     kind, key_id = parts[1], parts[2]
@@ -90,7 +118,7 @@ def verify_qr(
         raise MalformedQrError("not an Antoan venue QR code")
     if key_id not in keys:
         raise UnknownQrKeyError("the QR code was signed with a key this service does not know")
-    body, signature = payload.strip().rsplit(".", 1)
+    body, signature = token.rsplit(".", 1)
     if not hmac.compare_digest(_sign(keys[key_id], body), signature):
         raise InvalidQrSignatureError("the QR code's signature does not match: altered or forged")
     venue_id = parts[3]

@@ -14,7 +14,7 @@ from antoan_ingest.adapters import qr_render
 from antoan_ingest.api import schemas
 from antoan_ingest.api.deps import KnownVenue, OwnedVenue, RuntimeDep
 from antoan_ingest.domain import identity
-from antoan_ingest.domain.qr import rotating_qr, static_qr
+from antoan_ingest.domain.qr import qr_url, rotating_qr, static_qr
 from antoan_ingest.domain.venues import CATEGORY_LABELS_VI
 from antoan_shared import events, topics
 from antoan_shared.venues import api_key_hash
@@ -72,9 +72,8 @@ async def register_venue(
     )
     await runtime.publisher.publish(topics.VENUE_REGISTRY, venue)
     await runtime.lookup.remember(venue)
-    return schemas.VenueCreated(
-        venue_id=venue_id, qr=static_qr(settings.qr_keys, settings.qr_key_id, venue_id), api_key=api_key
-    )
+    token = static_qr(settings.qr_keys, settings.qr_key_id, venue_id)
+    return schemas.VenueCreated(venue_id=venue_id, qr=token, qr_url=qr_url(settings.public_url, token), api_key=api_key)
 
 
 @router.get("/{venue_id}", response_model=schemas.VenueView, responses=_ERRORS)
@@ -113,8 +112,10 @@ def _require_active(venue: events.VenueState) -> None:
 
 
 def _poster_payload(runtime: RuntimeDep, venue: events.VenueState) -> str:
+    """What the poster's QR code encodes: the check-in page's address for the venue's signed token."""
     _require_active(venue)
-    return static_qr(runtime.settings.qr_keys, runtime.settings.qr_key_id, venue.venue_id)
+    settings = runtime.settings
+    return qr_url(settings.public_url, static_qr(settings.qr_keys, settings.qr_key_id, venue.venue_id))
 
 
 _IMAGE: dict[int | str, dict[str, Any]] = {
@@ -168,4 +169,20 @@ async def venue_rotating_qr(venue: OwnedVenue, runtime: RuntimeDep) -> schemas.R
     settings = runtime.settings
     expires_at = events.utc_now() + timedelta(seconds=settings.rotating_qr_ttl_s)
     payload = rotating_qr(settings.qr_keys, settings.qr_key_id, venue.venue_id, expires_at)
-    return schemas.RotatingQr(qr=payload, expires_at=expires_at)
+    return schemas.RotatingQr(qr=payload, url=qr_url(settings.public_url, payload), expires_at=expires_at)
+
+
+@router.get(
+    "/{venue_id}/qr/rotating.png",
+    response_class=Response,
+    responses={**_IMAGE, 200: {"content": {"image/png": {}}}},
+)
+async def venue_rotating_qr_png(venue: OwnedVenue, runtime: RuntimeDep) -> Response:
+    """The screen's expiring QR code as an image (with the venue's API key); `X-Expires-At` says until when
+    it is accepted, so a kiosk fetches the next one in time."""
+    code = await venue_rotating_qr(venue, runtime)
+    return Response(
+        qr_render.qr_png(code.url),
+        media_type="image/png",
+        headers={"cache-control": "no-store", "x-expires-at": code.expires_at.isoformat()},
+    )
