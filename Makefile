@@ -70,6 +70,7 @@ bench: install ## the benchmark (SPEC §6) with its own stack and PostgreSQL; BE
 web-vendor: ## re-fetch the vendored front-end libraries (npm ci, pinned by package-lock.json): the map's Leaflet, the API docs' Swagger UI and ReDoc
 	services/safety-map/web/vendor.sh
 	shared/web/vendor.sh
+	web/vendor.sh
 
 clean: ## remove local state (.run/) and caches; keeps generated secrets and the Kafka jar cache
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache
