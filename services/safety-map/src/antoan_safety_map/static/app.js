@@ -362,7 +362,7 @@
     panel.hidden = false;
     renderPanel();
     keepInSight(id);
-    fetch("/v1/venues/" + encodeURIComponent(id))
+    fetch("/v1/map/venues/" + encodeURIComponent(id))
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (detail) {
         if (detail && venues[id]) {

@@ -1,4 +1,4 @@
-"""The venues as GeoJSON (RFC 7946) for the map and for anyone who wants to draw them."""
+"""The venues as GeoJSON (RFC 7946) for the map and for anyone who wants to draw them, and one venue's panel."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from antoan_safety_map.api.deps import RuntimeDep
+from antoan_safety_map.api.routes import venues
 from antoan_shared.web import ApiError, ErrorResponse
 
 router = APIRouter(prefix="/v1/map", tags=["map"])
@@ -74,3 +75,14 @@ async def venues_geojson(
     if len(venue_ids) >= limit:
         collection["truncated"] = True
     return JSONResponse(collection, media_type="application/geo+json")
+
+
+# Under /v1/map/ as well as /v1/venues/{venue_id}: at the public origin, /v1/venues/{id} is ingest's view of a
+# venue (the gateway routes by path), so the map's page asks for its panel here.
+router.add_api_route(
+    "/venues/{venue_id}",
+    venues.venue_view,
+    response_model=venues.VenueView,
+    responses=venues.NOT_FOUND,
+    summary="Venue View On The Map",
+)
