@@ -52,14 +52,19 @@ def _bring_up(cfg: stack.StackConfig) -> dict[str, str]:
     stack.apply_kafka_acls(cfg, secrets, os.environ.get("ANTOAN_TOPIC_NAMESPACE", ""))
     stack.start_services(cfg, secrets)
     stack.wait_services_ready(cfg)
+    stack.start_gateway(cfg)
+    stack.wait_gateway_ready(cfg)
     return secrets
 
 
 def _print_addresses(cfg: stack.StackConfig) -> None:
     rows = [
-        ("safety map", f"{cfg.service_url('safety-map')}/"),
-        ("ingest API", f"{cfg.service_url('ingest')}/docs"),
-        ("tracer", f"{cfg.service_url('tracer')}/"),
+        # Everything people use is at one address; the services' own ports are for their docs and metrics.
+        ("public address", f"{cfg.public_url}/"),
+        ("safety map", f"{cfg.public_url}/map"),
+        ("ingest API docs", f"{cfg.service_url('ingest')}/docs"),
+        ("tracer API docs", f"{cfg.service_url('tracer')}/docs"),
+        ("map API docs", f"{cfg.service_url('safety-map')}/docs"),
         ("Kafka bootstrap", cfg.kafka_bootstrap),
         ("Redis", cfg.redis_url),
         ("secrets file", str(secrets_file())),
@@ -103,8 +108,9 @@ def cmd_status(cfg: stack.StackConfig, _: argparse.Namespace) -> int:
         stack.KAFKA: cfg.kafka_bootstrap,
         stack.REDIS: cfg.redis_url,
         **{name: f"{cfg.service_url(name)}/" for name in stack.SERVICE_NAMES},
+        stack.GATEWAY: f"{cfg.public_url}/",
     }
-    for name in (stack.KAFKA, stack.REDIS, *stack.SERVICE_NAMES):
+    for name in (stack.GATEWAY, stack.KAFKA, stack.REDIS, *stack.SERVICE_NAMES):
         pid = procs[name]
         state = f"running (pid {pid})" if pid else "stopped"
         print(f"  {name:<11} {state:<22} {addresses[name]}")

@@ -1,9 +1,10 @@
-"""The local stack: Apache Kafka (KRaft, one node) and Redis on loopback, and the three services.
+"""The local stack: Apache Kafka (KRaft, one node) and Redis on loopback, the three services, and the gateway
+that serves them all on one public address (``ANTOAN_PUBLIC_URL``).
 
 No Docker: Kafka runs from the Apache jars resolved once from Maven Central, Redis from the system's
-``redis-server``. Every process is started in its own session, its pid recorded under
-``<state>/pids``, its output appended to ``<state>/logs/<name>.log``. A pid file also records the
-process's start time, so that stopping never signals a stranger that happens to reuse the pid.
+``redis-server``, the gateway from the system's ``nginx``. Every process is started in its own session, its
+pid recorded under ``<state>/pids``, its output appended to ``<state>/logs/<name>.log``. A pid file also
+records the process's start time, so that stopping never signals a stranger that happens to reuse the pid.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ from pathlib import Path
 from secrets import token_urlsafe
 from typing import IO, Any
 
-from antoan_localstack import access
+from antoan_localstack import access, gateway
 
 log = logging.getLogger(__name__)
 
 KAFKA = "kafka"
 REDIS = "redis"
+GATEWAY = "gateway"
 INFRA = (KAFKA, REDIS)
 LOOPBACK = "127.0.0.1"
 DEFAULT_KAFKA_VERSION = "3.9.1"
@@ -67,7 +69,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("safety-map", "antoan_safety_map", "SAFETY_MAP_PORT", "safety_map_port"),
 )
 SERVICE_NAMES = tuple(s.name for s in SERVICES)
-ALL_NAMES = (*SERVICE_NAMES, REDIS, KAFKA)
+ALL_NAMES = (GATEWAY, *SERVICE_NAMES, REDIS, KAFKA)
 
 # StackConfig field -> (environment variable, default, human name)
 _PORT_FIELDS: dict[str, tuple[str, int, str]] = {
@@ -77,11 +79,13 @@ _PORT_FIELDS: dict[str, tuple[str, int, str]] = {
     "ingest_port": ("INGEST_PORT", 8001, "ingest"),
     "tracer_port": ("TRACER_PORT", 8002, "tracer"),
     "safety_map_port": ("SAFETY_MAP_PORT", 8003, "safety-map"),
+    "public_port": ("ANTOAN_PUBLIC_PORT", 8000, "gateway"),
 }
 _COMPONENT_PORTS: dict[str, tuple[str, ...]] = {
     KAFKA: ("kafka_port", "controller_port"),
     REDIS: ("redis_port",),
     **{s.name: (s.port_field,) for s in SERVICES},
+    GATEWAY: ("public_port",),
 }
 _HEAP_RE = re.compile(r"^[1-9][0-9]*[kKmMgG]?$")
 
@@ -121,6 +125,11 @@ class StackConfig:
     ingest_port: int = 8001
     tracer_port: int = 8002
     safety_map_port: int = 8003
+    # The gateway's port: every page and API on one address (SPEC §2), the address people are given.
+    public_port: int = 8000
+    # ANTOAN_PUBLIC_URL, when people reach the gateway through something else (a TLS proxy, a tunnel); by
+    # default the gateway's own address. The services put it in what they hand out (a venue's QR code).
+    external_url: str = ""
     # SASL/SCRAM on the broker listener and ACLs (ANTOAN_KAFKA_SASL=1); passwords come from the secrets.
     kafka_sasl: bool = False
     # How often the broker deletes segments past their retention (tests of retention shorten it).
@@ -138,6 +147,8 @@ class StackConfig:
             ports[port] = name
         if not _HEAP_RE.match(self.kafka_heap):
             raise ValueError(f"kafka_heap={self.kafka_heap!r} is not a JVM size such as 512m or 1g")
+        if self.external_url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", self.external_url):
+            raise ValueError(f"ANTOAN_PUBLIC_URL={self.external_url!r} is not an http(s) address")
 
     @classmethod
     def from_env(cls, state_dir: Path | None = None, **overrides: Any) -> StackConfig:
@@ -152,6 +163,7 @@ class StackConfig:
         values: dict[str, Any] = {name: _env_int(env, default) for name, (env, default, _) in _PORT_FIELDS.items()}
         values["kafka_heap"] = os.environ.get("ANTOAN_KAFKA_HEAP", "").strip() or "512m"
         values["kafka_sasl"] = os.environ.get("ANTOAN_KAFKA_SASL", "").strip().lower() in ("1", "true", "yes")
+        values["external_url"] = os.environ.get("ANTOAN_PUBLIC_URL", "").strip()
         values.update(overrides)
         return cls(state_dir=state_dir, **values)
 
@@ -165,6 +177,11 @@ class StackConfig:
 
     def service_url(self, name: str) -> str:
         return f"http://{LOOPBACK}:{self.port_of(name)}"
+
+    @property
+    def public_url(self) -> str:
+        """Where people reach every page and API (ANTOAN_PUBLIC_URL), without a trailing slash."""
+        return self.external_url.rstrip("/") or self.service_url(GATEWAY)
 
     def port_of(self, name: str) -> int:
         """The main port of a component (``kafka``, ``redis`` or a service name)."""
@@ -191,6 +208,18 @@ class StackConfig:
         return self.state_dir / "tracer-data"
 
     @property
+    def gateway_dir(self) -> Path:
+        return self.state_dir / "gateway"
+
+    @property
+    def gateway_conf(self) -> Path:
+        return self.gateway_dir / "nginx.conf"
+
+    @property
+    def gateway_routes(self) -> Path:
+        return self.gateway_dir / "antoan.conf"
+
+    @property
     def server_properties(self) -> Path:
         return self.state_dir / "server.properties"
 
@@ -209,7 +238,14 @@ class StackConfig:
         return self.pids_dir / f"{name}.pid"
 
     def ensure_dirs(self) -> None:
-        for d in (self.logs_dir, self.pids_dir, self.kafka_data_dir, self.redis_dir, self.tracer_data_dir):
+        for d in (
+            self.logs_dir,
+            self.pids_dir,
+            self.kafka_data_dir,
+            self.redis_dir,
+            self.tracer_data_dir,
+            self.gateway_dir,
+        ):
             d.mkdir(parents=True, exist_ok=True)
 
 
@@ -231,14 +267,22 @@ def _apt_install(packages: Sequence[str]) -> None:
             )
 
 
+# Where Debian puts daemons (nginx): not on an ordinary user's PATH.
+_SYSTEM_DIRS = os.pathsep.join(("/usr/local/sbin", "/usr/sbin", "/sbin"))
+
+
+def _find_tool(name: str) -> str | None:
+    return shutil.which(name) or shutil.which(name, path=_SYSTEM_DIRS)
+
+
 def _require_tool(name: str, packages: Sequence[str]) -> str:
     """Path of ``name``; installs ``packages`` with apt-get when running as root, else explains how."""
-    found = shutil.which(name)
+    found = _find_tool(name)
     if found:
         return found
     if os.geteuid() == 0 and shutil.which("apt-get"):
         _apt_install(packages)
-        found = shutil.which(name)
+        found = _find_tool(name)
         if found:
             return found
     raise StackError(f"`{name}` was not found on PATH; install it with: sudo apt-get install {' '.join(packages)}")
@@ -247,6 +291,11 @@ def _require_tool(name: str, packages: Sequence[str]) -> str:
 def ensure_redis_server() -> str:
     """Path of ``redis-server``, installing the package with apt-get when running as root."""
     return _require_tool("redis-server", ["redis-server"])
+
+
+def ensure_nginx() -> str:
+    """Path of ``nginx``, installing Debian's package with apt-get when running as root."""
+    return _require_tool("nginx", ["nginx"])
 
 
 def cache_dir() -> Path:
@@ -514,6 +563,8 @@ def _cmd_marker(cfg: StackConfig, name: str) -> str:
         return "kafka.Kafka"
     if name == REDIS:
         return "redis-server"  # redis rewrites its title, but keeps the program name
+    if name == GATEWAY:
+        return "nginx"  # "nginx: master process <its command line>"
     return next(s.module for s in SERVICES if s.name == name)
 
 
@@ -547,7 +598,11 @@ def _is_ours(cfg: StackConfig, name: str, rec: _PidRecord) -> bool:
     cmd = _cmdline(rec.pid)
     if _cmd_marker(cfg, name) not in cmd:
         return False
-    return name != KAFKA or str(cfg.server_properties) in cmd
+    if name == KAFKA:
+        return str(cfg.server_properties) in cmd
+    if name == GATEWAY:
+        return str(cfg.gateway_conf) in cmd
+    return True
 
 
 def _live_pid(cfg: StackConfig, name: str) -> int | None:
@@ -912,6 +967,10 @@ def service_env(cfg: StackConfig, env: Mapping[str, str]) -> dict[str, str]:
             # One machine: fewer partitions than a national deployment's default (see the README).
             "TRACER_PARTITIONS": os.environ.get("TRACER_PARTITIONS") or "6",
             "INGEST_URL": cfg.service_url("ingest"),
+            "ANTOAN_PUBLIC_URL": cfg.public_url,
+            # The gateway connects from an address of its own: its forwarded client address is believed, a
+            # direct caller's X-Forwarded-For is not (see gateway.UPSTREAM_SOURCE).
+            "ANTOAN_TRUSTED_PROXIES": gateway.UPSTREAM_SOURCE,
             # One machine: the simulator, the tests and the benchmark register a province's venues from one
             # address, which a deployment's per-address allowance (20, then 20 an hour) would refuse.
             "INGEST_VENUE_REGISTRATION_BURST": os.environ.get("INGEST_VENUE_REGISTRATION_BURST") or "1000000",
@@ -994,6 +1053,73 @@ def wait_services_ready(cfg: StackConfig, timeout: float = 90) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# the gateway
+
+
+def start_gateway(cfg: StackConfig, web_root: Path | None = None) -> None:
+    """Start nginx in front of the services on ``cfg.public_port``, serving the pages of ``web_root`` (by
+    default the checkout's web/public); a running one is given the current configuration (reloaded when it
+    changed)."""
+    cfg.ensure_dirs()
+    nginx = ensure_nginx()
+    try:
+        main, routes = gateway.render_local(cfg, repo_root(), web_root)
+    except gateway.TemplateError as exc:
+        raise StackError(f"the gateway's configuration: {exc}") from exc
+    with _state_lock(cfg):
+        changed = _write_if_changed(cfg.gateway_routes, routes) | _write_if_changed(cfg.gateway_conf, main)
+        pid = _claim(cfg, GATEWAY)
+        if pid is not None:
+            if changed:
+                log.info("already running, reloading its configuration", extra={"component": GATEWAY, "pid": pid})
+                os.kill(pid, signal.SIGHUP)
+            else:
+                log.info("already running, reusing", extra={"component": GATEWAY, "pid": pid})
+            return
+        check_ports_free(cfg, [GATEWAY])
+        _spawn(cfg, GATEWAY, gateway.local_argv(nginx, cfg), os.environ, cfg.gateway_dir)
+
+
+def _write_if_changed(path: Path, text: str) -> bool:
+    try:
+        if path.read_text("utf-8") == text:
+            return False
+    except OSError:
+        pass
+    _write_text_atomic(path, text)
+    return True
+
+
+def wait_gateway_ready(cfg: StackConfig, timeout: float = 15) -> None:
+    """Poll the gateway's /healthz until 200; raise with its log tail if it dies or times out."""
+    import httpx
+
+    started = time.monotonic()
+    deadline = started + timeout
+    url = f"{cfg.service_url(GATEWAY)}/healthz"
+    last: object = "no answer"
+    with httpx.Client(timeout=2.0, trust_env=False) as client:
+        while time.monotonic() < deadline:
+            _require_running(cfg, GATEWAY)
+            try:
+                resp = client.get(url)
+                if resp.status_code == 200:
+                    log.info(
+                        "gateway ready",
+                        extra={"url": cfg.public_url, "seconds": round(time.monotonic() - started, 2)},
+                    )
+                    return
+                last = f"HTTP {resp.status_code}"
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            time.sleep(0.05)
+    raise StackError(
+        f"the gateway did not answer 200 on {url} within {timeout:.0f}s ({last}); "
+        f"last lines of {cfg.log_file(GATEWAY)}:\n{_tail(cfg.log_file(GATEWAY))}"
+    )
+
+
+# --------------------------------------------------------------------------------------------------
 # stopping
 
 
@@ -1070,12 +1196,12 @@ def stop_components(cfg: StackConfig, names: Sequence[str]) -> list[str]:
 
 
 def stop_all(cfg: StackConfig) -> None:
-    """Stop the services, then Redis, then Kafka; then check that the stack's ports are released."""
+    """Stop the gateway, the services, then Redis, then Kafka; then check that the stack's ports are released."""
     if not cfg.state_dir.is_dir():
         log.info("nothing to stop", extra={"state_dir": str(cfg.state_dir)})
         return
     with _state_lock(cfg):
-        stopped = [*_stop(cfg, SERVICE_NAMES), *_stop(cfg, (REDIS,)), *_stop(cfg, (KAFKA,))]
+        stopped = [*_stop(cfg, (GATEWAY,)), *_stop(cfg, SERVICE_NAMES), *_stop(cfg, (REDIS,)), *_stop(cfg, (KAFKA,))]
     deadline = time.monotonic() + PORT_RELEASE_TIMEOUT_S
     still = bound_ports(cfg, stopped)
     while still and time.monotonic() < deadline:

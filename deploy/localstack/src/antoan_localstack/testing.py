@@ -46,6 +46,8 @@ class RunningServices:
     ingest: str
     tracer: str
     safety_map: str
+    # The gateway in front of all three (ANTOAN_PUBLIC_URL): every page and API on one address.
+    public: str
     namespace: str
     ha_token: str
     config: stack.StackConfig
@@ -254,7 +256,7 @@ def pytest_runtest_makereport(
     if report.failed and call.when == "call":
         stacks = {id(v): v for v in getattr(item, "funcargs", {}).values() if isinstance(v, RunningServices)}
         for services in stacks.values():
-            for name in stack.SERVICE_NAMES:
+            for name in (*stack.SERVICE_NAMES, stack.GATEWAY):
                 report.sections.append((f"{name} log (last lines)", stack.log_tail(services.config, name, 60)))
     return report
 
@@ -283,7 +285,8 @@ def running_services(
 def start_running_services(
     servers: Servers, state_dir: Path, services_env: Mapping[str, str], infra: stack.StackConfig | None = None
 ) -> Iterator[RunningServices]:
-    """The three services on free ports in a new namespace, against `servers`; stopped at the end.
+    """The three services on free ports in a new namespace, against `servers`, and the gateway in front of them
+    on a free port of its own; stopped at the end.
 
     `infra` is the private stack the servers come from (its SASL setting applies to the services).
     """
@@ -297,6 +300,7 @@ def start_running_services(
         ingest_port=free_port(),
         tracer_port=free_port(),
         safety_map_port=free_port(),
+        public_port=free_port(),
         kafka_sasl=infra.kafka_sasl if infra else False,
     )
     env = {
@@ -310,14 +314,18 @@ def start_running_services(
     }
     ha_token = env["ANTOAN_HA_TOKEN"]
     env["INGEST_URL"] = cfg.service_url("ingest")
+    env["ANTOAN_PUBLIC_URL"] = cfg.public_url
     try:
         stack.apply_kafka_acls(cfg, env, namespace)
         stack.start_services(cfg, env)
         stack.wait_services_ready(cfg)
+        stack.start_gateway(cfg)
+        stack.wait_gateway_ready(cfg)
         yield RunningServices(
             ingest=cfg.service_url("ingest"),
             tracer=cfg.service_url("tracer"),
             safety_map=cfg.service_url("safety-map"),
+            public=cfg.public_url,
             namespace=namespace,
             ha_token=ha_token,
             config=cfg,
