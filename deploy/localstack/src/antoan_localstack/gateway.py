@@ -96,3 +96,31 @@ def render_local(cfg: StackConfig, root: Path, web_root: Path | None = None) -> 
         raise TemplateError(f"cannot read the gateway's templates in {templates}: {exc}") from exc
     pages = web_root if web_root is not None else root / "web" / "public"
     return render(main, local_main_values(cfg)), render(routes, local_route_values(cfg, pages))
+
+
+CLUSTER_MANIFEST = Path("deploy") / "k8s" / "gateway.yaml"
+_CLUSTER_ROUTES_KEY = "  default.conf.template: |\n"
+
+
+def cluster_manifest_with_routes(manifest: str, routes: str) -> str:
+    """The cluster's manifest with its ConfigMap's copy of the routes (the first document) replaced by `routes`."""
+    start = manifest.index(_CLUSTER_ROUTES_KEY) + len(_CLUSTER_ROUTES_KEY)
+    end = manifest.index("\n---\n", start) + 1
+    block = "".join(f"    {line}" if line.strip() else "\n" for line in routes.splitlines(keepends=True))
+    return manifest[:start] + block + manifest[end:]
+
+
+def main() -> int:
+    """`python -m antoan_localstack.gateway`: copy the routes template into the cluster's manifest."""
+    from antoan_localstack.stack import repo_root
+
+    root = repo_root()
+    path = root / CLUSTER_MANIFEST
+    routes = (template_dir(root) / ROUTES_TEMPLATE).read_text("utf-8")
+    path.write_text(cluster_manifest_with_routes(path.read_text("utf-8"), routes), "utf-8")
+    print(f"{CLUSTER_MANIFEST}: its ConfigMap holds {template_dir(Path()) / ROUTES_TEMPLATE} again")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,7 +1,8 @@
 """The gateway's routes in a real nginx, in front of stand-ins for the three services that answer with what
 reached them: which service each path reaches and as which path, what a service is told about the client, how
 large a body gets through, that server-sent events are not held back, the pages' types and headers, and the
-gateway's own errors. tests/integration/test_gateway.py goes through the gateway to the real services.
+gateway's own errors. The compose file and the cluster render the same template (test_gateway_config.py);
+tests/integration/test_gateway.py goes through the gateway to the real services.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from antoan_localstack import gateway, stack
 from antoan_localstack.stack import StackConfig
@@ -437,3 +439,34 @@ def test_the_gateway_runs_as_an_unprivileged_user() -> None:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("deployment", ["compose", "cluster"])
+def test_the_routes_as_compose_and_the_cluster_render_them_load_in_nginx(tmp_path: Path, deployment: str) -> None:
+    # Given the values compose or the cluster give the template (their service names resolved to loopback:
+    # nginx resolves names while it loads, and none of theirs exists here)
+    values = deployment_values(deployment)
+    for name in ("ANTOAN_INGEST_UPSTREAM", "ANTOAN_TRACER_UPSTREAM", "ANTOAN_SAFETY_MAP_UPSTREAM"):
+        values[name] = "127.0.0.1:" + values[name].rsplit(":", 1)[1]
+    cfg = gateway_config(tmp_path)
+    cfg.gateway_dir.mkdir(parents=True)
+    template = (gateway.template_dir(ROOT) / gateway.ROUTES_TEMPLATE).read_text("utf-8")
+    cfg.gateway_routes.write_text(gateway.render(template, values))
+    cfg.gateway_conf.write_text(gateway.render_local(cfg, ROOT)[0])
+    # When nginx tests the configuration, Then it takes it
+    argv = gateway.local_argv(stack.ensure_nginx(), cfg)
+    result = subprocess.run([*argv, "-t"], capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def deployment_values(deployment: str) -> dict[str, str]:
+    """The ANTOAN_* variables docker-compose.yml or deploy/k8s/gateway.yaml give the gateway."""
+    if deployment == "compose":
+        compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text("utf-8"))
+        env = compose["services"]["gateway"]["environment"]
+    else:
+        manifests = list(yaml.safe_load_all((ROOT / "deploy" / "k8s" / "gateway.yaml").read_text("utf-8")))
+        deployment_doc = next(doc for doc in manifests if doc["kind"] == "Deployment")
+        container = deployment_doc["spec"]["template"]["spec"]["containers"][0]
+        env = {item["name"]: item["value"] for item in container["env"]}
+    return {name: str(value) for name, value in env.items() if name.startswith("ANTOAN_")}

@@ -1,13 +1,17 @@
-"""The gateway's configuration: one template of routes, rendered by the local stack as envsubst would
-(test_gateway_routes.py runs it)."""
+"""The gateway's configuration: one template of routes, rendered by the local stack as envsubst renders it in
+compose and on a cluster, and the three places given the same values (test_gateway_routes.py runs it)."""
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from jsonschema import Draft7Validator
 
 from antoan_localstack import gateway, stack
 from antoan_localstack.stack import StackConfig
@@ -15,6 +19,11 @@ from antoan_localstack.stack import StackConfig
 ROOT = stack.repo_root()
 ROUTES = (gateway.template_dir(ROOT) / gateway.ROUTES_TEMPLATE).read_text("utf-8")
 MAIN = (gateway.template_dir(ROOT) / gateway.MAIN_TEMPLATE).read_text("utf-8")
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text("utf-8"))
+MANIFESTS = {doc["kind"]: doc for doc in yaml.safe_load_all((ROOT / "deploy/k8s/gateway.yaml").read_text("utf-8"))}
+APP_SERVICES = ("ingest", "tracer", "safety-map")
+# Compose's `${NAME:-default}`, read as its default.
+DEFAULTED = re.compile(r"\$\{[A-Z_][A-Z0-9_]*:-([^}]*)\}")
 
 
 def config(tmp_path: Path, **overrides: Any) -> StackConfig:
@@ -28,6 +37,10 @@ def config(tmp_path: Path, **overrides: Any) -> StackConfig:
         "public_port": 18000,
     }
     return StackConfig(state_dir=tmp_path, **{**ports, **overrides})
+
+
+def compose_default(value: str) -> str:
+    return DEFAULTED.sub(lambda match: match.group(1), value)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -120,3 +133,112 @@ def test_the_services_are_told_the_public_address_and_to_trust_the_gateway_alone
     assert env["ANTOAN_PUBLIC_URL"] == "http://127.0.0.1:18000"
     assert env["ANTOAN_TRUSTED_PROXIES"] == gateway.UPSTREAM_SOURCE
     assert gateway.UPSTREAM_SOURCE != stack.LOOPBACK  # a direct caller on the machine is not the gateway
+
+
+# --------------------------------------------------------------------------------------------------------
+# compose
+
+
+def gateway_service() -> dict[str, Any]:
+    service: dict[str, Any] = COMPOSE["services"]["gateway"]
+    return service
+
+
+def test_compose_with_its_gateway_is_valid_against_the_compose_specification() -> None:
+    schema = json.loads((ROOT / "deploy" / "compose" / "compose-spec.json").read_text("utf-8"))
+    errors = [error.message for error in Draft7Validator(schema).iter_errors(COMPOSE)]
+    assert errors == []
+
+
+def test_compose_runs_the_official_nginx_image_pinned_as_the_cluster_does() -> None:
+    image = gateway_service()["image"]
+    assert re.fullmatch(r"nginx:\d+\.\d+\.\d+-alpine", image)
+    dockerfile = (gateway.template_dir(ROOT) / "Dockerfile").read_text("utf-8")
+    assert re.findall(r"^FROM (\S+)", dockerfile, re.M) == [image]
+
+
+def test_compose_renders_the_one_template_with_a_value_for_each_placeholder() -> None:
+    service = gateway_service()
+    env = {name: str(value) for name, value in service["environment"].items()}
+    assert {name for name in env if name.startswith("ANTOAN_")} == gateway.placeholders(ROUTES)
+    # the image's entrypoint substitutes only these, never a variable of nginx's own
+    assert env["NGINX_ENVSUBST_FILTER"] == "^ANTOAN_"
+    mounts = {mount["target"]: mount for mount in service["volumes"]}
+    template = mounts["/etc/nginx/templates/default.conf.template"]
+    assert (ROOT / template["source"]).resolve() == gateway.template_dir(ROOT) / gateway.ROUTES_TEMPLATE
+    pages = mounts[env["ANTOAN_WEB_ROOT"]]
+    assert (ROOT / pages["source"]).resolve() == ROOT / "web" / "public"
+    assert template["read_only"] and pages["read_only"]
+    assert env["ANTOAN_GATEWAY_PROXY_BIND"] == "off"
+
+
+def test_compose_publishes_the_gateway_on_the_public_port_and_starts_it_after_the_services() -> None:
+    service = gateway_service()
+    listen = service["environment"]["ANTOAN_GATEWAY_LISTEN"]
+    assert service["ports"] == [
+        {"name": "http", "target": int(listen), "published": "8000", "host_ip": "127.0.0.1", "protocol": "tcp"}
+    ]
+    assert {name: dep["condition"] for name, dep in service["depends_on"].items()} == dict.fromkeys(
+        APP_SERVICES, "service_healthy"
+    )
+    assert f"http://127.0.0.1:{listen}/healthz" in service["healthcheck"]["test"]
+
+
+def test_compose_services_trust_exactly_the_gateways_address_and_know_the_public_one() -> None:
+    address = compose_default(gateway_service()["networks"]["default"]["ipv4_address"])
+    subnet = compose_default(COMPOSE["networks"]["default"]["ipam"]["config"][0]["subnet"])
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet)
+    for name in APP_SERVICES:
+        env = COMPOSE["services"][name]["environment"]
+        assert compose_default(env["ANTOAN_TRUSTED_PROXIES"]) == address, name
+        assert compose_default(env["ANTOAN_PUBLIC_URL"]) == "http://127.0.0.1:8000", name
+
+
+# --------------------------------------------------------------------------------------------------------
+# the cluster
+
+
+def test_the_cluster_holds_the_same_routes_as_the_local_stack_and_compose() -> None:
+    routes = MANIFESTS["ConfigMap"]["data"]["default.conf.template"]
+
+    assert routes == ROUTES, "the cluster's copy differs: `python -m antoan_localstack.gateway` copies it again"
+
+
+def test_copying_the_routes_into_the_cluster_manifest_changes_only_its_configmap() -> None:
+    manifest = (ROOT / gateway.CLUSTER_MANIFEST).read_text("utf-8")
+    changed = gateway.cluster_manifest_with_routes(manifest, "server {\n    listen 1;\n\n}\n")
+    documents = {doc["kind"]: doc for doc in yaml.safe_load_all(changed)}
+    assert documents["ConfigMap"]["data"]["default.conf.template"] == "server {\n    listen 1;\n\n}\n"
+    assert {kind: doc for kind, doc in documents.items() if kind != "ConfigMap"} == {
+        kind: doc for kind, doc in MANIFESTS.items() if kind != "ConfigMap"
+    }
+    assert gateway.cluster_manifest_with_routes(changed, ROUTES) == manifest
+
+
+def test_the_cluster_renders_the_template_as_compose_does() -> None:
+    pod = MANIFESTS["Deployment"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {item["name"]: item["value"] for item in container["env"]}
+    assert {name for name in env if name.startswith("ANTOAN_")} == gateway.placeholders(ROUTES)
+    assert env["NGINX_ENVSUBST_FILTER"] == "^ANTOAN_"
+    # the ConfigMap is the image's templates directory
+    (mount,) = container["volumeMounts"]
+    assert mount["mountPath"] == "/etc/nginx/templates"
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert volumes[mount["name"]]["configMap"]["name"] == MANIFESTS["ConfigMap"]["metadata"]["name"]
+    # upstreams by the services' names and ports, as in compose
+    compose_env = gateway_service()["environment"]
+    for name in ("ANTOAN_INGEST_UPSTREAM", "ANTOAN_TRACER_UPSTREAM", "ANTOAN_SAFETY_MAP_UPSTREAM"):
+        assert env[name] == compose_env[name]
+
+
+def test_the_cluster_serves_the_gateway_on_its_port_and_probes_its_health() -> None:
+    (container,) = MANIFESTS["Deployment"]["spec"]["template"]["spec"]["containers"]
+    env = {item["name"]: item["value"] for item in container["env"]}
+    (port,) = container["ports"]
+    assert port["containerPort"] == int(env["ANTOAN_GATEWAY_LISTEN"])
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthz", "port": port["name"]}
+    service = MANIFESTS["Service"]
+    assert service["spec"]["selector"] == MANIFESTS["Deployment"]["spec"]["selector"]["matchLabels"]
+    assert service["spec"]["ports"][0]["targetPort"] == port["name"]
