@@ -240,7 +240,8 @@ def test_a_document_that_breaks_the_specification_is_rejected(
 
 def test_compose_file_uses_the_specification_without_a_version_key(compose: dict[str, Any]) -> None:
     assert "version" not in compose, "the Compose Specification has no top-level version; remove it"
-    assert set(compose["services"]) == {*INFRA_SERVICES, *(s.name for s in APP_SERVICES)}
+    # and the gateway in front of the services (deploy/localstack/tests/unit/test_gateway_config.py checks it)
+    assert set(compose["services"]) == {*INFRA_SERVICES, *(s.name for s in APP_SERVICES), "gateway"}
 
 
 # --------------------------------------------------------------------------------------------------------
