@@ -231,17 +231,35 @@ def test_a_visitor_checks_in_from_the_poster_and_household_members_count_too(
     # And the venue's occupancy, read through the gateway, counts them
     occupancy_reaches(public, venue["venue_id"], 1)
 
-    # When they add a grandchild without a phone and check in again
+    # When they add a grandchild without a phone, declare a cough and a suspected case met, and check in again
     page.get_by_role("button", name="Xong").click()
     page.get_by_placeholder("Số điện thoại hoặc số giấy tờ").fill("038099001234")
     page.get_by_role("button", name="Thêm").click()
     assert page.locator("#household-list li").inner_text().startswith("038099001234")
-    page.get_by_role("button", name="Vào", exact=True).click()
-    page.locator('#done[data-status="sent"]').wait_for(timeout=PAGE_WAIT_MS)
-    assert page.locator("#done-people").inner_text() == "Bạn và 1 người đi cùng"
-    # Then the grandchild counts too (the visitor's own second "in" within the hour is the same visit)
-    occupancy_reaches(public, venue["venue_id"], 2)
+    page.get_by_text("Khai báo y tế (không bắt buộc)").click()
+    assert page.evaluate("() => AntoanSymptoms.CODES") == [symptom.value for symptom in events.Symptom]
+    page.get_by_label("Ho", exact=True).check()
+    page.get_by_label("Với người nghi mắc COVID-19").check()
+    reader = TopicReader(running_services.settings(), topics.CHECKINS)
+    try:
+        page.get_by_role("button", name="Vào", exact=True).click()
+        page.locator('#done[data-status="sent"]').wait_for(timeout=PAGE_WAIT_MS)
+        assert page.locator("#done-people").inner_text() == "Bạn và 1 người đi cùng"
+        # Then the grandchild counts too (the visitor's own second "in" within the hour is the same visit)
+        occupancy_reaches(public, venue["venue_id"], 2)
+        # And the declaration went with the visitor's scan, in the platform's own symptom codes
+        reader.wait_until(lambda _: len(check_ins_at(reader, venue["venue_id"])) == 3, what="the three check-ins")
+        declared = [e.declaration for e in check_ins_at(reader, venue["venue_id"]) if e.declaration is not None]
+        assert declared == [
+            events.HealthDeclaration(
+                symptoms=(events.Symptom.COUGH,), contact_with_case=False, contact_with_suspected_case=True
+            )
+        ]
+    finally:
+        reader.close()
     page.get_by_role("button", name="Xong").click()
+    # And the declaration is of that scan only: its ticks are cleared
+    assert not page.get_by_label("Ho", exact=True).is_checked()
 
     # When the page is opened again, the number and the household are remembered on the phone
     phone.open(url)

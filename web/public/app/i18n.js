@@ -1,7 +1,7 @@
 /* Language for Antoan's pages: Vietnamese first, an English switch remembered on the device (the same
  * choice on every page of the origin, the public map's included: they share the "antoan.lang" key).
  *
- * A page gives its texts per language; the words every page shares (risk levels, venue categories) are
+ * A page gives its texts per language; the words every page shares (risk levels, venue categories, symptoms) are
  * merged in. Elements are translated by attribute: data-i18n (text), data-i18n-label (aria-label),
  * data-i18n-placeholder, data-i18n-title; `.lang button[data-lang]` are the switch.
  * Plain script, no build step, no dependency; works in a page and (without the DOM parts) in a worker. */
@@ -22,6 +22,8 @@
         cafe: "Quán cà phê", shop: "Cửa hàng", factory: "Nhà máy", government: "Cơ quan nhà nước",
         place_of_worship: "Cơ sở tôn giáo", public_transport: "Phương tiện giao thông công cộng", other: "Khác"
       },
+      // antoan_shared.events.Symptom (/app/symptoms.js lists them)
+      symptom: { fever: "Sốt", cough: "Ho", difficulty_breathing: "Khó thở", pneumonia: "Viêm phổi", sore_throat: "Đau họng", fatigue: "Mệt mỏi" },
       locale: "vi-VN"
     },
     en: {
@@ -34,6 +36,7 @@
         cafe: "Café", shop: "Shop", factory: "Factory", government: "Government office",
         place_of_worship: "Place of worship", public_transport: "Public transport", other: "Other"
       },
+      symptom: { fever: "Fever", cough: "Cough", difficulty_breathing: "Difficulty breathing", pneumonia: "Pneumonia", sore_throat: "Sore throat", fatigue: "Fatigue" },
       locale: "en-GB"
     }
   };

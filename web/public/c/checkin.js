@@ -15,8 +15,6 @@
   var MAX_HOUSEHOLD = 10;                    // ingest takes at most 10 dependants with a check-in
   var MAX_VENUES_REMEMBERED = 30;
   var APP = "tokhaiyte";
-  // antoan_shared.events.Symptom, in the order the form lists them.
-  var SYMPTOMS = ["fever", "cough", "difficulty_breathing", "pneumonia", "sore_throat", "fatigue"];
   // Refusals that are about the code itself: the page shows them in place of the form.
   var CODE_REFUSALS = ["invalid_qr_format", "unknown_qr_key", "invalid_qr_signature", "qr_expired", "venue_not_found",
     "venue_inactive", "rotating_qr_required"];
@@ -56,7 +54,6 @@
       declaration_summary: "Khai báo y tế (không bắt buộc)",
       declaration_hint: "Khi mở phần này, khai báo được gửi cùng lượt quét: không đánh dấu gì nghĩa là bạn không có dấu hiệu nào.",
       symptoms_legend: "Trong 14 ngày qua, bạn có dấu hiệu:",
-      symptom: { fever: "Sốt", cough: "Ho", difficulty_breathing: "Khó thở", pneumonia: "Viêm phổi", sore_throat: "Đau họng", fatigue: "Mệt mỏi" },
       contact_legend: "Trong 14 ngày qua, bạn có tiếp xúc:",
       contact_with_case: "Với người bệnh COVID-19 (F0)",
       contact_with_suspected_case: "Với người nghi mắc COVID-19",
@@ -124,7 +121,6 @@
       declaration_summary: "Health declaration (optional)",
       declaration_hint: "Once this part is open, the declaration goes with the scan: nothing ticked means no signs at all.",
       symptoms_legend: "In the last 14 days, have you had:",
-      symptom: { fever: "Fever", cough: "Cough", difficulty_breathing: "Difficulty breathing", pneumonia: "Pneumonia", sore_throat: "Sore throat", fatigue: "Fatigue" },
       contact_legend: "In the last 14 days, have you been in contact:",
       contact_with_case: "With a COVID-19 case (F0)",
       contact_with_suspected_case: "With a suspected COVID-19 case",
@@ -345,7 +341,7 @@
   function declaration() {
     if (!$("declaration").open) { return undefined; }
     return {
-      symptoms: SYMPTOMS.filter(function (code) { return $("symptom-" + code).checked; }),
+      symptoms: window.AntoanSymptoms.ticked($("symptoms")),
       contact_with_case: $("contact-case").checked,
       contact_with_suspected_case: $("contact-suspected").checked
     };
@@ -429,7 +425,7 @@
   function confirm(entry, status) {
     page.done = { entry: entry, status: status };
     // The declaration is of this scan only.
-    SYMPTOMS.forEach(function (code) { $("symptom-" + code).checked = false; });
+    window.AntoanSymptoms.clear($("symptoms"));
     $("contact-case").checked = false;
     $("contact-suspected").checked = false;
     $("declaration").open = false;
@@ -567,28 +563,7 @@
     $("household-add").disabled = full;
   }
 
-  function renderSymptoms() {
-    var container = $("symptoms");
-    if (!container.childElementCount) {
-      SYMPTOMS.forEach(function (code) {
-        var label = document.createElement("label");
-        label.className = "check";
-        var box = document.createElement("input");
-        box.type = "checkbox";
-        box.id = "symptom-" + code;
-        box.value = code;
-        var text = document.createElement("span");
-        text.setAttribute("data-symptom", code);
-        label.appendChild(box);
-        label.appendChild(document.createTextNode(" "));
-        label.appendChild(text);
-        container.appendChild(label);
-      });
-    }
-    container.querySelectorAll("[data-symptom]").forEach(function (text) {
-      text.textContent = table().symptom[text.getAttribute("data-symptom")];
-    });
-  }
+  function renderSymptoms() { window.AntoanSymptoms.render($("symptoms"), i18n); }
 
   function renderDone() {
     var overlay = $("done");

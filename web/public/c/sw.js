@@ -9,7 +9,7 @@
 
 importScripts("/c/queue.js");
 
-var CACHE = "antoan-checkin-shell-v1";
+var CACHE = "antoan-checkin-shell-v1";  // a new name drops the old copies (activate)
 var SHELL_PAGE = "/c/index.html";
 var SHELL = [
   SHELL_PAGE,
@@ -18,6 +18,7 @@ var SHELL = [
   "/c/queue.js",
   "/c/icon.svg",
   "/app/i18n.js",
+  "/app/symptoms.js",
   "/app/base.css"
 ];
 var NETWORK_WAIT_MS = 4000;
