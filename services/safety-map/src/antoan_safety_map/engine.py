@@ -185,7 +185,8 @@ def apply_event(batch: Batch, event: Event) -> None:
         known = venue.case_presences.get(event.case_id)
         if known is None or event.window_end > known[0]:
             presences = {**venue.case_presences, event.case_id: (event.window_end, event.occurred_at)}
-            batch.put_venue(venue.model_copy(update={"case_presences": presences}))
+            starts = {**venue.case_presence_starts, event.case_id: event.window_start}
+            batch.put_venue(venue.model_copy(update={"case_presences": presences, "case_presence_starts": starts}))
             batch.touched_venues.add(venue.venue_id)
     elif isinstance(event, VenueSelfAssessed):
         venue = batch.venue(event.venue_id)
@@ -453,7 +454,8 @@ class RiskEngine(threading.Thread):
             forgotten = [case for case, (until, _) in venue.case_presences.items() if until < now - self._retention]
             if forgotten:  # past the retention period a case presence is forgotten (SPEC §3.7)
                 kept = {case: p for case, p in venue.case_presences.items() if case not in forgotten}
-                venue = venue.model_copy(update={"case_presences": kept})
+                starts = {case: s for case, s in venue.case_presence_starts.items() if case not in forgotten}
+                venue = venue.model_copy(update={"case_presences": kept, "case_presence_starts": starts})
                 batch.put_venue(venue)
             area_levels = tuple(
                 (code, area.area_kind, Level(area.level))
@@ -463,7 +465,10 @@ class RiskEngine(threading.Thread):
             facts = VenueFacts(
                 capacity=venue.capacity,
                 current=venue.current,
-                case_presences=tuple(CasePresence(until, at) for until, at in venue.case_presences.values()),
+                case_presences=tuple(
+                    CasePresence(until, at, venue.case_presence_starts.get(case))
+                    for case, (until, at) in venue.case_presences.items()
+                ),
                 cleared_at=venue.cleared_at,
                 self_assessment_score=venue.self_assessment_score,
                 area_levels=area_levels,

@@ -209,6 +209,24 @@ def test_of_several_presences_the_latest_sets_the_level() -> None:
     assert result.next_change_at == latest + 72 * H
 
 
+def test_the_case_reason_carries_the_latest_window_as_an_interval() -> None:
+    # Given two presences of cases, the later one from 08:00 to 10:00 (window start and end)
+    earlier = CasePresence(until=NOW - 2 * D, recorded_at=NOW - 2 * D, since=NOW - 2 * D - 2 * H)
+    later = CasePresence(until=NOW - 2 * H, recorded_at=NOW - H, since=NOW - 4 * H)
+    # When the venue is assessed
+    result = assess(replace(QUIET, case_presences=(later, earlier)))
+    # Then its reason names the later window by both ends, so the map can say "between 08:00 and 10:00"
+    (finding,) = result.findings
+    assert finding.detail == {"present_from": (NOW - 4 * H).isoformat(), "last_present_at": (NOW - 2 * H).isoformat()}
+
+
+def test_a_presence_recorded_before_window_starts_were_kept_still_gives_its_end() -> None:
+    # Given a presence known only by its end (a record written before starts were kept)
+    result = assess(replace(QUIET, case_presences=presence(NOW - H)))
+    # Then the reason still says when it ended, and no start
+    assert result.findings[0].detail == {"last_present_at": (NOW - H).isoformat()}
+
+
 def test_a_presence_window_reaching_into_the_future_keeps_the_venue_red_until_72_hours_after_it() -> None:
     # Given a case whose window at the venue runs until 2 hours from now
     until = NOW + 2 * H

@@ -44,6 +44,9 @@ class VenueRecord(BaseModel):
     occupancy_as_of: datetime | None = None
     # case_id -> [until, recorded_at] of that case's latest presence window at the venue
     case_presences: dict[str, tuple[datetime, datetime]] = {}
+    # case_id -> the start of that case's latest presence window (a separate field: records written before
+    # it was kept still read)
+    case_presence_starts: dict[str, datetime] = {}
     cleared_at: datetime | None = None
     self_assessment_score: int | None = None
     assessed_at: datetime | None = None

@@ -11,10 +11,12 @@ from antoan_safety_map.domain.levels import Finding, Level, RiskPolicy
 @dataclass(frozen=True)
 class CasePresence:
     """A confirmed case's presence at the venue: until when (the end of their window there), and when the
-    platform learnt of it (a window can reach into the future while the case's visit is still open)."""
+    platform learnt of it (a window can reach into the future while the case's visit is still open); `since`
+    is the window's start, when known (the map shows the window as an interval, never "until" alone)."""
 
     until: datetime
     recorded_at: datetime
+    since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -37,30 +39,39 @@ class VenueAssessment:
     next_change_at: datetime | None
 
 
-def latest_presence(presences: tuple[CasePresence, ...], cleared_at: datetime | None = None) -> datetime | None:
-    """Until when a case was last present, leaving out what a clearance wiped: a presence that was over,
-    or already known, when the venue was cleared after disinfection."""
-    counted = [p.until for p in presences if cleared_at is None or min(p.until, p.recorded_at) > cleared_at]
-    return max(counted, default=None)
+def latest_presence(presences: tuple[CasePresence, ...], cleared_at: datetime | None = None) -> CasePresence | None:
+    """The case presence that ends last, leaving out what a clearance wiped: a presence that was over, or
+    already known, when the venue was cleared after disinfection."""
+    counted = [p for p in presences if cleared_at is None or min(p.until, p.recorded_at) > cleared_at]
+    return max(counted, key=lambda p: p.until, default=None)
+
+
+def presence_detail(presence: CasePresence) -> dict[str, str]:
+    """`last_present_at` is the end of the window (kept for the API's readers); `present_from` its start, so
+    that a reader can say "between 08:00 and 10:00" rather than "until" a time that may not have come yet."""
+    detail = {"last_present_at": presence.until.isoformat()}
+    if presence.since is not None:
+        detail["present_from"] = presence.since.isoformat()
+    return detail
 
 
 def assess_venue(facts: VenueFacts, now: datetime, policy: RiskPolicy) -> VenueAssessment:
     findings: list[Finding] = []
     next_change: datetime | None = None
 
-    present = latest_presence(facts.case_presences, facts.cleared_at)
-    wiped = latest_presence(facts.case_presences) if present is None else None
-    if present is not None:
-        detail = {"last_present_at": present.isoformat()}
-        very_high_until = present + policy.case_very_high_for
-        high_until = present + policy.case_high_for
+    latest = latest_presence(facts.case_presences, facts.cleared_at)
+    wiped = latest_presence(facts.case_presences) if latest is None else None
+    if latest is not None:
+        detail = presence_detail(latest)
+        very_high_until = latest.until + policy.case_very_high_for
+        high_until = latest.until + policy.case_high_for
         if now <= very_high_until:
             findings.append(Finding("case_present_72h", Level.VERY_HIGH, detail))
             next_change = very_high_until
         elif now <= high_until:
             findings.append(Finding("case_present_14d", Level.HIGH, detail))
             next_change = high_until
-    elif facts.cleared_at is not None and wiped is not None and now <= wiped + policy.case_high_for:
+    elif facts.cleared_at is not None and wiped is not None and now <= wiped.until + policy.case_high_for:
         findings.append(Finding("cleared", Level.LOW, {"cleared_at": facts.cleared_at.isoformat()}))
 
     capacity = {"capacity": facts.capacity}
