@@ -380,6 +380,35 @@ def test_a_scan_without_network_is_kept_on_the_phone_and_uploaded_once_back_onli
     phone.assert_self_contained()
 
 
+def test_a_saved_scan_refused_on_upload_leaves_the_queue_and_is_shown(public: httpx.Client, phone: Phone) -> None:
+    # Given a scan saved without network, with a number that is no identifier (eight digits: a phone number cut short)
+    venue = register(public, "Nhà thuốc Minh Châu", "12 Bà Triệu, Phường Ba Đình, TP Thanh Hóa")
+    page = phone.page
+    phone.open(poster_url(public, venue))
+    phone.context.set_offline(True)
+    page.get_by_label("Số điện thoại hoặc số CCCD/CMND/hộ chiếu").fill("09123456")
+    page.get_by_role("button", name="Ra", exact=True).click()
+    page.locator('#done[data-status="queued"]').wait_for(timeout=PAGE_WAIT_MS)
+    page.get_by_role("button", name="Xong").click()
+
+    # When the phone is back online and ingest refuses it
+    phone.context.set_offline(False)
+    page.locator('#queue[data-refused="1"]').wait_for(state="attached", timeout=PAGE_WAIT_MS)
+    # Then it has left the queue, and the page says which scan was not recorded and why
+    assert page.locator("#queue").get_attribute("data-pending") == "0"
+    refused = page.locator("#queue-refused li")
+    assert refused.get_attribute("data-code") == "invalid_person_id"
+    assert "Ra · Nhà thuốc Minh Châu" in refused.inner_text() and "không được ghi nhận" in refused.inner_text()
+    # And the number is asked for again, no longer remembered
+    assert page.locator("#person-id").is_visible() and page.locator("#person-id").input_value() == "09123456"
+    assert page.evaluate("() => localStorage.getItem('antoan.person')") is None
+    # And once read, the notice goes
+    page.locator("#queue-refused").get_by_role("button").click()
+    page.locator('#queue[data-refused="0"]').wait_for(state="attached")
+    assert occupancy(public, venue["venue_id"]) == 0
+    phone.assert_self_contained()
+
+
 @pytest.mark.parametrize("case", ["tampered", "deactivated", "screen only"])
 def test_a_refused_code_says_why_in_words_and_never_with_a_trace(
     running_services: RunningServices, public: httpx.Client, phone: Phone, case: str

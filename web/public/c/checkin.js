@@ -32,6 +32,8 @@
       venue_unknown: "Chưa xem được địa điểm",
       offline_seen: function (time) { return "Đang không có mạng: thông tin địa điểm xem lúc " + time + "."; },
       offline_unknown: "Đang không có mạng nên chưa xem được địa điểm. Bạn vẫn khai báo được: lượt quét được lưu trên máy và tự gửi khi có mạng.",
+      unreachable_seen: function (time) { return "Hệ thống đang bận: thông tin địa điểm xem lúc " + time + "."; },
+      unreachable_unknown: "Hệ thống đang bận nên chưa xem được địa điểm. Bạn vẫn khai báo được: lượt quét được lưu trên máy và tự gửi lại.",
       rotating_until: function (time) { return "Mã trên màn hình lối vào, dùng được đến " + time + "."; },
       refusal_title: "Không dùng được mã QR này",
       error_code: "Mã lỗi",
@@ -99,6 +101,8 @@
       venue_unknown: "Venue not looked up yet",
       offline_seen: function (time) { return "No network: venue details as seen at " + time + "."; },
       offline_unknown: "No network, so the venue could not be looked up. You can still check in: the scan is kept on this phone and sent when it is back online.",
+      unreachable_seen: function (time) { return "The service is busy: venue details as seen at " + time + "."; },
+      unreachable_unknown: "The service is busy, so the venue could not be looked up. You can still check in: the scan is kept on this phone and sent again.",
       rotating_until: function (time) { return "Entrance screen code, valid until " + time + "."; },
       refusal_title: "This QR code cannot be used",
       error_code: "Error code",
@@ -168,7 +172,7 @@
     venue: null,        // what GET /v1/venue-qr answered (or last answered, offline)
     risk: null,         // {level, color} from the safety map
     seenAt: null,       // when `venue` was fetched, when it is a remembered copy shown offline
-    offline: false,     // the venue lookup had no answer
+    offline: false,     // why the venue lookup had no answer: "network" (none), "service" (busy, down)
     refusal: null,      // the error code that refused this page's QR code
     person: stored(PERSON_KEY, ""),
     household: storedList(HOUSEHOLD_KEY),
@@ -261,7 +265,7 @@
       } else {
         // No answer (offline) or a passing failure: what was seen last time, if anything.
         var last = rememberedVenues()[token];
-        page.offline = true;
+        page.offline = answer.status === 0 ? "network" : "service";
         if (last && last.venue) {
           page.venue = last.venue;
           page.risk = last.risk || null;
@@ -356,6 +360,7 @@
     if (!page.person) {
       page.person = person;
       store(PERSON_KEY, person);
+      renderPerson();
     }
     var item = {
       venue_qr: token,
@@ -398,14 +403,20 @@
   function refused(code) {
     if (CODE_REFUSALS.indexOf(code) >= 0) { forgetVenue(); refuse(code); return; }
     if (code === "invalid_person_id") {
-      page.person = "";
-      store(PERSON_KEY, null);
-      render();
-      fieldError($("person-id"), $("person-error"), errorText(code));
+      askPersonAgain();
       $("person-id").focus();
       return;
     }
     formError(errorText(code), code);
+  }
+
+  /** The remembered number was refused as no identifier at all: it is forgotten, and asked for again. */
+  function askPersonAgain() {
+    $("person-id").value = page.person;
+    page.person = "";
+    store(PERSON_KEY, null);
+    renderPerson();
+    fieldError($("person-id"), $("person-error"), errorText("invalid_person_id"));
   }
 
   function formError(text, code) {
@@ -447,6 +458,10 @@
     return Promise.all([queue.pending(), queue.refused()]).then(function (found) {
       page.pending = found[0].length;
       page.refused = found[1];
+      var wrongNumber = page.refused.some(function (entry) {
+        return entry.error.code === "invalid_person_id" && page.person && entry.item.person_id === page.person;
+      });
+      if (wrongNumber) { askPersonAgain(); }
       renderQueue();
     }, function () { /* no IndexedDB: nothing is kept, nothing to show */ });
   }
@@ -505,7 +520,10 @@
     badge.textContent = level ? t("level_short") + " " + level + ": " + table().level[level] : t("unknown_level");
     show(badge, Boolean(venue));
     var notes = [];
-    if (page.offline) { notes.push(page.seenAt ? t("offline_seen", fullTime(page.seenAt)) : t("offline_unknown")); }
+    if (page.offline) {
+      var prefix = page.offline === "network" ? "offline_" : "unreachable_";
+      notes.push(page.seenAt ? t(prefix + "seen", fullTime(page.seenAt)) : t(prefix + "unknown"));
+    }
     if (venue && venue.kind === "rotating" && venue.expires_at) {
       notes.push(t("rotating_until", i18n.time(venue.expires_at, { hour: "2-digit", minute: "2-digit", second: "2-digit" })));
     }
