@@ -15,6 +15,7 @@ import redis
 from fastapi import FastAPI
 
 from antoan_safety_map.adapters.read_model import Keys, ReadModel, StateStore
+from antoan_safety_map.adapters.venue_directory import VenueDirectory
 from antoan_safety_map.api.deps import Runtime
 from antoan_safety_map.api.routes import areas, checklist, map, page, stream, venues
 from antoan_safety_map.engine import INPUTS, RiskEngine
@@ -57,6 +58,9 @@ def create_app(settings: SafetyMapSettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            directory: VenueDirectory | None = getattr(app.state, "venue_directory", None)
+            if directory is not None:
+                await directory.close()
             if engine is not None:
                 engine.stop()
                 await asyncio.to_thread(engine.join, 15.0)

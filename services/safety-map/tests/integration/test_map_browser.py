@@ -12,12 +12,15 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from antoan_localstack import stack
 from antoan_localstack.browser import chromium, only_loopback
@@ -48,10 +51,12 @@ def browser() -> Iterator[Browser]:
 class OfflineContext:
     """A browser context in which only loopback answers; what else the page tried is kept in `refused`."""
 
-    def __init__(self, browser: Browser, viewport: ViewportSize) -> None:
+    def __init__(self, browser: Browser, viewport: ViewportSize, *, bypass_csp: bool = False) -> None:
         self.refused: list[str] = []
         self.errors: list[str] = []
-        self.context: BrowserContext = browser.new_context(viewport=viewport, device_scale_factor=2)
+        self.context: BrowserContext = browser.new_context(
+            viewport=viewport, device_scale_factor=2, bypass_csp=bypass_csp
+        )
         self.context.route("**/*", only_loopback(self.refused))
         self.page: Page = self.context.new_page()
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
@@ -132,6 +137,33 @@ def shows(page: Page, venue_id: str, level: str, colour: str, timeout_ms: float 
     )
 
 
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def case_window_words(running_services: RunningServices, venue_id: str) -> str:
+    """What the panel must say of the venue's case presence, worked out here from the API's reason: the window
+    as a past interval in Vietnam's time ("trong khoảng 08:00–10:00 ngày 02/12"), or "từ 08:00 ngày 02/12" while
+    its end has not come yet."""
+    view = httpx.get(f"{running_services.safety_map}/v1/map/venues/{venue_id}", timeout=5).json()
+    (reason,) = [r for r in view["reasons"] if r["code"] in ("case_present_72h", "case_present_14d")]
+    start = datetime.fromisoformat(reason["detail"]["present_from"]).astimezone(VIETNAM)
+    end = datetime.fromisoformat(reason["detail"]["last_present_at"]).astimezone(VIETNAM)
+    ago = "trong 72 giờ qua" if reason["code"] == "case_present_72h" else "trong 14 ngày qua"
+    if end > datetime.now(UTC):
+        return f"Một ca bệnh đã có mặt tại đây từ {start:%H:%M} ngày {start:%d/%m} ({ago})"
+    if start.date() == end.date():
+        return f"Một ca bệnh đã có mặt tại đây trong khoảng {start:%H:%M}–{end:%H:%M} ngày {end:%d/%m} ({ago})"
+    span = f"{start:%H:%M} ngày {start:%d/%m} – {end:%H:%M} ngày {end:%d/%m}"
+    return f"Một ca bệnh đã có mặt tại đây trong khoảng {span} ({ago})"
+
+
+def panel_says(page: Page, text: str) -> None:
+    try:
+        page.wait_for_function("(text) => document.querySelector('#panel')?.innerText.includes(text)", arg=text)
+    except PlaywrightTimeout:
+        pytest.fail(f"the panel never said {text!r}; it says {page.locator('#panel').inner_text()!r}")
+
+
 def screenshot_paths(tmp_path: Path) -> tuple[Path, Path]:
     return tmp_path / "map-desktop.png", tmp_path / "map-phone.png"
 
@@ -201,8 +233,8 @@ def test_map_shows_coloured_venues_and_follows_a_live_change_offline(
         ):
             marker(page, venue_id).wait_for(state="visible")
             shows(page, venue_id, level, colour)
-        # And the three restaurants are one green cluster
-        cluster = page.locator('.venue-cluster span[data-level="1"]')
+        # And the three restaurants are one cluster, all of it green
+        cluster = page.locator('.venue-cluster .cluster[data-counts="0,3,0,0,0"]')
         cluster.wait_for()
         assert cluster.inner_text() == "3"
         page.locator('#status[data-state="live"]').wait_for()
@@ -267,10 +299,219 @@ def test_map_shows_coloured_venues_and_follows_a_live_change_offline(
             }""",
             arg=[school["venue_id"], box["y"]],
         )
-        assert "Có ca bệnh" in sheet.inner_text()
+        # And it says when the case was there as a past interval, never "present until" a time to come
+        panel_says(page, case_window_words(running_services, school["venue_id"]))
+        assert "có mặt đến" not in sheet.inner_text()
         page.screenshot(path=str(phone_shot))
         publish(phone_shot, "phone")
         assert phone.refused == []
         assert phone.errors == []
     finally:
         phone.close()
+
+
+AXE = stack.repo_root() / "web" / "test-vendor" / "axe-core" / "axe.min.js"
+
+
+def serious_accessibility_problems(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it stands."""
+    page.add_script_tag(path=str(AXE))
+    violations: list[dict[str, Any]] = page.evaluate("async () => (await axe.run(document)).violations")
+    return [
+        f"{v['id']} ({v['impact']}): {[node['target'] for node in v['nodes']][:5]}"
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_a_person_finds_a_venue_by_typing_its_name_without_accents_and_its_panel_opens(
+    running_services: RunningServices, ingest: httpx.Client, browser: Browser
+) -> None:
+    # Given a café in Vinh among other venues, and another venue whose address only has the same words
+    tag = uuid.uuid4().hex[:6]
+    cafe = register(ingest, f"Cà phê Sông Lam {tag}", "cafe", "12 Quang Trung, Vinh", 18.6733, 105.6923, 40)
+    other = register(ingest, f"Nhà thuốc {tag}", "shop", f"Ngõ Cà phê Sông Lam {tag}", 18.6790, 105.6810, 10)
+    served_at(running_services, {cafe["venue_id"]: 1, other["venue_id"]: 1}, what="the two venues on the map")
+
+    context = OfflineContext(browser, PHONE)
+    try:
+        page = context.page
+        open_map(page, running_services)
+        # When a person types the name without diacritics and picks the first result with the keyboard
+        box = page.get_by_role("combobox")
+        box.click()
+        page.keyboard.type(f"ca phe song lam {tag}", delay=20)
+        options = page.get_by_role("listbox").get_by_role("option")
+        options.first.wait_for()
+        # Then both are listed, the one named so first
+        assert options.count() == 2
+        assert options.nth(0).get_attribute("data-venue-id") == cafe["venue_id"]
+        assert options.nth(1).get_attribute("data-venue-id") == other["venue_id"]
+        page.keyboard.press("ArrowDown")
+        assert options.nth(0).get_attribute("aria-selected") == "true"
+        assert box.get_attribute("aria-activedescendant") == options.nth(0).get_attribute("id")
+        page.keyboard.press("Enter")
+        # And the map flies there and opens its panel
+        panel_says(page, f"Cà phê Sông Lam {tag}")
+        marker(page, cafe["venue_id"]).wait_for(state="visible")
+        page.wait_for_function(
+            "(id) => document.querySelector(`.venue-dot[data-venue-id=\"${id}\"]`)?.classList.contains('selected')",
+            arg=cafe["venue_id"],
+        )
+        assert "12 Quang Trung, Vinh" in page.locator("#panel").inner_text()
+        # And a name found nowhere says so
+        box.fill("")
+        page.keyboard.type("khong co dau ca", delay=10)
+        page.get_by_role("listbox").get_by_text("Không tìm thấy địa điểm nào").wait_for()
+        page.keyboard.press("Escape")
+        assert context.refused == []
+        assert context.errors == []
+    finally:
+        context.close()
+
+
+def test_search_answers_bounded_lists_and_refuses_bad_input(running_services: RunningServices) -> None:
+    search = f"{running_services.safety_map}/v1/map/search"
+    # A limit beyond 50, an empty or over-long query, or one with no word: 4xx with an error code
+    for params, status, code in (
+        ({"q": "cafe", "limit": "51"}, 422, "invalid_request"),
+        ({"q": "cafe", "limit": "0"}, 422, "invalid_request"),
+        ({"q": ""}, 422, "invalid_request"),
+        ({"q": "x" * 101}, 422, "invalid_request"),
+        ({"q": " -,. "}, 400, "invalid_query"),
+        ({}, 422, "invalid_request"),
+    ):
+        response = httpx.get(search, params=params, timeout=10)
+        assert (response.status_code, response.json()["error"]["code"]) == (status, code), params
+    # And a good query answers at most `limit` venues, saying there were more
+    answer = httpx.get(search, params={"q": "nha hang", "limit": 1}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["results"]) <= 1
+
+
+def arc_colours(page: Page, counts: str) -> list[tuple[str, str]]:
+    """The arcs of the cluster with these counts by level: (level, painted colour), as the browser draws them."""
+    arcs: list[list[str]] = page.evaluate(
+        """(counts) => [...document.querySelectorAll(`.venue-cluster .cluster[data-counts="${counts}"] .arc`)]
+            .map(arc => [arc.dataset.level, getComputedStyle(arc).stroke])""",
+        counts,
+    )
+    return [(level, colour) for level, colour in arcs]
+
+
+def test_a_cluster_shows_how_many_of_its_venues_are_at_each_level(
+    running_services: RunningServices, ingest: httpx.Client, browser: Browser
+) -> None:
+    # Given three shops side by side in Pleiku, one of them over its capacity (level 3), two at level 1
+    shops = [
+        register(ingest, f"Cửa hàng Phố Núi {n}", "shop", f"{n} Hùng Vương, Pleiku", 13.9830 + n / 5e4, 108.0000, 1)
+        for n in range(3)
+    ]
+    check_in(ingest, shops[0], "0912000301")
+    check_in(ingest, shops[0], "0912000302")
+    served_at(
+        running_services,
+        {shops[0]["venue_id"]: 3, shops[1]["venue_id"]: 1, shops[2]["venue_id"]: 1},
+        what="one shop over capacity, two calm",
+    )
+    context = OfflineContext(browser, DESKTOP)
+    try:
+        page = context.page
+        # When the map opens at a zoom where they are one cluster
+        open_map(page, running_services)
+        cluster = page.locator('.venue-cluster .cluster[data-counts="0,2,0,1,0"]')
+        cluster.wait_for()
+        # Then the cluster is not simply orange: it shows an orange arc a third long and a green one two thirds
+        assert cluster.inner_text() == "3"
+        assert arc_colours(page, "0,2,0,1,0") == [("3", ORANGE), ("1", GREEN)]
+        dashes = cluster.locator(".arc").evaluate_all("arcs => arcs.map(a => a.getAttribute('stroke-dasharray'))")
+        assert [float(d.split()[0]) for d in dashes] == pytest.approx([100 / 3, 200 / 3], abs=0.01)
+        # And it says so to a screen reader, and the legend explains the ring
+        assert cluster.get_attribute("aria-label") == "3 địa điểm: 1 nguy cơ cao, 2 nguy cơ thấp (bình thường mới)"
+        assert "mỗi cung màu" in page.locator("#legend").inner_text()
+        assert context.errors == []
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_the_map_with_its_search_results_and_a_panel_has_no_serious_accessibility_violation(
+    running_services: RunningServices, ingest: httpx.Client, browser: Browser, language: str
+) -> None:
+    # Given a venue, and the map opened in a context that lets axe-core be injected (the page's CSP would not)
+    venue = register(ingest, "Nhà sách Phương Nam Huế", "shop", "15 Lê Lợi, Huế", 16.4637, 107.5909, 50)
+    served_at(running_services, {venue["venue_id"]: 1}, what="the bookshop on the map")
+    context = OfflineContext(browser, PHONE, bypass_csp=True)
+    try:
+        page = context.page
+        page.add_init_script(f"localStorage.setItem('antoan.lang', '{language}')")
+        open_map(page, running_services)
+        # When search results are listed, and then a venue's panel is open
+        page.get_by_role("combobox").fill("nha sach phuong nam")
+        page.get_by_role("listbox").get_by_role("option").first.wait_for()
+        listed = serious_accessibility_problems(page)
+        page.keyboard.press("Enter")
+        panel_says(page, "Nhà sách Phương Nam Huế")
+        # Then axe-core finds no serious or critical violation in either state
+        assert listed == []
+        assert serious_accessibility_problems(page) == []
+    finally:
+        context.close()
+
+
+def load_areas(running_services: RunningServices, areas: list[dict[str, Any]]) -> None:
+    response = httpx.put(
+        f"{running_services.safety_map}/v1/areas",
+        json={"areas": areas},
+        headers={"authorization": f"Bearer {running_services.ha_token}"},
+        timeout=10,
+    )
+    assert response.status_code == 202, response.text
+
+
+def test_the_area_panel_lists_a_province_its_districts_and_wards_with_their_levels(
+    running_services: RunningServices, browser: Browser
+) -> None:
+    # Given area data for a province, one of its districts (no population loaded) and one of its wards
+    load_areas(
+        running_services,
+        [
+            {"area_code": "93", "area_kind": "province", "name": "Tỉnh Hậu Giang", "population": 730000},
+            {"area_code": "930", "area_kind": "district", "name": "Thành phố Vị Thanh", "parent_code": "93"},
+            {"area_code": "31321", "area_kind": "ward", "name": "Phường I", "parent_code": "930", "population": 100},
+        ],
+    )
+    wait_for(
+        lambda: httpx.get(f"{running_services.safety_map}/v1/areas/31321/risk", timeout=5).status_code == 200,
+        timeout=60,
+        interval=0.3,
+        what="the ward's level",
+    )
+    ward = httpx.get(f"{running_services.safety_map}/v1/areas/31321/risk", timeout=5).json()
+    context = OfflineContext(browser, PHONE)
+    try:
+        page = context.page
+        open_map(page, running_services)
+        # When a person opens the areas from the map, then the province and its district
+        page.get_by_role("button", name="Khu vực").click()
+        tree = page.locator("#area-tree")
+        province = tree.locator('.area[data-area-code="93"]')
+        province.wait_for()
+        assert "Tỉnh Hậu Giang" in province.inner_text()
+        province.get_by_role("button", name="Xem các khu vực thuộc Tỉnh Hậu Giang").click()
+        district = tree.locator('.area[data-area-code="930"]')
+        district.get_by_role("button", name="Xem các khu vực thuộc Thành phố Vị Thanh").click()
+        # Then the ward is listed with its level and why, in words
+        row = tree.locator('.area[data-area-code="31321"]')
+        row.wait_for()
+        assert row.get_attribute("data-level") == str(ward["level"])
+        assert f"Cấp độ {ward['level']}" in row.inner_text()
+        assert "ca mới trong 7 ngày qua" in row.inner_text()
+        assert "Phường/xã" in row.inner_text()
+        # And Escape closes the panel, giving the focus back to its button
+        page.keyboard.press("Escape")
+        assert page.locator("#areas").is_hidden()
+        assert page.evaluate("() => document.activeElement.id") == "areas-toggle"
+        assert context.errors == []
+    finally:
+        context.close()

@@ -13,6 +13,9 @@
     vi: {
       title: "Bản đồ an toàn COVID",
       legend_title: "Mức độ nguy cơ",
+      legend_cluster: "Vòng tròn có số: một cụm địa điểm; mỗi cung màu dài theo số địa điểm ở cấp độ đó.",
+      cluster_label: function (total, parts) { return total + " địa điểm: " + parts; },
+      cluster_part: function (n, level) { return n + " " + level.toLowerCase(); },
       level: { 1: "Nguy cơ thấp (bình thường mới)", 2: "Nguy cơ trung bình", 3: "Nguy cơ cao", 4: "Nguy cơ rất cao" },
       level_short: "Cấp độ",
       unknown_level: "Chưa có đánh giá",
@@ -29,6 +32,18 @@
       truncated: "Có quá nhiều địa điểm: hãy phóng to để xem đầy đủ.",
       load_failed: "Không tải được dữ liệu bản đồ; đang thử lại…",
       no_venues: "Chưa có địa điểm nào trên bản đồ.",
+      areas_button: "Khu vực",
+      areas_title: "Cấp độ dịch theo khu vực",
+      areas_hint: "Tỉnh/thành phố, quận/huyện, phường/xã: số ca mới trong 7 ngày trên 100.000 dân.",
+      areas_none: "Cơ quan y tế chưa tải dữ liệu khu vực.",
+      areas_loading: "Đang tải…",
+      areas_show: function (name) { return "Xem các khu vực thuộc " + name; },
+      search_label: "Tìm địa điểm theo tên hoặc địa chỉ",
+      search_placeholder: "Tìm địa điểm, địa chỉ…",
+      search_results: "Kết quả tìm kiếm",
+      search_none: "Không tìm thấy địa điểm nào",
+      search_count: function (n, more) { return n + (more ? "+" : "") + " kết quả; dùng phím mũi tên để chọn"; },
+      search_failed: "Chưa tìm được; hãy thử lại",
       area_kind: { ward: "Phường/xã", district: "Quận/huyện", province: "Tỉnh/thành phố" },
       category: {
         office: "Văn phòng", hospital: "Bệnh viện", school: "Trường học", company: "Công ty",
@@ -37,19 +52,31 @@
         place_of_worship: "Cơ sở tôn giáo", public_transport: "Phương tiện giao thông công cộng", other: "Khác"
       },
       reason: {
-        case_present_72h: function (d) { return "Có ca bệnh (F0) đến địa điểm trong 72 giờ qua" + when(d.last_present_at, " (có mặt đến ", ")"); },
-        case_present_14d: function (d) { return "Có ca bệnh (F0) đến địa điểm trong 14 ngày qua" + when(d.last_present_at, " (có mặt đến ", ")"); },
+        case_present_72h: function (d) { return casePresence(d, "trong 72 giờ qua"); },
+        case_present_14d: function (d) { return casePresence(d, "trong 14 ngày qua"); },
         over_capacity: function (d, v) { return "Vượt sức chứa: " + headcount(d, v) + " người"; },
         near_capacity: function (d, v) { return "Gần đạt sức chứa: " + headcount(d, v) + " người" + pct(d.ratio, " (từ ", "% sức chứa)"); },
         low_self_assessment: function (d) { return "Điểm tự đánh giá an toàn thấp: " + num(d.score) + "/100" + (d.threshold != null ? " (dưới " + num(d.threshold) + ")" : ""); },
         area_level: function (d) { return areaLabel(d) + " ở cấp độ " + num(d.level) + levelName(d.level, " — "); },
         cleared: function (d) { return "Đã được cơ quan y tế xác nhận khử khuẩn" + when(d.cleared_at, " (", ")"); },
-        no_risk_factors: function () { return "Không có yếu tố nguy cơ"; }
-      }
+        no_risk_factors: function () { return "Không có yếu tố nguy cơ"; },
+        cases_per_100k: function (d) { return num(d.cases_7d) + " ca mới trong 7 ngày qua: " + decimal(d.per_100k) + " ca trên 100.000 dân" + thresholds(d.thresholds, " (ngưỡng cấp 2/3/4: ", ")"); },
+        population_unknown: function (d) { return num(d.cases_7d) + " ca mới trong 7 ngày qua; chưa có số dân nên chưa tính được tỷ lệ"; },
+        vaccination_coverage: function (d) { return "Giảm một cấp nhờ tỷ lệ tiêm chủng " + pct(d.coverage, "", "%") + pct(d.threshold, " (từ ", "% trở lên)"); }
+      },
+      // A case's presence window, always in the past tense: [when, how long ago]
+      case_between: function (span, ago) { return "Một ca bệnh đã có mặt tại đây trong khoảng " + span + " (" + ago + ")"; },
+      case_since: function (start, ago) { return "Một ca bệnh đã có mặt tại đây từ " + start + " (" + ago + ")"; },
+      case_before: function (end, ago) { return "Một ca bệnh đã có mặt tại đây, muộn nhất đến " + end + " (" + ago + ")"; },
+      case_plain: function (ago) { return "Một ca bệnh đã có mặt tại đây " + ago; },
+      on_day: function (time, day) { return time + " ngày " + day; }
     },
     en: {
       title: "COVID safety map",
       legend_title: "Risk level",
+      legend_cluster: "A ring with a number is a group of venues; each coloured arc is as long as its level's share.",
+      cluster_label: function (total, parts) { return total + " venues: " + parts; },
+      cluster_part: function (n, level) { return n + " " + level.toLowerCase(); },
       level: { 1: "Low risk (new normal)", 2: "Medium risk", 3: "High risk", 4: "Very high risk" },
       level_short: "Level",
       unknown_level: "Not assessed yet",
@@ -66,6 +93,18 @@
       truncated: "Too many venues here: zoom in to see them all.",
       load_failed: "Could not load the map data; retrying…",
       no_venues: "No venues on the map yet.",
+      areas_button: "Areas",
+      areas_title: "Levels by area",
+      areas_hint: "Provinces, districts and wards: new cases in 7 days per 100,000 people.",
+      areas_none: "The health authority has not loaded area data yet.",
+      areas_loading: "Loading…",
+      areas_show: function (name) { return "Show the areas of " + name; },
+      search_label: "Find a venue by name or address",
+      search_placeholder: "Find a venue or address…",
+      search_results: "Search results",
+      search_none: "No venue found",
+      search_count: function (n, more) { return n + (more ? "+" : "") + " results; use the arrow keys to choose"; },
+      search_failed: "Search failed; please try again",
       area_kind: { ward: "Ward", district: "District", province: "Province" },
       category: {
         office: "Office", hospital: "Hospital", school: "School", company: "Company",
@@ -74,15 +113,23 @@
         place_of_worship: "Place of worship", public_transport: "Public transport", other: "Other"
       },
       reason: {
-        case_present_72h: function (d) { return "A confirmed case (F0) was here in the last 72 hours" + when(d.last_present_at, " (present until ", ")"); },
-        case_present_14d: function (d) { return "A confirmed case (F0) was here in the last 14 days" + when(d.last_present_at, " (present until ", ")"); },
+        case_present_72h: function (d) { return casePresence(d, "in the last 72 hours"); },
+        case_present_14d: function (d) { return casePresence(d, "in the last 14 days"); },
         over_capacity: function (d, v) { return "Over capacity: " + headcount(d, v) + " people"; },
         near_capacity: function (d, v) { return "Near capacity: " + headcount(d, v) + " people" + pct(d.ratio, " (", "% of capacity or more)"); },
         low_self_assessment: function (d) { return "Low safety self-assessment: " + num(d.score) + "/100" + (d.threshold != null ? " (below " + num(d.threshold) + ")" : ""); },
         area_level: function (d) { return areaLabel(d) + " is at level " + num(d.level) + levelName(d.level, " — "); },
         cleared: function (d) { return "Cleared by the health authority after disinfection" + when(d.cleared_at, " (", ")"); },
-        no_risk_factors: function () { return "No risk factors"; }
-      }
+        no_risk_factors: function () { return "No risk factors"; },
+        cases_per_100k: function (d) { return num(d.cases_7d) + " new cases in the last 7 days: " + decimal(d.per_100k) + " per 100,000 people" + thresholds(d.thresholds, " (levels 2/3/4 from ", ")"); },
+        population_unknown: function (d) { return num(d.cases_7d) + " new cases in the last 7 days; no population loaded, so no rate yet"; },
+        vaccination_coverage: function (d) { return "One level lower for vaccination coverage of " + pct(d.coverage, "", "%") + pct(d.threshold, " (", "% or more)"); }
+      },
+      case_between: function (span, ago) { return "A confirmed case was here between " + span + " (" + ago + ")"; },
+      case_since: function (start, ago) { return "A confirmed case was here from " + start + " (" + ago + ")"; },
+      case_before: function (end, ago) { return "A confirmed case was here, until " + end + " at the latest (" + ago + ")"; },
+      case_plain: function (ago) { return "A confirmed case was here " + ago; },
+      on_day: function (time, day) { return time + " on " + day; }
     }
   };
 
@@ -118,6 +165,37 @@
     return date.toLocaleString(lang === "vi" ? "vi-VN" : "en-GB", { dateStyle: "short", timeStyle: "short" });
   }
   function when(value, before, after) { return value ? before + formatTime(value) + (after || "") : ""; }
+  function decimal(value) { return typeof value === "number" ? value.toLocaleString(lang === "vi" ? "vi-VN" : "en-GB") : "?"; }
+  function thresholds(list, before, after) { return Array.isArray(list) ? before + list.map(decimal).join("/") + after : ""; }
+
+  // Venues are in Vietnam: their times are told in Vietnam's time (UTC+7, no daylight saving), wherever the
+  // reader is; worked out here rather than by the locale, whose short dates differ between browsers.
+  var VIETNAM_OFFSET_MS = 7 * 3600 * 1000;
+  var MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+  function vietnam(date) { return new Date(date.getTime() + VIETNAM_OFFSET_MS); }
+  function clock(date) { var v = vietnam(date); return two(v.getUTCHours()) + ":" + two(v.getUTCMinutes()); }
+  function day(date) {
+    var v = vietnam(date);
+    return lang === "vi" ? two(v.getUTCDate()) + "/" + two(v.getUTCMonth() + 1) : v.getUTCDate() + " " + MONTHS_EN[v.getUTCMonth()];
+  }
+  function parsed(value) { var date = value ? new Date(value) : null; return date && !isNaN(date.getTime()) ? date : null; }
+  /** A case's presence as a past interval: "08:00–10:00 ngày 02/12". A window still running (the end of its
+   * ±1 h margin not yet come) is told as "from 08:00", never as "until" a time in the future. */
+  function casePresence(detail, ago) {
+    var text = t();
+    var start = parsed(detail.present_from), end = parsed(detail.last_present_at), now = new Date();
+    if (end && end > now) { end = null; }
+    if (start && end) {
+      var span = day(start) === day(end)
+        ? text.on_day(clock(start) + "–" + clock(end), day(end))
+        : text.on_day(clock(start), day(start)) + " – " + text.on_day(clock(end), day(end));
+      return text.case_between(span, ago);
+    }
+    if (start) { return text.case_since(text.on_day(clock(start), day(start)), ago); }
+    if (end) { return text.case_before(text.on_day(clock(end), day(end)), ago); }
+    return text.case_plain(ago);
+  }
   function areaKind(kind) { return t().area_kind[kind] || kind || ""; }
   /** An area by its name when the map knows it (asking the API once), else by kind and code. */
   function areaLabel(detail) {
@@ -181,17 +259,39 @@
     disableClusteringAtZoom: 15,
     showCoverageOnHover: false,
     iconCreateFunction: function (cluster) {
-      var worst = 0;
-      cluster.getAllChildMarkers().forEach(function (marker) { worst = Math.max(worst, marker.options.level || 0); });
-      var count = cluster.getChildCount();
-      return L.divIcon({
-        className: "venue-cluster",
-        html: '<span data-level="' + worst + '" title="' + esc(t().level[worst] || "") + '">' + count + "</span>",
-        iconSize: [40, 40]
-      });
+      var counts = [0, 0, 0, 0, 0];  // by level; [0] not assessed yet
+      cluster.getAllChildMarkers().forEach(function (marker) { counts[marker.options.level || 0] += 1; });
+      return clusterIcon(counts);
     }
   });
   map.addLayer(clusters);
+
+  /** A cluster as a ring cut into one arc per level, as long as that level's share of the venues inside, with
+   * the count in the middle: a few cases among many green venues read as a thin red arc, not a red province. */
+  var RING_RADIUS = 15.9155;  // a circumference of 100: an arc's length is its percentage
+  function clusterIcon(counts) {
+    var total = counts.reduce(function (a, b) { return a + b; }, 0);
+    var worst = 0;
+    for (var level = 4; level >= 0 && !worst; level--) { if (counts[level]) { worst = level; } }
+    var arcs = "", offset = 25, parts = [];  // start at twelve o'clock
+    [4, 3, 2, 1, 0].forEach(function (level) {
+      if (!counts[level]) { return; }
+      var share = counts[level] * 100 / total;
+      arcs += '<circle class="arc" data-level="' + level + '" cx="21" cy="21" r="' + RING_RADIUS + '" stroke-dasharray="' +
+        share.toFixed(3) + " " + (100 - share).toFixed(3) + '" stroke-dashoffset="' + offset.toFixed(3) + '"></circle>';
+      offset -= share;
+      parts.push(t().cluster_part(counts[level], level ? t().level[level] : t().unknown_level));
+    });
+    var size = total >= 1000 ? 52 : total >= 100 ? 46 : 42;
+    return L.divIcon({
+      className: "venue-cluster",
+      html: '<span class="cluster" data-level="' + worst + '" data-counts="' + counts.join(",") + '" role="img" aria-label="' +
+        esc(t().cluster_label(total, parts.join(", "))) + '" title="' + esc(t().cluster_label(total, parts.join(", "))) + '">' +
+        '<svg viewBox="0 0 42 42" aria-hidden="true"><circle class="hole" cx="21" cy="21" r="' + RING_RADIUS + '"></circle>' + arcs + "</svg>" +
+        '<span class="count">' + total + "</span></span>",
+      iconSize: [size, size]
+    });
+  }
 
   function venueIcon(props) {
     var level = validLevel(props.level);
@@ -344,6 +444,13 @@
     on("venue", function (feature) { upsertFeature(feature); });
     on("area-risk", function (area) {
       if (area.area_code && area.name) { areaNames[area.area_code] = area.name; }
+      var parent = area.area_kind === "province" ? "" : area.parent_code;
+      var rows = parent != null && areaRows[parent];
+      if (rows) {
+        var at = rows.findIndex(function (row) { return row.area_code === area.area_code; });
+        if (at >= 0) { rows[at] = area; } else { rows.push(area); }
+        renderAreas();
+      }
     });
   }
 
@@ -351,10 +458,11 @@
   var panel = document.getElementById("panel");
   var narrow = window.matchMedia("(max-width: 640px)");
   panel.querySelector(".panel-close").addEventListener("click", closePanel);
-  document.addEventListener("keydown", function (event) { if (event.key === "Escape") { closePanel(); } });
+  document.addEventListener("keydown", function (event) { if (event.key === "Escape") { closePanel(); closeAreasPanel(); } });
   map.on("click", closePanel);
 
   function openPanel(id) {
+    closeAreasPanel();
     var previous = selectedId;
     selectedId = id;
     if (previous && venues[previous]) { refreshMarker(venues[previous], false); }
@@ -407,10 +515,180 @@
       '<ul class="reasons">' + (reasons || "<li>" + esc(t().unknown_level) + "</li>") + "</ul>" +
       "<h3>" + esc(t().occupancy) + "</h3>" +
       '<div class="occupancy-text" data-current="' + current + '">' + current + (capacity ? " / " + capacity + " " + esc(t().people) : " " + esc(t().people) + " (" + esc(t().no_capacity) + ")") + "</div>" +
-      (capacity ? '<div class="bar" role="meter" aria-valuemin="0" aria-valuemax="' + capacity + '" aria-valuenow="' + current + '"><div class="bar-fill ' + barClass + '" style="width:' + Math.min(100, Math.round(ratio * 100)) + '%"></div></div>' : "") +
+      (capacity ? '<div class="bar" role="meter" aria-label="' + esc(t().occupancy) + '" aria-valuemin="0" aria-valuemax="' + capacity + '" aria-valuenow="' + current + '"><div class="bar-fill ' + barClass + '" style="width:' + Math.min(100, Math.round(ratio * 100)) + '%"></div></div>' : "") +
       (p.as_of ? '<p class="as-of">' + esc(t().as_of) + " " + esc(formatTime(p.as_of)) + "</p>" : "");
     panel.querySelector(".panel-close").setAttribute("aria-label", t().close);
   }
+
+  // --- search ------------------------------------------------------------------------------------
+  var SEARCH_DEBOUNCE_MS = 250;
+  var SEARCH_MIN_CHARS = 2;
+  var searchInput = document.getElementById("search-input");
+  var searchList = document.getElementById("search-results");
+  var searchStatus = document.getElementById("search-status");
+  var searchTimer = null;
+  var searchSeq = 0;
+  var searchHits = [];
+  var activeHit = -1;
+
+  document.getElementById("search").addEventListener("submit", function (event) {
+    event.preventDefault();
+    if (activeHit < 0 && searchHits.length) { activeHit = 0; }
+    if (activeHit >= 0) { chooseHit(activeHit); }
+  });
+  searchInput.addEventListener("input", function () {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(runSearch, SEARCH_DEBOUNCE_MS);
+  });
+  searchInput.addEventListener("keydown", function (event) {
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      if (!searchHits.length) { return; }
+      event.preventDefault();
+      var step = event.key === "ArrowDown" ? 1 : -1;
+      setActiveHit((activeHit + step + searchHits.length) % searchHits.length);
+    } else if (event.key === "Escape") {
+      event.stopPropagation();
+      closeResults();
+    }
+  });
+  searchInput.addEventListener("blur", function () { setTimeout(closeResults, 200); });
+
+  function runSearch() {
+    var query = searchInput.value.trim();
+    var seq = ++searchSeq;
+    if (query.length < SEARCH_MIN_CHARS) { searchHits = []; closeResults(); return; }
+    fetch("/v1/map/search?limit=8&q=" + encodeURIComponent(query))
+      .then(function (response) { if (!response.ok) { throw new Error("HTTP " + response.status); } return response.json(); })
+      .then(function (answer) { if (seq === searchSeq) { showResults(answer.results || [], answer.truncated); } })
+      .catch(function () { if (seq === searchSeq) { searchHits = []; renderResults(t().search_failed); } });
+  }
+
+  function showResults(hits, more) {
+    searchHits = hits;
+    activeHit = -1;
+    renderResults(hits.length ? null : t().search_none);
+    searchStatus.textContent = hits.length ? t().search_count(hits.length, more) : t().search_none;
+  }
+
+  function renderResults(emptyText) {
+    searchList.innerHTML = emptyText
+      ? '<li class="empty" role="option" aria-disabled="true" aria-selected="false">' + esc(emptyText) + "</li>"
+      : searchHits.map(function (hit, i) {
+        var level = validLevel(hit.level);
+        return '<li role="option" id="search-hit-' + i + '" aria-selected="false" data-venue-id="' + esc(hit.venue_id) + '">' +
+          '<span class="swatch" data-level="' + level + '" aria-hidden="true"></span><span><span class="name">' + esc(hit.name) +
+          '</span><span class="address">' + esc(hit.address) + " · " + esc(level ? t().level_short + " " + level : t().unknown_level) + "</span></span></li>";
+      }).join("");
+    searchList.hidden = false;
+    searchInput.setAttribute("aria-expanded", "true");
+    searchInput.removeAttribute("aria-activedescendant");
+    searchList.querySelectorAll("li[data-venue-id]").forEach(function (item, i) {
+      item.addEventListener("mousedown", function (event) { event.preventDefault(); chooseHit(i); });
+    });
+  }
+
+  function setActiveHit(index) {
+    activeHit = index;
+    searchList.querySelectorAll("li[data-venue-id]").forEach(function (item, i) {
+      item.setAttribute("aria-selected", String(i === index));
+      if (i === index) { item.scrollIntoView({ block: "nearest" }); }
+    });
+    searchInput.setAttribute("aria-activedescendant", "search-hit-" + index);
+  }
+
+  function closeResults() {
+    searchList.hidden = true;
+    searchInput.setAttribute("aria-expanded", "false");
+    searchInput.removeAttribute("aria-activedescendant");
+    activeHit = -1;
+  }
+
+  /** Flies to the chosen venue and opens its panel (adding it to the map first if it was not in view). */
+  function chooseHit(index) {
+    var hit = searchHits[index];
+    if (!hit) { return; }
+    closeResults();
+    searchInput.value = hit.name;
+    upsertFeature({
+      type: "Feature", id: hit.venue_id, geometry: { type: "Point", coordinates: [hit.lon, hit.lat] },
+      properties: { venue_id: hit.venue_id, name: hit.name, address: hit.address, category: hit.category, level: hit.level, color: hit.color }
+    });
+    map.flyTo([hit.lat, hit.lon], Math.max(map.getZoom(), 16), { duration: 0.8 });
+    map.once("moveend", function () { openPanel(hit.venue_id); });
+  }
+
+  // --- areas: province, districts, wards with their levels (GET /v1/areas), one level opened at a time ---
+  var areasPanel = document.getElementById("areas");
+  var areasToggle = document.getElementById("areas-toggle");
+  var areaTree = document.getElementById("area-tree");
+  var areaRows = {};  // parent code ("" for the provinces) -> the areas under it, once loaded
+  var openAreas = {}; // area code -> its children are shown
+
+  areasToggle.addEventListener("click", function () { if (areasPanel.hidden) { openAreasPanel(); } else { closeAreasPanel(); } });
+  areasPanel.querySelector(".areas-close").addEventListener("click", closeAreasPanel);
+
+  function openAreasPanel() {
+    closePanel();
+    areasPanel.hidden = false;
+    areasToggle.setAttribute("aria-expanded", "true");
+    loadAreas("");
+    areasPanel.querySelector(".areas-close").focus();
+  }
+  function closeAreasPanel() {
+    if (areasPanel.hidden) { return; }
+    areasPanel.hidden = true;
+    areasToggle.setAttribute("aria-expanded", "false");
+    areasToggle.focus();
+  }
+
+  function loadAreas(parent) {
+    var url = parent ? "/v1/areas?parent=" + encodeURIComponent(parent) : "/v1/areas?kind=province";
+    return fetch(url)
+      .then(function (response) { if (!response.ok) { throw new Error("HTTP " + response.status); } return response.json(); })
+      .then(function (list) {
+        list.sort(function (a, b) { return (b.level || 0) - (a.level || 0) || String(a.name).localeCompare(String(b.name), "vi"); });
+        list.forEach(function (area) { if (area.name) { areaNames[area.area_code] = area.name; } });
+        areaRows[parent] = list;
+        renderAreas();
+      })
+      .catch(function () { areaRows[parent] = areaRows[parent] || []; renderAreas(); });
+  }
+
+  function areaItem(area) {
+    var level = validLevel(area.level);
+    var children = area.area_kind !== "ward";
+    var expanded = !!openAreas[area.area_code];
+    var reasons = (area.reasons || []).map(function (r) { return esc(reasonText(r, {})); }).join("; ");
+    var sub = "";
+    if (expanded) {
+      var rows = areaRows[area.area_code];
+      sub = '<ul role="group">' + (rows ? rows.map(areaItem).join("") : "<li>" + esc(t().areas_loading) + "</li>") + "</ul>";
+    }
+    return '<li class="area" data-area-code="' + esc(area.area_code) + '" data-level="' + level + '">' +
+      '<div class="area-row">' +
+      (children ? '<button type="button" class="area-open" aria-expanded="' + expanded + '" aria-label="' + esc(t().areas_show(area.name)) + '">' + (expanded ? "−" : "+") + "</button>" : '<span class="area-open-space"></span>') +
+      '<span class="area-name">' + esc(area.name) + ' <small>' + esc(areaKind(area.area_kind)) + "</small></span>" +
+      '<span class="level-badge" data-level="' + level + '">' + (level ? t().level_short + " " + level : esc(t().unknown_level)) + "</span></div>" +
+      '<p class="area-reason">' + (level ? esc(t().level[level]) + ": " : "") + reasons + "</p>" + sub + "</li>";
+  }
+
+  function renderAreas() {
+    if (areasPanel.hidden) { return; }
+    var provinces = areaRows[""];
+    areaTree.innerHTML = !provinces ? "<li>" + esc(t().areas_loading) + "</li>"
+      : provinces.length ? provinces.map(areaItem).join("") : "<li>" + esc(t().areas_none) + "</li>";
+  }
+
+  areaTree.addEventListener("click", function (event) {
+    var button = event.target.closest(".area-open");
+    if (!button) { return; }
+    var code = button.closest(".area").getAttribute("data-area-code");
+    openAreas[code] = !openAreas[code];
+    if (openAreas[code] && !areaRows[code]) { loadAreas(code); }
+    renderAreas();
+    var again = areaTree.querySelector('.area[data-area-code="' + code + '"] .area-open');
+    if (again) { again.focus(); }
+  });
 
   // --- legend, language, notices -------------------------------------------------------------------
   var legend = L.control({ position: "bottomleft" });
@@ -426,7 +704,9 @@
     document.getElementById("legend").innerHTML = "<h2>" + esc(t().legend_title) + "</h2><ul>" +
       LEVELS.map(function (level) {
         return '<li data-level="' + level + '"><span class="swatch" data-level="' + level + '"></span>' + level + ". " + esc(t().level[level]) + "</li>";
-      }).join("") + "</ul>";
+      }).join("") + "</ul>" +
+      '<p class="legend-cluster">' + clusterIcon([0, 2, 1, 0, 1]).options.html.replace(/ role="img"[^>]*>/, ' aria-hidden="true">') +
+      "<span>" + esc(t().legend_cluster) + "</span></p>";
   }
 
   function showNotice(text) { var n = document.getElementById("notice"); n.textContent = text; n.hidden = false; }
@@ -438,11 +718,18 @@
     document.querySelectorAll("[data-i18n]").forEach(function (element) {
       element.textContent = t()[element.getAttribute("data-i18n")];
     });
+    document.querySelectorAll("[data-i18n-placeholder]").forEach(function (element) {
+      element.setAttribute("placeholder", t()[element.getAttribute("data-i18n-placeholder")]);
+    });
+    document.querySelectorAll("[data-i18n-label]").forEach(function (element) {
+      element.setAttribute("aria-label", t()[element.getAttribute("data-i18n-label")]);
+    });
     document.querySelectorAll(".lang button").forEach(function (button) {
       button.setAttribute("aria-pressed", String(button.getAttribute("data-lang") === lang));
     });
     setStatus(document.getElementById("status").getAttribute("data-state"));
     renderLegend();
+    renderAreas();
     Object.keys(venues).forEach(function (id) { venues[id].marker.setIcon(venueIcon(venues[id].props)); });
     clusters.refreshClusters();
     renderPanel();

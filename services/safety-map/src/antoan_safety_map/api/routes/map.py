@@ -1,18 +1,25 @@
-"""The venues as GeoJSON (RFC 7946) for the map and for anyone who wants to draw them, and one venue's panel."""
+"""The venues as GeoJSON (RFC 7946) for the map and for anyone who wants to draw them, one venue's panel, and
+finding a venue by name or address."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from antoan_safety_map.api.deps import RuntimeDep
+from antoan_safety_map.adapters.venue_directory import VenueDirectory
+from antoan_safety_map.api.deps import Runtime, RuntimeDep
 from antoan_safety_map.api.routes import venues
 from antoan_shared.web import ApiError, ErrorResponse
 
 router = APIRouter(prefix="/v1/map", tags=["map"])
 MAX_FEATURES = 20_000
+MAX_SEARCH_RESULTS = 50
+MAX_QUERY_LENGTH = 100
+SEARCH_READY_WAIT_S = 10.0
 
 
 def parse_bbox(text: str) -> tuple[float, float, float, float]:
@@ -86,3 +93,67 @@ router.add_api_route(
     responses=venues.NOT_FOUND,
     summary="Venue View On The Map",
 )
+
+
+class SearchResult(BaseModel):
+    venue_id: str
+    name: str
+    address: str
+    category: str
+    level: int | None
+    color: str | None
+    lon: float
+    lat: float
+
+
+class SearchResults(BaseModel):
+    query: str
+    results: list[SearchResult]
+    truncated: bool
+
+
+def venue_directory(request: Request, runtime: Runtime) -> VenueDirectory:
+    """The process's one search index, made with its first search."""
+    directory: VenueDirectory | None = getattr(request.app.state, "venue_directory", None)
+    if directory is None:
+        directory = VenueDirectory(runtime.read_model.client, runtime.read_model.keys)
+        request.app.state.venue_directory = directory
+    return directory
+
+
+@router.get(
+    "/search",
+    response_model=SearchResults,
+    responses={s: {"model": ErrorResponse} for s in (400, 422, 503)},
+)
+async def search_venues(
+    request: Request,
+    runtime: RuntimeDep,
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_LENGTH, description="words of a name or address")],
+    limit: Annotated[int, Query(ge=1, le=MAX_SEARCH_RESULTS)] = 10,
+) -> SearchResults:
+    """Venues on the map whose name or address has words starting with every word typed, with or without
+    diacritics ("ca phe" finds "Cà phê"); those matched by name first. `truncated` says there were more."""
+    if not any(c.isalnum() for c in q):
+        raise ApiError(400, "invalid_query", "type a word of a venue's name or address")
+    directory = venue_directory(request, runtime)
+    try:
+        index = await asyncio.wait_for(directory.ready(), SEARCH_READY_WAIT_S)
+    except TimeoutError as exc:
+        raise ApiError(503, "search_unavailable", "the venue index is still loading; retry shortly") from exc
+    venue_ids, truncated = index.search(q, limit)
+    results = [
+        SearchResult(
+            venue_id=venue.venue_id,
+            name=venue.name,
+            address=venue.address,
+            category=venue.category,
+            level=venue.level,
+            color=venue.color,
+            lon=venue.lon,
+            lat=venue.lat,
+        )
+        for venue in await runtime.read_model.venues(venue_ids)
+        if venue.lat is not None and venue.lon is not None and venue.active
+    ]
+    return SearchResults(query=q, results=results, truncated=truncated)
