@@ -515,3 +515,48 @@ def test_the_area_panel_lists_a_province_its_districts_and_wards_with_their_leve
         assert context.errors == []
     finally:
         context.close()
+
+
+def zoom_until(page: Page, key: str, done: Any) -> int:
+    """Presses + or - on the map (as a person would with a keyboard) until `done(zoom)`; the zoom reached."""
+    page.locator("#map").focus()
+    for _ in range(20):
+        zoom = int(page.locator("#map").get_attribute("data-zoom") or 0)
+        if done(zoom):
+            return zoom
+        page.keyboard.press(key)
+        page.wait_for_function(
+            """(zoom) => document.querySelector('#map').dataset.zoom !== String(zoom)
+                && !document.querySelector('.leaflet-zoom-anim')""",
+            arg=zoom,
+        )
+    pytest.fail(f"pressing {key} never got the map to the zoom wanted")
+
+
+def test_with_no_tile_server_the_map_draws_vietnam_and_names_its_provinces_when_zoomed_in(
+    running_services: RunningServices, browser: Browser
+) -> None:
+    context = OfflineContext(browser, DESKTOP)
+    try:
+        page = context.page
+        # Given the map with no tile server, showing the whole country
+        open_map(page, running_services)
+        page.locator("path.land-vietnam").first.wait_for(state="attached")
+        zoom_until(page, "Minus", lambda zoom: zoom <= 6)
+        # Then Vietnam's land is drawn, its archipelagos named, and no province name crowds the view yet
+        assert page.locator("path.land-neighbour").count() >= 1
+        assert page.locator(".island-label").all_inner_texts() == [
+            "Quần đảo Hoàng Sa (Việt Nam)",
+            "Quần đảo Trường Sa (Việt Nam)",
+        ]
+        assert page.locator(".province-label").count() == 0
+        # When the person zooms in with the keyboard
+        zoom_until(page, "Equal", lambda zoom: zoom >= 7)
+        # Then the 63 provinces are named, Thanh Hóa among them
+        labels = page.locator(".province-label")
+        assert labels.count() == 63
+        assert "Thanh Hóa" in labels.all_inner_texts()
+        assert context.refused == []
+        assert context.errors == []
+    finally:
+        context.close()

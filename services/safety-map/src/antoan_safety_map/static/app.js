@@ -1,6 +1,7 @@
 /* The public safety map: venues coloured by risk level, live over Server-Sent Events.
  * Plain JavaScript, no build step. Leaflet and Leaflet.markercluster are vendored from npm (static/vendor).
- * Nothing here reaches beyond this service, except map tiles when the deployment configures a tile server. */
+ * Nothing here reaches beyond this service, except map tiles when the deployment configures a tile server;
+ * without one, Vietnam's outline and the provinces' names come from static/vendor/geo (Natural Earth). */
 (function () {
   "use strict";
 
@@ -32,6 +33,8 @@
       truncated: "Có quá nhiều địa điểm: hãy phóng to để xem đầy đủ.",
       load_failed: "Không tải được dữ liệu bản đồ; đang thử lại…",
       no_venues: "Chưa có địa điểm nào trên bản đồ.",
+      hoang_sa: "Quần đảo Hoàng Sa (Việt Nam)",
+      truong_sa: "Quần đảo Trường Sa (Việt Nam)",
       areas_button: "Khu vực",
       areas_title: "Cấp độ dịch theo khu vực",
       areas_hint: "Tỉnh/thành phố, quận/huyện, phường/xã: số ca mới trong 7 ngày trên 100.000 dân.",
@@ -93,6 +96,8 @@
       truncated: "Too many venues here: zoom in to see them all.",
       load_failed: "Could not load the map data; retrying…",
       no_venues: "No venues on the map yet.",
+      hoang_sa: "Hoàng Sa Archipelago (Vietnam)",
+      truong_sa: "Trường Sa Archipelago (Vietnam)",
       areas_button: "Areas",
       areas_title: "Levels by area",
       areas_hint: "Provinces, districts and wards: new cases in 7 days per 100,000 people.",
@@ -227,6 +232,10 @@
 
   // --- the map -------------------------------------------------------------------------------------
   var map = L.map("map", { zoomControl: true, worldCopyJump: true, minZoom: 3, maxZoom: 19 }).setView([16.0, 106.0], 6);
+  // The zoom, for whoever looks at the page (tests, assistive tools): 0 to 19.
+  map.on("zoomend", function () { document.getElementById("map").setAttribute("data-zoom", String(map.getZoom())); });
+  document.getElementById("map").setAttribute("data-zoom", String(map.getZoom()));
+  var places = null;  // Vietnam's outline and the provinces' names, when no tile server draws them
   if (config.tile_url) {
     L.tileLayer(config.tile_url, { attribution: config.tile_attribution || "", maxZoom: 19 }).addTo(map);
   } else {
@@ -234,6 +243,51 @@
     var graticule = L.layerGroup().addTo(map);
     map.on("moveend", function () { drawGraticule(graticule); });
     drawGraticule(graticule);
+    loadPlaces();
+  }
+
+  /** The land from Natural Earth (vendored: static/vendor/geo), under the venues, and the provinces' names
+   * from zoom 7, where they no longer crowd each other. The archipelagos are named as Vietnam's maps name them. */
+  var PROVINCE_LABEL_ZOOM = 7;
+  var ISLANDS = [
+    { key: "hoang_sa", lat: 16.5, lon: 112.0 },
+    { key: "truong_sa", lat: 10.0, lon: 114.0 }
+  ];
+  function loadPlaces() {
+    map.createPane("land").style.zIndex = 250;  // over where tiles would be (200), under the graticule (400)
+    fetch("/static/vendor/geo/vietnam.json")
+      .then(function (response) { if (!response.ok) { throw new Error("HTTP " + response.status); } return response.json(); })
+      .then(function (geo) {
+        var land = { pane: "land", interactive: false };
+        L.geoJSON(geo.neighbours, Object.assign({ className: "land-neighbour" }, land)).addTo(map);
+        L.geoJSON(geo.vietnam, Object.assign({ className: "land-vietnam" }, land)).addTo(map);
+        places = { provinces: L.layerGroup(), islands: L.layerGroup().addTo(map), list: geo.provinces || [] };
+        renderPlaces();
+        map.on("zoomend", showProvinceNames);
+        showProvinceNames();
+      })
+      .catch(function () { /* the graticule alone still shows scale and movement */ });
+  }
+  function placeLabel(text, lat, lon, className) {
+    return L.marker([lat, lon], {
+      pane: "land", interactive: false, keyboard: false,
+      icon: L.divIcon({ className: "place-label " + className, html: "<span>" + esc(text) + "</span>", iconSize: null })
+    });
+  }
+  function renderPlaces() {
+    if (!places) { return; }
+    places.provinces.clearLayers();
+    places.list.forEach(function (province) {
+      placeLabel(province.name, province.lat, province.lon, "province-label").addTo(places.provinces);
+    });
+    places.islands.clearLayers();
+    ISLANDS.forEach(function (island) { placeLabel(t()[island.key], island.lat, island.lon, "island-label").addTo(places.islands); });
+  }
+  function showProvinceNames() {
+    if (!places) { return; }
+    var wanted = map.getZoom() >= PROVINCE_LABEL_ZOOM;
+    if (wanted && !map.hasLayer(places.provinces)) { places.provinces.addTo(map); }
+    if (!wanted && map.hasLayer(places.provinces)) { map.removeLayer(places.provinces); }
   }
 
   /** Light latitude/longitude lines, so a map with no tiles still shows scale and movement. */
@@ -730,6 +784,7 @@
     setStatus(document.getElementById("status").getAttribute("data-state"));
     renderLegend();
     renderAreas();
+    renderPlaces();
     Object.keys(venues).forEach(function (id) { venues[id].marker.setIcon(venueIcon(venues[id].props)); });
     clusters.refreshClusters();
     renderPanel();
