@@ -1,7 +1,8 @@
 // Builds static/vendor/geo/vietnam.json from the vendored npm packages (run by vendor.sh, not at run time):
 // Vietnam's outline from Natural Earth 1:10m (world-atlas), the neighbouring land from 1:110m, both rounded to
 // 0.01° (about a kilometre) with repeated points dropped, and the 63 provinces' names at their centres
-// (country-state-city). Natural Earth has no admin-1 package on npm: provinces are named, not outlined.
+// (country-state-city, GPL-3.0: see the licence beside the file). Natural Earth has no admin-1 package on npm:
+// provinces are named, not outlined.
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -42,7 +43,7 @@ const provinces = State.getStatesOfCountry("VN")
   .map((s) => ({ name: s.name, iso: `VN-${s.isoCode}`, lat: +(+s.latitude).toFixed(3), lon: +(+s.longitude).toFixed(3) }))
   .sort((a, b) => a.name.localeCompare(b.name, "vi"));
 const geo = {
-  source: "Natural Earth (public domain) via world-atlas; province centres from country-state-city (ISC)",
+  source: "Natural Earth (public domain) via world-atlas; province centres from country-state-city (GPL-3.0)",
   vietnam: { type: "MultiPolygon", coordinates: polygons(vietnam.geometry) },
   neighbours: { type: "MultiPolygon", coordinates: neighbours },
   provinces,
