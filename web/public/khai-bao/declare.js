@@ -380,6 +380,8 @@
   function render() {
     var view = page.done ? "done" : page.kind ? "form" : "choose";
     document.body.setAttribute("data-view", view);
+    // A kind's own title, for the bookmark a quarantined person keeps (never anything typed).
+    document.title = page.kind ? "Antoan — " + table().kind[page.kind] : t("page_title");
     show($("main"), view !== "done");
     show($("choose"), view === "choose");
     show($("declaration"), view === "form");
@@ -410,7 +412,7 @@
     document.querySelectorAll("#declaration [data-for='other']").forEach(function (element) { show(element, other); });
     var entry = kind === "entry" ? "entry_" : "";
     $("person-label").textContent = t("person_label_" + entry + (other ? "other" : "self"));
-    $("person-hint").textContent = other ? t("person_hint") + " " + t("person_hint_other") : t("person_hint");
+    $("person-hint").textContent = other ? t("person_hint_other") + " " + t("person_hint") : t("person_hint");
     $("person-id").setAttribute("autocomplete", other ? "off" : "tel");
     $("contact-legend").textContent = t(other ? "contact_legend_other" : "contact_legend");
     $("symptoms-legend").textContent = table().symptoms_legend[kind];

@@ -30,7 +30,7 @@
       person_label_entry_self: "Số hộ chiếu của bạn (hoặc số CCCD)",
       person_label_entry_other: "Số hộ chiếu (hoặc số CCCD) của người được khai báo",
       person_hint: "Điện thoại 10 số · CCCD 12 số · CMND 9 số",
-      person_hint_other: "Trẻ em, người già…: trẻ em có số định danh cá nhân 12 chữ số (trên giấy khai sinh).",
+      person_hint_other: "Trẻ em: số định danh cá nhân 12 chữ số (trên giấy khai sinh).",
       remembered_legend: "Người đã lưu trên máy này",
       remembered_choose: function (id) { return "Khai báo cho " + id; },
       declarant_label: "Số điện thoại hoặc số giấy tờ của bạn (người khai hộ)",
@@ -123,7 +123,7 @@
     },
     en: {
       page_title: "Antoan — Health declaration",
-      title: "Health declaration",
+      title: "Declarations",
       choose_title: "What would you like to declare?",
       choose_hint: "For yourself or for a relative (a child, an elderly person). Phone and document numbers go to the health authority only.",
       kind: {
@@ -147,7 +147,7 @@
       person_label_entry_self: "Your passport number (or CCCD)",
       person_label_entry_other: "Passport number (or CCCD) of the person declared for",
       person_hint: "Phone 10 digits · CCCD 12 · CMND 9",
-      person_hint_other: "A child, an elderly relative…: a child has a 12-digit personal ID number (on the birth certificate).",
+      person_hint_other: "A child: the 12-digit personal ID number (on the birth certificate).",
       remembered_legend: "People saved on this phone",
       remembered_choose: function (id) { return "Declare for " + id; },
       declarant_label: "Your phone or document number (declaring on their behalf)",
