@@ -1,13 +1,12 @@
 // Builds static/vendor/geo/vietnam.json from the vendored npm packages (run by vendor.sh, not at run time):
 // Vietnam's outline from Natural Earth 1:10m (world-atlas), the neighbouring land from 1:110m, both rounded to
-// 0.01° (about a kilometre) with repeated points dropped, and the 63 provinces' names at their centres
-// (country-state-city, GPL-3.0: see the licence beside the file). Natural Earth has no admin-1 package on npm:
-// provinces are named, not outlined.
+// 0.01° (about a kilometre) with repeated points dropped, and the 63 provinces' names at their capitals from our
+// own table, provinces.json (GSO codes; tests/unit/test_province_table.py keeps every capital inside the outline).
+// Natural Earth has no admin-1 package on npm: provinces are named, not outlined.
 "use strict";
 const fs = require("fs");
 const path = require("path");
 const topojson = require("topojson-client");
-const { State } = require("country-state-city");
 
 const out = process.argv[2];
 const STEP = 100; // 1 / 0.01°
@@ -39,11 +38,10 @@ const neighbours = countries("countries-110m.json")
   .filter((f) => f.properties.name !== "Vietnam")
   .flatMap((f) => polygons(f.geometry))
   .filter(inBox);
-const provinces = State.getStatesOfCountry("VN")
-  .map((s) => ({ name: s.name, iso: `VN-${s.isoCode}`, lat: +(+s.latitude).toFixed(3), lon: +(+s.longitude).toFixed(3) }))
-  .sort((a, b) => a.name.localeCompare(b.name, "vi"));
+const provinces = require("./provinces.json").provinces
+  .map((p) => ({ code: p.code, name: p.name, lat: p.lat, lon: p.lon }));
 const geo = {
-  source: "Natural Earth (public domain) via world-atlas; province centres from country-state-city (GPL-3.0)",
+  source: "Natural Earth (public domain) via world-atlas; provinces and their capitals: Antoan's own table (web/provinces.json)",
   vietnam: { type: "MultiPolygon", coordinates: polygons(vietnam.geometry) },
   neighbours: { type: "MultiPolygon", coordinates: neighbours },
   provinces,

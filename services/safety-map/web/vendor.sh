@@ -16,13 +16,12 @@ cp node_modules/leaflet.markercluster/dist/leaflet.markercluster.js \
    node_modules/leaflet.markercluster/dist/MarkerCluster.css \
    node_modules/leaflet.markercluster/dist/MarkerCluster.Default.css "$vendor/leaflet.markercluster/"
 cp node_modules/leaflet.markercluster/MIT-LICENCE.txt "$vendor/leaflet.markercluster/LICENSE"
-# Vietnam's outline and the provinces' names, built from world-atlas, topojson-client and country-state-city
-# (geo.js): one small JSON file, no library of theirs is served.
+# Vietnam's outline, built from world-atlas and topojson-client, and the provinces' names from our own
+# provinces.json (geo.js): one small JSON file, no library of theirs is served.
 mkdir -p "$vendor/geo"
 node geo.js "$vendor/geo/vietnam.json"
 cp node_modules/world-atlas/LICENSE "$vendor/geo/LICENSE-world-atlas"
-cp node_modules/country-state-city/LICENSE "$vendor/geo/LICENSE-country-state-city"
-for pkg in world-atlas topojson-client country-state-city; do
+for pkg in world-atlas topojson-client; do
   echo "$pkg $(node -p "require('./node_modules/$pkg/package.json').version")"
 done > "$vendor/geo/VERSION"
 for pkg in leaflet leaflet.markercluster; do
