@@ -63,6 +63,7 @@
   var result = null;     // the POST's answer
   var risk = null;
   var riskTimer = null;
+  var riskRound = 0;
   var busy = false;
 
   function onLanguage(lang) {
@@ -158,7 +159,9 @@
 
   function followRisk(until) {
     clearTimeout(riskTimer);
+    var round = ++riskRound;
     portal.api("GET", portal.venuePath(creds.venue_id, "/risk")).then(function (answer) {
+      if (round !== riskRound) { return; }  // a later submission follows the level now
       if (answer.ok && answer.body) { risk = answer.body; }
       var done = risk && reflects(risk);
       $("result").setAttribute("data-risk", done ? "updated" : Date.now() < until ? "waiting" : "later");

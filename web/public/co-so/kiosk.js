@@ -85,7 +85,7 @@
   var creds = portal.requireSignIn("kiosk");
   var venue = null;
   var code = { timer: null, nextAt: 0, validUntil: 0, fetching: false, failures: 0, lastError: null, renewals: 0 };
-  var occupancy = { timer: null, current: null, capacity: null, seenAt: 0, failing: false };
+  var occupancy = { timer: null, asking: false, current: null, capacity: null, seenAt: 0, failing: false };
   var venueTimer = null;
   var ticker = null;
   var stopped = null;   // the refusal that ended the screen
@@ -158,8 +158,13 @@
 
   // --- occupancy and the venue ---------------------------------------------------------------------
   function pollOccupancy() {
+    // One question at a time, one timer: a poll asked for while one is under way (the screen woken up) is
+    // that one, so the polls never multiply over hours.
+    if (occupancy.asking) { return; }
     clearTimeout(occupancy.timer);
+    occupancy.asking = true;
     portal.api("GET", path("/occupancy"), { timeout: OCCUPANCY_EVERY_MS }).then(function (answer) {
+      occupancy.asking = false;
       if (answer.ok && answer.body && typeof answer.body.current === "number") {
         occupancy.current = answer.body.current;
         occupancy.capacity = answer.body.capacity;

@@ -160,7 +160,7 @@
     422: "invalid_request", 429: "rate_limited", 502: "service_unavailable", 503: "service_unavailable", 504: "service_timeout" };
 
   var i18n = null;
-  var refreshers = [];  // what the shared parts re-render when the language changes
+  var refreshers = {};  // by part: what the shared parts re-render when the language changes (one each)
 
   function $(id) { return document.getElementById(id); }
   function t() { return i18n.t.apply(null, arguments); }
@@ -176,7 +176,7 @@
       texts[lang] = merged;
     });
     i18n = global.AntoanI18n.create(texts, function (lang) {
-      refreshers.forEach(function (refresh) { refresh(); });
+      Object.keys(refreshers).forEach(function (part) { refreshers[part](); });
       if (onChange) { onChange(lang); }
     });
     return i18n;
@@ -503,7 +503,7 @@
     image.height = 240;
     var setAlt = function () { image.alt = t("poster_alt", venue.name); };
     setAlt();
-    refreshers.push(setAlt);
+    refreshers.poster = setAlt;
     figure.appendChild(image);
     section.appendChild(figure);
     var status = textElement("p", null, "hint poster-status");
