@@ -9,6 +9,7 @@ deploy/localstack/tests: test_gateway_routes.py and test_gateway_config.py.)
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -167,6 +168,14 @@ def test_the_landing_page_is_at_the_root_with_the_pages_headers(public: httpx.Cl
     style = public.get("/landing.css")
     assert style.status_code == 200
     assert style.headers["content-type"] == "text/css; charset=utf-8"
+
+
+def test_every_page_the_landing_page_links_to_is_there(public: httpx.Client) -> None:
+    links = set(re.findall(r'href="(/[^"#]*)"', public.get("/").text)) - {"/landing.css"}
+    assert {"/map", "/khai-bao/", "/co-so/", "/ma-qr/"} <= links
+    for link in sorted(links):
+        page = public.get(link)
+        assert (page.status_code, page.headers["content-type"]) == (200, "text/html; charset=utf-8"), link
 
 
 def test_a_venue_qr_address_opens_the_check_in_page(public: httpx.Client, venue: dict[str, Any]) -> None:
