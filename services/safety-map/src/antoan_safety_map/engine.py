@@ -547,7 +547,12 @@ class RiskEngine(threading.Thread):
             return
         pipe = self._store.client.pipeline(transaction=False)
         for kind, data in messages:
-            pipe.publish(self._store.keys.changes, json.dumps({"kind": kind, "data": data}, ensure_ascii=False))
+            change: dict[str, Any] = {"kind": kind, "data": data}
+            # Where a venue's change happens, so a stream of one view passes on only the changes inside it.
+            venue = batch.venues.get(str(data.get("venue_id") or data.get("id") or ""))
+            if venue is not None and venue.lon is not None and venue.lat is not None:
+                change["at"] = [venue.lon, venue.lat]
+            pipe.publish(self._store.keys.changes, json.dumps(change, ensure_ascii=False))
         pipe.execute()
 
 

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -23,10 +24,22 @@ log = logging.getLogger(__name__)
 Frame = str | None
 
 
-def sse_frame(message: bytes | str) -> str:
+Box = tuple[float, float, float, float]  # min lon, min lat, max lon, max lat
+
+
+def sse_frame(change: dict[str, Any]) -> str:
     """A change published by the engine as a server-sent event."""
-    change = json.loads(message)
     return f"event: {change['kind']}\ndata: {json.dumps(change['data'], ensure_ascii=False)}\n\n"
+
+
+def in_view(change: dict[str, Any], box: Box | None) -> bool:
+    """Whether a stream of this view passes the change on: every change without a view; with one, area changes
+    and a venue's changes inside the view (one published without its place, by an engine before `at`, too)."""
+    at = change.get("at")
+    if box is None or change.get("kind") == "area-risk" or not isinstance(at, list) or len(at) != 2:
+        return True
+    lon, lat = float(at[0]), float(at[1])
+    return box[0] <= lon <= box[2] and box[1] <= lat <= box[3]
 
 
 class ChangeHub:
@@ -38,7 +51,7 @@ class ChangeHub:
         self._max_streams = max_streams
         self._backlog = backlog
         self._poll_s = poll_s
-        self._streams: set[asyncio.Queue[Frame]] = set()
+        self._streams: dict[asyncio.Queue[Frame], Box | None] = {}  # each stream's queue and view
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
 
@@ -46,12 +59,13 @@ class ChangeHub:
     def open_streams(self) -> int:
         return len(self._streams)
 
-    def open(self) -> asyncio.Queue[Frame] | None:
-        """A new stream's queue, or None when the process already serves `max_streams`."""
+    def open(self, box: Box | None = None) -> asyncio.Queue[Frame] | None:
+        """A new stream's queue (of the changes in `box`, if given), or None when the process already serves
+        `max_streams`."""
         if len(self._streams) >= self._max_streams:
             return None
         queue: asyncio.Queue[Frame] = asyncio.Queue(maxsize=self._backlog)
-        self._streams.add(queue)
+        self._streams[queue] = box
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._follow(), name="map-change-hub")
         return queue
@@ -61,15 +75,19 @@ class ChangeHub:
         await self._subscribed.wait()
 
     def close(self, queue: asyncio.Queue[Frame]) -> None:
-        self._streams.discard(queue)
+        self._streams.pop(queue, None)
 
-    def _fan_out(self, frame: str) -> None:
-        for queue in list(self._streams):
+    def _fan_out(self, message: bytes | str) -> None:
+        change = json.loads(message)
+        frame = sse_frame(change)
+        for queue, box in list(self._streams.items()):
+            if not in_view(change, box):
+                continue
             try:
                 queue.put_nowait(frame)
             except asyncio.QueueFull:
                 # Too slow: end this stream (its client reconnects) rather than hold an ever longer backlog.
-                self._streams.discard(queue)
+                self._streams.pop(queue, None)
                 while not queue.empty():
                     queue.get_nowait()
                 queue.put_nowait(None)
@@ -84,7 +102,7 @@ class ChangeHub:
                 while self._streams:
                     message = await pubsub.get_message(timeout=self._poll_s)
                     if message is not None:
-                        self._fan_out(sse_frame(message["data"]))
+                        self._fan_out(message["data"])
             except RedisError as exc:
                 log.warning("live stream lost its Redis subscription; retrying", extra={"error": repr(exc)})
                 await asyncio.sleep(self._poll_s)

@@ -1,5 +1,5 @@
-"""Each HTTP process's own search index of the venues on the map, built from the Redis read model and kept
-current from the engine's change channel.
+"""Each HTTP process's own search index and cluster grid of the venues on the map, built from the Redis read
+model and kept current from the engine's change channel (a venue's registration or move, and its level).
 
 The index follows the channel before it reads the venues, so a venue registered while it loads is not missed
 (a change applied twice is harmless: `put` is idempotent). After a lost subscription it loads afresh, since
@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from antoan_safety_map.adapters.read_model import Keys
+from antoan_safety_map.domain.venue_clusters import ClusterGrid
 from antoan_safety_map.domain.venue_search import SearchIndex
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class VenueDirectory:
         self._keys = keys
         self._poll_s = poll_s
         self.index = SearchIndex()
+        self.grid = ClusterGrid()
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -51,8 +53,16 @@ class VenueDirectory:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    async def ready_grid(self) -> ClusterGrid:
+        """The cluster grid, once loaded (the first caller starts it)."""
+        await self.ready()
+        return self.grid
+
     def apply(self, kind: str, data: dict[str, Any]) -> None:
-        """One change from the channel: a venue's registration, update or deactivation."""
+        """One change from the channel: a venue's registration, update or deactivation, or its new level."""
+        if kind == "venue-risk":
+            self.grid.set_level(str(data.get("venue_id", "")), data.get("level"))
+            return
         if kind != "venue":
             return
         properties = data.get("properties") or {}
@@ -63,11 +73,14 @@ class VenueDirectory:
             return
         if _mapped(venue):
             self.index.put(venue_id, str(venue.get("name", "")), str(venue.get("address", "")))
+            self.grid.put(venue_id, float(venue["lon"]), float(venue["lat"]), venue.get("level"))
         else:
             self.index.remove(venue_id)
+            self.grid.remove(venue_id)
 
     async def _load(self) -> None:
         index = SearchIndex()
+        grid = ClusterGrid()
         venue_ids = [
             m.decode() if isinstance(m, bytes) else str(m) for m in await self._client.smembers(self._keys.venues)
         ]
@@ -79,7 +92,10 @@ class VenueDirectory:
                 venue = json.loads(raw)
                 if venue.get("known") and _mapped(venue):
                     index.put(venue_id, str(venue.get("name", "")), str(venue.get("address", "")))
+                    grid.put(venue_id, float(venue["lon"]), float(venue["lat"]), venue.get("level"))
+            await asyncio.sleep(0)  # a national load takes seconds: let requests in between chunks
         self.index = index
+        self.grid = grid
 
     async def _follow(self) -> None:
         while True:

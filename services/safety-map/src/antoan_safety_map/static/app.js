@@ -8,6 +8,10 @@
   var LEVELS = [1, 2, 3, 4];
   var COLORS = { 1: "green", 2: "yellow", 3: "orange", 4: "red" };
   var RELOAD_DEBOUNCE_MS = 400;
+  // Below this zoom the server sends its clusters (a whole country's venues are too many for a page); from it,
+  // the venues in view, clustered here.
+  var SERVER_CLUSTERS_BELOW_ZOOM = 15;
+  var CLUSTER_REFRESH_MS = 1500;  // a change inside a server cluster redraws the clusters at most this often
   var LANG_KEY = "antoan.lang";
 
   var TEXT = {
@@ -146,7 +150,9 @@
   var selectedId = null;
   var fitted = false;
   var reloadTimer = null;
+  var clusterRefreshTimer = null;
   var everConnected = false;
+  var clustered = false;    // the view shows the server's clusters
 
   // --- small helpers -------------------------------------------------------------------------------
   function t() { return TEXT[lang]; }
@@ -319,6 +325,20 @@
     }
   });
   map.addLayer(clusters);
+  var serverClusters = L.layerGroup().addTo(map);  // the server's clusters of the view, below zoom 15
+
+  /** A cluster of the server's grid, drawn as the page's own clusters are; a tap zooms into its cell. */
+  function addServerCluster(feature) {
+    var byLevel = (feature.properties && feature.properties.level_counts) || {};
+    var counts = [0, 1, 2, 3, 4].map(function (level) { return byLevel[String(level)] || 0; });
+    var lonlat = feature.geometry.coordinates;
+    var marker = L.marker([lonlat[1], lonlat[0]], { icon: clusterIcon(counts), keyboard: true });
+    var cell = feature.bbox;
+    marker.on("click", function () {
+      if (cell) { map.fitBounds([[cell[1], cell[0]], [cell[3], cell[2]]]); } else { map.setView(marker.getLatLng(), map.getZoom() + 2); }
+    });
+    marker.addTo(serverClusters);
+  }
 
   /** A cluster as a ring cut into one arc per level, as long as that level's share of the venues inside, with
    * the count in the middle: a few cases among many green venues read as a thin red arc, not a red province. */
@@ -398,8 +418,8 @@
   }
 
   /** The view as `minLon,minLat,maxLon,maxLat`, within what the API accepts (longitude ±180, latitude ±85). */
-  function bboxParam() {
-    var b = map.getBounds().pad(0.25);
+  function bboxParam(pad) {
+    var b = map.getBounds().pad(pad == null ? 0.25 : pad);
     // A view panned round the world (worldCopyJump) is shifted back to the one the venues are on.
     var shift = Math.round(b.getCenter().lng / 360) * 360;
     var clamp = function (v, lo, hi) { return Math.min(hi, Math.max(lo, v)); };
@@ -407,30 +427,47 @@
       .map(function (v) { return v.toFixed(5); }).join(",");
   }
 
-  /** Loads the venues (of the view once the first load has fitted it); fits the view to them the first time. */
+  /** Loads what the view shows: below zoom 15 the server's clusters (with the venues alone in their cell),
+   * from 15 the venues in view. The first load asks for the whole world's clusters only to fit the view to the
+   * venues (the answer's `extent`), then loads the fitted view. */
   function loadVenues() {
-    var url = "/v1/map/venues.geojson" + (fitted ? "?bbox=" + bboxParam() : "");
+    var zoom = map.getZoom();
+    var serverClustered = !fitted || zoom < SERVER_CLUSTERS_BELOW_ZOOM;
+    var url = "/v1/map/venues.geojson" + (serverClustered ? "?zoom=" + zoom + (fitted ? "&bbox=" + bboxParam() : "")
+      : "?bbox=" + bboxParam());
     return fetch(url, { headers: { accept: "application/geo+json, application/json" } })
       .then(function (response) {
         if (!response.ok) { throw new Error("HTTP " + response.status); }
         return response.json();
       })
       .then(function (collection) {
-        var added = [];
-        (collection.features || []).forEach(function (feature) { upsertFeature(feature, added); });
-        if (collection.truncated) { showNotice(t().truncated); } else { hideNotice(); }
         if (!fitted) {
-          // The first view is fitted at once, before the markers are added: they appear where they stay,
+          // The first view is fitted at once, before anything is drawn: markers appear where they stay,
           // rather than flying in with a zoom animation while someone is already tapping them.
           fitted = true;
-          var ids = Object.keys(venues);
-          if (ids.length) {
-            var bounds = L.latLngBounds(ids.map(function (id) { return venues[id].marker.getLatLng(); }));
-            map.fitBounds(bounds, { padding: [40, 40], maxZoom: 15, animate: false });
-          } else {
-            showNotice(t().no_venues);
+          var extent = collection.extent;
+          if (extent) {
+            map.fitBounds([[extent[1], extent[0]], [extent[3], extent[2]]], { padding: [40, 40], maxZoom: 15, animate: false });
+            clearTimeout(reloadTimer);
+            return loadVenues();
           }
+          showNotice(t().no_venues);
         }
+        var added = [];
+        var shown = {};
+        serverClusters.clearLayers();
+        (collection.features || []).forEach(function (feature) {
+          if (feature.properties && feature.properties.cluster) { addServerCluster(feature); return; }
+          upsertFeature(feature, added);
+          shown[(feature.properties && feature.properties.venue_id) || feature.id] = true;
+        });
+        clustered = collection.clustered === true;
+        if (clustered) {  // a venue now inside a server cluster leaves the page's own markers
+          var gone = Object.keys(venues).filter(function (id) { return !shown[id] && id !== selectedId; });
+          clusters.removeLayers(gone.map(function (id) { return venues[id].marker; }));
+          gone.forEach(function (id) { delete venues[id]; });
+        }
+        if (collection.truncated) { showNotice(t().truncated); } else if (collection.extent !== null) { hideNotice(); }
         clusters.addLayers(added);
         document.body.setAttribute("data-loaded", "true");
       })
@@ -440,16 +477,31 @@
       });
   }
 
+  /** A change to a venue the view holds inside a server cluster: the clusters are asked for again, at most
+   * every CLUSTER_REFRESH_MS whatever the rate of changes. */
+  function refreshClustersSoon() {
+    if (!clustered || clusterRefreshTimer) { return; }
+    clusterRefreshTimer = setTimeout(function () { clusterRefreshTimer = null; loadVenues(); }, CLUSTER_REFRESH_MS);
+  }
+
   function scheduleReload(delay) {
     clearTimeout(reloadTimer);
     reloadTimer = setTimeout(loadVenues, delay);
   }
-  map.on("moveend", function () { if (fitted) { scheduleReload(RELOAD_DEBOUNCE_MS); } });
+  map.on("moveend", function () {
+    if (!fitted) { return; }
+    clearTimeout(reloadTimer);
+    reloadTimer = setTimeout(function () {
+      // A view beyond the stream's area subscribes afresh; the new stream's opening loads the view, so no change
+      // between the load and the subscription is missed. Within it, the view is simply loaded.
+      if (!followView()) { loadVenues(); }
+    }, RELOAD_DEBOUNCE_MS);
+  });
 
   // --- live updates --------------------------------------------------------------------------------
   function applyRisk(data) {
     var entry = venues[data.venue_id];
-    if (!entry) { return; }
+    if (!entry) { refreshClustersSoon(); return; }
     var before = entry.props.level;
     entry.props.level = data.level;
     entry.props.color = data.color;
@@ -473,29 +525,56 @@
     element.title = t()["status_" + state];
   }
 
+  /** The live stream of the view's area (the view and as much again around it): only the changes of venues
+   * there, and every area's. */
+  var source = null;
+  var streamBox = null;  // [west, south, east, north] the stream follows
+  function viewBox(pad) {
+    return bboxParam(pad).split(",").map(Number);
+  }
+  /** Subscribes to the view's area when the view has left the current one; true if it did. */
+  function followView() {
+    if (!window.EventSource || !source) { return false; }
+    var view = viewBox(0.25);
+    if (streamBox && view[0] >= streamBox[0] && view[1] >= streamBox[1] && view[2] <= streamBox[2] && view[3] <= streamBox[3]) {
+      return false;
+    }
+    connect();
+    return true;
+  }
+
   function connect() {
     if (!window.EventSource) { return; }
-    var source = new EventSource("/v1/stream");
-    source.onopen = function () {
-      // After a reconnection, changes may have been missed: reload what is in view.
+    var previous = source;
+    streamBox = viewBox(1);
+    var stream = new EventSource("/v1/stream?bbox=" + streamBox.map(function (v) { return v.toFixed(5); }).join(","));
+    source = stream;
+    stream.onopen = function () {
+      if (previous) { previous.close(); previous = null; }
+      // After a reconnection or a new subscription, changes may have been missed: reload what is in view.
       if (everConnected) { scheduleReload(0); }
       everConnected = true;
       setStatus("live");
     };
-    source.onerror = function () {
+    stream.onerror = function () {
+      if (stream !== source) { stream.close(); return; }
       setStatus("reconnecting");
-      if (source.readyState === EventSource.CLOSED) {  // the browser gave up: start again ourselves
-        setTimeout(connect, 5000);
+      if (stream.readyState === EventSource.CLOSED) {  // the browser gave up: start again ourselves
+        setTimeout(function () { if (stream === source) { connect(); } }, 5000);
       }
     };
     var on = function (name, handler) {
-      source.addEventListener(name, function (event) {
+      stream.addEventListener(name, function (event) {
         try { handler(JSON.parse(event.data)); } catch (e) { /* a malformed event changes nothing */ }
       });
     };
     on("venue-risk", applyRisk);
     on("occupancy", applyOccupancy);
-    on("venue", function (feature) { upsertFeature(feature); });
+    on("venue", function (feature) {
+      var id = feature && ((feature.properties && feature.properties.venue_id) || feature.id);
+      // Inside a server cluster a new venue is counted by the server, not added beside it.
+      if (clustered && !venues[id]) { refreshClustersSoon(); } else { upsertFeature(feature); }
+    });
     on("area-risk", function (area) {
       if (area.area_code && area.name) { areaNames[area.area_code] = area.name; }
       var parent = area.area_kind === "province" ? "" : area.parent_code;

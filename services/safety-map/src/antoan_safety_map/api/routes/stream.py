@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from antoan_safety_map.adapters.changes import ChangeHub
 from antoan_safety_map.api.deps import Runtime, RuntimeDep
+from antoan_safety_map.api.routes.map import parse_bbox
 from antoan_shared.web import ErrorResponse, error_response
 
 router = APIRouter(prefix="/v1", tags=["map"])
@@ -32,17 +33,26 @@ def change_hub(request: Request, runtime: Runtime) -> ChangeHub:
 
 STREAM_ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"},
+    400: {"model": ErrorResponse, "description": "The bbox is not a box"},
     503: {"model": ErrorResponse, "description": "This process serves as many streams as it may; retry later"},
 }
 
 
 @router.get("/stream", response_class=StreamingResponse, responses=STREAM_ANSWERS)
-async def change_stream(request: Request, runtime: RuntimeDep) -> Response:
+async def change_stream(
+    request: Request,
+    runtime: RuntimeDep,
+    bbox: Annotated[
+        str | None, Query(max_length=100, description="minLon,minLat,maxLon,maxLat: only venues' changes in it")
+    ] = None,
+) -> Response:
     """Events `venue-risk`, `occupancy`, `area-risk` and `venue` (a GeoJSON Feature), each with JSON data,
-    as they happen; a `: ping` comment every 15 s keeps proxies from closing the connection. Beyond
-    `SAFETY_MAP_MAX_STREAMS` open streams a process answers 503 with `Retry-After`."""
+    as they happen; a `: ping` comment every 15 s keeps proxies from closing the connection. With a bbox,
+    only the changes of venues inside it (and every area's). Beyond `SAFETY_MAP_MAX_STREAMS` open streams
+    a process answers 503 with `Retry-After`."""
+    box = parse_bbox(bbox) if bbox is not None else None
     hub = change_hub(request, runtime)
-    queue = hub.open()
+    queue = hub.open(box)
     if queue is None:
         return error_response(
             503,
