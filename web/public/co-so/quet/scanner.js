@@ -2,8 +2,8 @@
  * app by their personal QR code (Decision 1405 layout, read from the phone's camera with the vendored jsQR), or
  * by typing their number, authorised with the venue's API key.
  *
- * The venue is the one the portal pages have signed in (the same storage: this tab's sessionStorage entry, or
- * a key the owner chose to keep in localStorage), else its id and key typed here. A code is sent once while
+ * The venue is the one the portal has signed in (co-so/portal.js: this tab's venue, or a key the owner chose
+ * to keep on the device), else its id and key typed here, checked and kept the portal's way. A code is sent once while
  * it stays in view: it is sent again only after it has been out of sight for REPEAT_MS (or the direction
  * changes), and each send carries its own client_event_id, so a retry is never counted twice. The screen
  * shows a person's initials and the end of their number, never the whole of either.
@@ -11,13 +11,11 @@
 (function (global) {
   "use strict";
 
-  var SESSION_KEY = "antoan.venue.session";  // the portal's (co-so/portal.js): {venue_id, api_key, name}
-  var KEPT_KEY = "antoan.venue.keys";        // the portal's, opt-in: venue_id -> {api_key, name}
-  var VENUE_ID = /^v_[0-9a-f]{16}$/;
+  var portal = global.AntoanPortal;
+  var $ = portal.$;
   var SCAN_EVERY_MS = 150;   // a frame looked at about seven times a second: quick enough, light on a phone
   var SCAN_WIDTH = 640;      // frames are scaled down to this width before decoding
   var REPEAT_MS = 5000;      // a code out of sight this long may be sent again
-  var TIMEOUT_MS = 15000;
   var RECENT = 8;
 
   var TEXT = {
@@ -45,6 +43,7 @@
       camera_denied: "Trình duyệt không cho dùng camera. Hãy cho phép camera trong cài đặt của trình duyệt, hoặc nhập số giấy tờ bên dưới.",
       camera_missing: "Không tìm thấy camera trên máy này. Hãy nhập số giấy tờ bên dưới.",
       camera_unavailable: "Không bật được camera. Hãy thử lại hoặc nhập số giấy tờ bên dưới.",
+      idle: "Sẵn sàng: bật camera và quét mã, hoặc nhập số bên dưới.",
       done_in: "ĐÃ VÀO",
       done_out: "ĐÃ RA",
       sending_in: "Đang ghi nhận vào…",
@@ -61,27 +60,18 @@
       recent_empty: "Chưa có lượt nào.",
       recent_ok: "đã ghi nhận",
       recent_failed: "chưa ghi nhận",
-      errors: {
+      // What the portal's refusals (co-so/portal.js) do not say: a scan's own.
+      scan_errors: {
         network: "Không kết nối được máy chủ. Hãy kiểm tra mạng rồi quét lại.",
         invalid_person_qr: "Đây không phải mã QR cá nhân (Quyết định 1405), hoặc mã thiếu số giấy tờ.",
         invalid_person_id: "Số không hợp lệ. Số điện thoại: 10 chữ số (09…), CCCD: 12 chữ số, CMND: 9 chữ số, hoặc số hộ chiếu.",
-        venue_key_required: "Cần khoá của cơ sở.",
-        invalid_venue_key: "Khoá không đúng với cơ sở này. Hãy kiểm tra lại mã cơ sở và khoá.",
-        venue_not_found: "Không tìm thấy cơ sở có mã này.",
-        venue_inactive: "Cơ sở này đã ngừng hoạt động.",
         invalid_venue_id: "Mã cơ sở có dạng v_ và 16 ký tự (0–9, a–f).",
         scanned_at_out_of_range: "Giờ trên máy này sai lệch quá nhiều. Hãy chỉnh lại đồng hồ của máy.",
         client_event_id_conflict: "Lượt quét này trùng mã với một lượt khác. Hãy quét lại.",
         request_in_progress: "Lượt quét đang được ghi nhận. Chờ một chút rồi xem lại.",
-        rate_limited: "Có quá nhiều yêu cầu từ máy này. Hãy thử lại sau ít phút.",
         broker_unavailable: "Hệ thống tạm thời không ghi nhận được. Hãy quét lại sau ít giây.",
-        venues_loading: "Hệ thống đang khởi động. Hãy thử lại sau ít giây.",
-        service_unavailable: "Dịch vụ tạm thời không trả lời. Hãy thử lại sau ít phút.",
-        service_timeout: "Dịch vụ trả lời quá chậm. Hãy thử lại sau ít phút.",
-        invalid_request: "Thông tin gửi lên không hợp lệ.",
-        other: "Có lỗi xảy ra."
-      },
-      error_code: "Mã lỗi"
+        invalid_request: "Thông tin gửi lên không hợp lệ."
+      }
     },
     en: {
       page_title: "Antoan — Scan personal QR codes",
@@ -107,6 +97,7 @@
       camera_denied: "The browser does not allow the camera. Allow it in the browser's settings, or type the number below.",
       camera_missing: "No camera was found on this device. Type the number below.",
       camera_unavailable: "The camera could not be turned on. Try again, or type the number below.",
+      idle: "Ready: turn the camera on and scan, or type a number below.",
       done_in: "CHECKED IN",
       done_out: "CHECKED OUT",
       sending_in: "Checking in…",
@@ -123,102 +114,29 @@
       recent_empty: "None yet.",
       recent_ok: "recorded",
       recent_failed: "not recorded",
-      errors: {
+      scan_errors: {
         network: "The server could not be reached. Check the network and scan again.",
         invalid_person_qr: "This is not a personal QR code (Decision 1405), or it has no document number.",
         invalid_person_id: "Not a valid number. Phone: 10 digits (09…), CCCD: 12 digits, CMND: 9 digits, or a passport number.",
-        venue_key_required: "The venue's key is needed.",
-        invalid_venue_key: "The key does not belong to this venue. Check the venue ID and the key.",
-        venue_not_found: "No venue has this ID.",
-        venue_inactive: "This venue has closed.",
         invalid_venue_id: "A venue ID is v_ followed by 16 characters (0–9, a–f).",
         scanned_at_out_of_range: "This device's clock is far off. Set its clock right.",
         client_event_id_conflict: "This scan's id was used for another one. Scan again.",
         request_in_progress: "This scan is being recorded. Wait a moment and look again.",
-        rate_limited: "Too many requests from this device. Try again in a few minutes.",
         broker_unavailable: "The system cannot record right now. Scan again in a few seconds.",
-        venues_loading: "The system is starting. Try again in a few seconds.",
-        service_unavailable: "The service is not answering for now. Try again in a few minutes.",
-        service_timeout: "The service took too long to answer. Try again in a few minutes.",
-        invalid_request: "What was sent is not valid.",
-        other: "Something went wrong."
-      },
-      error_code: "Error code"
+        invalid_request: "What was sent is not valid."
+      }
     }
   };
-  var BY_STATUS = { 401: "venue_key_required", 403: "invalid_venue_key", 404: "venue_not_found", 409: "venue_inactive",
-    422: "invalid_request", 429: "rate_limited", 502: "service_unavailable", 503: "service_unavailable", 504: "service_timeout" };
-
   var doc = global.document;
-  function $(id) { return doc.getElementById(id); }
   var venue = null;        // {venue_id, api_key, name}
   var lastResult = null;   // what #result shows, redrawn on a language switch
   var recent = [];         // the latest scans, newest first
   var seen = {};           // code + direction -> when it was last in view (ms)
   var camera = { stream: null, timer: null, canvas: doc.createElement("canvas") };
-  var i18n = global.AntoanI18n.create(TEXT, function () { renderCamera(); renderResult(); renderRecent(); });
+  var i18n = portal.start(TEXT, function () { renderCamera(); renderResult(); renderRecent(); });
   var t = i18n.t;
 
-  // --- the venue's key: the portal's storage ---------------------------------------------------------
-  function read(storage, key) {
-    try { var value = JSON.parse(global[storage].getItem(key) || "null"); return value && typeof value === "object" ? value : null; } catch (e) { return null; }
-  }
-  function write(storage, key, value) {
-    try {
-      if (value == null) { global[storage].removeItem(key); } else { global[storage].setItem(key, JSON.stringify(value)); }
-    } catch (e) { /* storage refused (private mode): this page only */ }
-  }
-
-  /** The venue the address names (`?venue=`), else this tab's, else the only one whose key is kept. */
-  function storedVenue() {
-    var wanted = new URLSearchParams(global.location.search).get("venue");
-    var current = read("sessionStorage", SESSION_KEY);
-    if (current && typeof current.api_key === "string" && typeof current.venue_id === "string" && (!wanted || current.venue_id === wanted)) {
-      return current;
-    }
-    var kept = read("localStorage", KEPT_KEY) || {};
-    var ids = Object.keys(kept).filter(function (id) { return kept[id] && typeof kept[id].api_key === "string"; });
-    var id = wanted && ids.indexOf(wanted) >= 0 ? wanted : !wanted && ids.length === 1 ? ids[0] : null;
-    return id ? { venue_id: id, api_key: kept[id].api_key, name: kept[id].name || "" } : null;
-  }
-
-  function remember(entry, keep) {
-    write("sessionStorage", SESSION_KEY, entry);
-    if (keep) {
-      var kept = read("localStorage", KEPT_KEY) || {};
-      kept[entry.venue_id] = { api_key: entry.api_key, name: entry.name };
-      write("localStorage", KEPT_KEY, kept);
-    }
-  }
-
-  // --- the API ---------------------------------------------------------------------------------------
-  /** Resolves with {ok, status, body, code}; `code` is the refusal's, or "network" when nothing answered. */
-  function api(method, path, key, body) {
-    var headers = { Accept: "application/json" };
-    if (key) { headers.Authorization = "Bearer " + key; }
-    if (body !== undefined) { headers["Content-Type"] = "application/json"; }
-    var controller = new AbortController();
-    var timer = setTimeout(function () { controller.abort(); }, TIMEOUT_MS);
-    return global.fetch(path, {
-      method: method, headers: headers, cache: "no-store", credentials: "omit", signal: controller.signal,
-      body: body === undefined ? undefined : JSON.stringify(body)
-    }).then(function (response) {
-      return response.text().then(function (text) {
-        var parsed = null;
-        try { parsed = text ? JSON.parse(text) : null; } catch (e) { parsed = null; }
-        var code = parsed && parsed.error && typeof parsed.error.code === "string" ? parsed.error.code : null;
-        return { ok: response.ok, status: response.status, body: parsed,
-          code: response.ok ? null : code || BY_STATUS[response.status] || (response.status >= 500 ? "service_unavailable" : "other") };
-      });
-    }, function () {
-      return { ok: false, status: 0, body: null, code: "network" };
-    }).then(function (answer) { clearTimeout(timer); return answer; });
-  }
-
-  function errorText(code) {
-    var errors = i18n.table().errors;
-    return errors[code] || errors.other + " (" + t("error_code") + ": " + code + ")";
-  }
+  function errorText(code) { return i18n.table().scan_errors[code] || portal.errorText(code); }
 
   // --- signing in --------------------------------------------------------------------------------------
   function showSignIn(code) {
@@ -237,14 +155,15 @@
     $("venue-name").textContent = venue.name || venue.venue_id;
   }
 
-  /** The key is checked by asking for the venue's screen code (nothing is written), as the portal does; the
-   * venue's name comes from its public record. */
+  /** The key is checked the portal's way (nothing is written); the venue's name comes from its public record. */
   function signIn(entry, keep) {
-    return api("GET", "/v1/venues/" + encodeURIComponent(entry.venue_id) + "/qr/rotating", entry.api_key).then(function (answer) {
-      if (!answer.ok && answer.code !== "venue_inactive") { return answer.code; }
-      return api("GET", "/v1/venues/" + encodeURIComponent(entry.venue_id)).then(function (record) {
-        venue = { venue_id: entry.venue_id, api_key: entry.api_key, name: record.ok && record.body ? record.body.name : entry.name || "" };
-        remember(venue, keep);
+    return portal.checkKey(entry.venue_id, entry.api_key).then(function (code) {
+      if (code) { return code; }
+      return portal.api("GET", portal.venuePath(entry.venue_id)).then(function (record) {
+        var name = record.ok && record.body ? record.body.name : entry.name || "";
+        venue = portal.signIn({ venue_id: entry.venue_id, api_key: entry.api_key, name: name }, keep);
+        portal.rename(venue.venue_id, name);
+        portal.renderNav("scanner", venue);
         showDesk();
         return null;
       });
@@ -254,7 +173,7 @@
   $("signin").addEventListener("submit", function (event) {
     event.preventDefault();
     var entry = { venue_id: $("venue-id").value.trim(), api_key: $("venue-key").value.trim(), name: "" };
-    if (!VENUE_ID.test(entry.venue_id)) { showSignIn("invalid_venue_id"); $("venue-id").focus(); return; }
+    if (!portal.VENUE_ID.test(entry.venue_id)) { showSignIn("invalid_venue_id"); $("venue-id").focus(); return; }
     if (!entry.api_key) { showSignIn("venue_key_required"); $("venue-key").focus(); return; }
     var button = $("signin-go");
     button.disabled = true;
@@ -268,8 +187,9 @@
 
   $("switch-venue").addEventListener("click", function () {
     stopCamera();
-    write("sessionStorage", SESSION_KEY, null);
+    portal.signOut();
     venue = null;
+    $("portal-nav").hidden = true;
     $("venue-id").value = "";
     $("venue-key").value = "";
     showSignIn(null);
@@ -311,7 +231,7 @@
     recent.length = Math.min(recent.length, RECENT);
     lastResult = entry;
     renderResult();
-    return api("POST", "/v1/checkins", venue.api_key, item).then(function (answer) {
+    return portal.api("POST", "/v1/checkins", { key: venue.api_key, body: item }).then(function (answer) {
       entry.status = answer.ok ? "sent" : "error";
       entry.code = answer.code;
       if (answer.ok && global.navigator.vibrate) { global.navigator.vibrate(80); }
@@ -328,7 +248,12 @@
     box.setAttribute("data-status", entry ? entry.status : "");
     box.setAttribute("data-code", entry && entry.code ? entry.code : "");
     box.setAttribute("data-direction", entry ? entry.direction : "");
-    if (!entry) { ["result-direction", "result-person", "result-text"].forEach(function (id) { $(id).textContent = ""; }); return; }
+    if (!entry) {
+      $("result-direction").textContent = "";
+      $("result-person").textContent = "";
+      $("result-text").textContent = t("idle");
+      return;
+    }
     $("result-direction").textContent = entry.status === "sent" ? t("done_" + entry.direction)
       : entry.status === "sending" ? t("sending_" + entry.direction) : t("not_recorded");
     $("result-person").textContent = personText(entry.who);
@@ -443,7 +368,7 @@
 
   // --- start -------------------------------------------------------------------------------------------
   i18n.apply();
-  var stored = storedVenue();
+  var stored = portal.credentials();
   if (!stored) {
     showSignIn(null);
   } else {
