@@ -384,6 +384,11 @@ def test_staff_type_a_number_when_a_code_cannot_be_scanned_with_the_portals_kept
     [_, sent] = phone.check_ins_sent()
     assert sent["person_id"] == "0912 345 678" and sent["app"] == "staff" and "person_qr" not in sent
     assert page.locator("#recent li").count() == 2
+    # And in English, the result and the list say the same
+    page.get_by_role("button", name="EN", exact=True).click()
+    assert "CHECKED IN" in result.inner_text() and "Number …678" in result.inner_text()
+    assert page.locator("#recent li").first.inner_text().endswith("In · Number …678 · recorded")
+    page.get_by_role("button", name="VI", exact=True).click()
 
     # And a wrong key is refused in words
     page.get_by_role("button", name="Đổi cơ sở").click()

@@ -156,7 +156,8 @@
   function check(fields) {
     var documentCode = !fields.document_number ? "document_required"
       : DOCUMENT_RULES[fields.id_type].test(fields.document_number) ? null : "document_" + fields.id_type;
-    var today = new Date().toISOString().slice(0, 10);
+    var now = new Date();  // the phone's own day, not UTC's
+    var today = [now.getFullYear(), String(now.getMonth() + 1).padStart(2, "0"), String(now.getDate()).padStart(2, "0")].join("-");
     var birthCode = !fields.birth_date ? "birth_required" : fields.birth_date > today ? "birth_future" : null;
     fieldError($("document-number"), $("document-error"), documentCode);
     var nameCode = fields.full_name ? null : "name_required";
