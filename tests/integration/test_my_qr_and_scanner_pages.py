@@ -397,8 +397,9 @@ def test_staff_type_a_number_when_a_code_cannot_be_scanned_with_the_portals_kept
     page.get_by_role("button", name="Bắt đầu quét").click()
     error = page.locator("#signin-error:not([hidden])")
     error.wait_for(timeout=PAGE_WAIT_MS)
-    assert error.get_attribute("data-code") in ("invalid_venue_key", "venue_key_required")
-    assert "Khoá" in error.inner_text() or "khoá" in error.inner_text()
+    assert error.get_attribute("data-code") == "invalid_venue_key"
+    assert error.inner_text().startswith("Khoá không đúng với cơ sở này.")
+    assert page.locator("#desk").is_hidden()
     phone.assert_self_contained()
 
 
