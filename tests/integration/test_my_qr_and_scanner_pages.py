@@ -245,6 +245,31 @@ def test_my_qr_is_not_kept_unless_asked(running_services: RunningServices, phone
     phone.assert_self_contained()
 
 
+def test_a_kept_code_opens_without_a_network(running_services: RunningServices, phone: Phone) -> None:
+    # Given a code made and kept on the phone, with the page's service worker in place
+    page = phone.page
+    page.goto(f"{running_services.public}/ma-qr/")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=PAGE_WAIT_MS)
+    worker = page.evaluate("() => navigator.serviceWorker.controller.scriptURL")
+    assert worker == f"{running_services.public}/ma-qr/sw.js"
+    page.get_by_label("Loại giấy tờ").select_option("CMND")
+    page.get_by_label("Số giấy tờ").fill("173456789")
+    page.get_by_label("Họ và tên").fill("Trịnh Thị Mai")
+    page.get_by_label("Ngày sinh").fill("1950-11-30")
+    page.get_by_label("Lưu trên điện thoại này để lần sau mở là có mã").check()
+    page.get_by_role("button", name="Tạo mã QR").click()
+
+    # When the phone has no network at all and the page is opened again
+    phone.context.set_offline(True)
+    try:
+        page.reload()
+        # Then the kept code is there, whole
+        assert decoded_codes(page.locator("#qr").screenshot()) == ["173456789|Trịnh Thị Mai|30/11/1950|CMND||"]
+    finally:
+        phone.context.set_offline(False)
+    phone.assert_self_contained()
+
+
 # --- the staff scanner -------------------------------------------------------------------------------
 
 

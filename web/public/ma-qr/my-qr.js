@@ -4,7 +4,8 @@
  *
  * Nothing typed here leaves the phone: the page sends no request with it (the code is drawn on a canvas by the
  * vendored qrcode-generator), and keeps it on the device (localStorage) only when the person ticks the box;
- * "forget" removes it. Plain script, no build step, nothing from beyond this origin. */
+ * "forget" removes it. A service worker (sw.js) opens the page, and so the kept code, without a network.
+ * Plain script, no build step, nothing from beyond this origin. */
 (function (global) {
   "use strict";
 
@@ -271,6 +272,9 @@
     $("edit").focus();
   });
 
+  if ("serviceWorker" in global.navigator) {
+    global.navigator.serviceWorker.register("/ma-qr/sw.js", { scope: "/ma-qr/" }).catch(function () { /* online only, then */ });
+  }
   i18n.apply();
   var saved = kept();
   if (saved) {
