@@ -54,13 +54,16 @@ def create_app(settings: SafetyMapSettings | None = None) -> FastAPI:
             engine.start()
         client = async_redis(settings.redis_url)
         app.state.runtime = Runtime(settings, ReadModel(client, keys), publisher, engine)
+        # The venues' search index and cluster grid load while the process starts serving: at a national size
+        # that takes seconds, which the first visitor would otherwise wait.
+        directory = app.state.venue_directory = VenueDirectory(client, keys)
+        warm_up = asyncio.create_task(directory.ready(), name="map-venue-directory-warm-up")
         log.info("safety map started", extra={"host": settings.host, "port": settings.port, "engine": settings.engine})
         try:
             yield
         finally:
-            directory: VenueDirectory | None = getattr(app.state, "venue_directory", None)
-            if directory is not None:
-                await directory.close()
+            warm_up.cancel()
+            await directory.close()
             if engine is not None:
                 engine.stop()
                 await asyncio.to_thread(engine.join, 15.0)
