@@ -1,0 +1,558 @@
+"""The health authority's console (issue 15; SPEC §3.4-§3.6, §4.1, §7): /y-te/, in a real browser at desktop size:
+Debian's Chromium driven by Playwright, against the three services on a real Kafka and Redis, through the gateway
+that serves every page and API on one address (`running_services.public`).
+
+The page may reach nothing beyond loopback (every other request is aborted and recorded) and nothing the gateway's
+Content-Security-Policy refuses; the credential lives in the tab's sessionStorage only and travels in the
+Authorization header only. Histories of check-ins are made through the API first, as people's phones would.
+Screenshots go to the test's tmp dir (their paths are printed); with `ANTOAN_SCREENSHOT` set (the map test's
+`docs/map.png`), `console-case.png` and `console-alerts.png` are also written beside it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import random
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request, ViewportSize
+
+from antoan_localstack import stack
+from antoan_localstack.browser import chromium, only_loopback
+from antoan_localstack.testing import RunningServices, wait_for
+
+pytestmark = pytest.mark.integration
+
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+VIETNAM = timezone(timedelta(hours=7))
+AXE = stack.repo_root() / "web" / "test-vendor" / "axe-core" / "axe.min.js"
+PAGE_WAIT_MS = 30_000
+# Long enough for the tracer and the safety map to act under a loaded suite.
+SERVICE_WAIT_S = 60
+CONSOLE = "/y-te/"
+SESSION_KEY = "antoan.ha.session"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+class Desk:
+    """A desktop browser context (Vietnam's time zone and language) in which only loopback answers; what else the
+    page tried, its uncaught errors, its console and every request it made are kept."""
+
+    def __init__(self, browser: Browser, public: str, *, bypass_csp: bool = False) -> None:
+        self.public = public
+        self.refused: list[str] = []
+        self.errors: list[str] = []
+        self.console: list[str] = []
+        self.requests: list[Request] = []
+        self.context: BrowserContext = browser.new_context(
+            viewport=DESKTOP,
+            locale="vi-VN",
+            timezone_id="Asia/Ho_Chi_Minh",
+            bypass_csp=bypass_csp,
+            accept_downloads=True,
+        )
+        self.context.route("**/*", only_loopback(self.refused))
+        self.context.on("request", lambda request: self.requests.append(request))
+        self.page: Page = self.context.new_page()
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("console", self._on_console)
+
+    def _on_console(self, message: ConsoleMessage) -> None:
+        self.console.append(message.text)
+
+    def open(self, fragment: str = "") -> Page:
+        """Opens the console afresh (at a view's address with `fragment`) and waits for its script to be ready."""
+        self.page.goto("about:blank")
+        self.page.goto(f"{self.public}{CONSOLE}{fragment}")
+        self.page.locator("body[data-ready='true']").wait_for(state="attached", timeout=PAGE_WAIT_MS)
+        return self.page
+
+    def sign_in(self, token: str) -> None:
+        page = self.page
+        page.locator("body[data-view='signin']").wait_for(timeout=PAGE_WAIT_MS)
+        page.get_by_label("Mã truy cập").fill(token)
+        page.get_by_role("button", name="Đăng nhập").click()
+        page.locator("body:not([data-view='signin'])").wait_for(timeout=PAGE_WAIT_MS)
+
+    def assert_clean(self, token: str) -> None:
+        """The page stayed on this machine and within its CSP, and the credential never left the header."""
+        assert not self.refused, f"the page tried to reach beyond this machine: {self.refused}"
+        assert not self.errors, f"the page's scripts failed: {self.errors}"
+        assert not [m for m in self.console if "Content Security Policy" in m], self.console
+        assert token not in self.page.url
+        assert all(token not in request.url for request in self.requests)
+        assert self.page.evaluate("() => JSON.stringify(localStorage)").find(token) < 0
+        for request in self.requests:
+            if request.url.startswith(f"{self.public}/v1/") and token in (request.headers.get("authorization") or ""):
+                assert request.headers["authorization"] == f"Bearer {token}"
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def desk(browser: Browser, running_services: RunningServices) -> Iterator[Desk]:
+    opened = Desk(browser, running_services.public)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def rng() -> random.Random:
+    seed = random.randrange(1 << 30)
+    print(f"seed: {seed}")
+    return random.Random(seed)
+
+
+def ha(services: RunningServices) -> dict[str, str]:
+    return {"Authorization": f"Bearer {services.ha_token}"}
+
+
+def phone_number(rng: random.Random) -> str:
+    return "09" + "".join(rng.choice("0123456789") for _ in range(8))
+
+
+def register_venue(services: RunningServices, name: str, **extra: Any) -> dict[str, str]:
+    body = {"name": name, "category": "restaurant", "province_code": "38", "capacity": 200, **extra}
+    response = httpx.post(f"{services.public}/v1/venues", json=body, timeout=10)
+    assert response.status_code == 201, response.text
+    venue: dict[str, str] = response.json()
+    return venue
+
+
+def visit(services: RunningServices, venue: dict[str, str], person: str, start: datetime, end: datetime) -> str:
+    """A person's visit, as their phone's two scans; returns their person_key."""
+    key = ""
+    for direction, at in (("in", start), ("out", end)):
+        response = httpx.post(
+            f"{services.public}/v1/checkins",
+            json={
+                "venue_qr": venue["qr"],
+                "person_id": person,
+                "direction": direction,
+                "scanned_at": at.isoformat(),
+                "app": "pc-covid",
+            },
+            timeout=10,
+        )
+        assert response.status_code == 202, response.text
+        key = response.json()["person_key"]
+    return key
+
+
+def confirm_case(services: RunningServices, person: str, **extra: Any) -> dict[str, str]:
+    body = {"person_id": person, "tested_at": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(), **extra}
+    response = httpx.post(f"{services.public}/v1/cases", json=body, headers=ha(services), timeout=10)
+    assert response.status_code == 202, response.text
+    accepted: dict[str, str] = response.json()
+    return accepted
+
+
+def served(services: RunningServices, path: str) -> bool:
+    """Whether the gateway has a service answering `path` for the health authority (some are being built)."""
+    return httpx.get(f"{services.public}{path}", headers=ha(services), timeout=10).status_code != 404
+
+
+def publish(shot: Path, name: str) -> None:
+    """Copies a screenshot beside the one ANTOAN_SCREENSHOT names (relative to the repository), if it is set."""
+    print(f"screenshot: {shot}")
+    target = os.environ.get("ANTOAN_SCREENSHOT")
+    if not target:
+        return
+    folder = (stack.repo_root() / target).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shot, folder / name)
+    print(f"screenshot: {folder / name}")
+
+
+def local_input(at: datetime) -> str:
+    """A moment as a datetime-local field takes it, in Vietnam's time."""
+    return at.astimezone(VIETNAM).strftime("%Y-%m-%dT%H:%M")
+
+
+# --- signing in ---------------------------------------------------------------------------------------------------
+
+
+def test_a_wrong_token_or_a_venue_key_is_refused_in_words_and_the_right_one_opens_the_console(
+    running_services: RunningServices, desk: Desk, rng: random.Random
+) -> None:
+    # Given a venue with its own key, and the console with nobody signed in
+    venue = register_venue(running_services, "Quán Bún Chả Lam Sơn")
+    page = desk.open("#alerts")
+    assert page.locator("#view-signin").is_visible()
+    assert page.locator("#nav").is_hidden()
+
+    # When someone signs in with a made-up token, then with the venue's API key
+    for wrong in ("not-the-token-" + str(rng.randrange(10**6)), venue["api_key"]):
+        page.get_by_label("Mã truy cập").fill(wrong)
+        with page.expect_response(lambda r: "/v1/cases/" in r.url) as answer:
+            page.get_by_role("button", name="Đăng nhập").click()
+        # Then the service refused it (403) and the page says so in words, and keeps nothing
+        assert answer.value.status == 403
+        page.get_by_text("không phải mã của cơ quan y tế").wait_for(timeout=PAGE_WAIT_MS)
+        assert page.locator("#view-signin").is_visible()
+        assert page.evaluate(f"() => sessionStorage.getItem('{SESSION_KEY}')") is None
+
+    # When the health authority's token is given
+    desk.sign_in(running_services.ha_token)
+
+    # Then the console opens at the view asked for, the token kept in this tab's sessionStorage only
+    page.locator("#view-alerts").wait_for(state="visible", timeout=PAGE_WAIT_MS)
+    assert page.get_by_role("navigation").is_visible()
+    assert page.evaluate(f"() => sessionStorage.getItem('{SESSION_KEY}')") == running_services.ha_token
+    assert running_services.ha_token not in page.evaluate("() => JSON.stringify(localStorage)")
+
+    # And signing out forgets it and shows sign-in again
+    page.get_by_role("button", name="Đăng xuất").click()
+    page.locator("#view-signin").wait_for(state="visible", timeout=PAGE_WAIT_MS)
+    assert page.evaluate(f"() => sessionStorage.getItem('{SESSION_KEY}')") is None
+    page.get_by_text("Bạn đã đăng xuất.").wait_for(timeout=PAGE_WAIT_MS)
+    desk.assert_clean(running_services.ha_token)
+
+
+def test_without_the_credential_every_console_api_answers_401_and_the_page_asks_to_sign_in(
+    running_services: RunningServices, desk: Desk
+) -> None:
+    public = running_services.public
+    person_key = "0" * 64
+    venue = register_venue(running_services, "Nhà thuốc Đông Sơn")
+    calls = [
+        ("POST", "/v1/cases", {"json": {"person_id": "0912345678", "tested_at": datetime.now(UTC).isoformat()}}),
+        ("GET", "/v1/cases/c_0000000000000000/contacts", {}),
+        ("GET", "/v1/cases/c_0000000000000000/contacts.csv", {}),
+        ("GET", f"/v1/persons/{person_key}", {}),
+        ("PUT", "/v1/areas", {"content": b"area_code,area_kind,name\n", "headers": {"Content-Type": "text/csv"}}),
+        ("POST", f"/v1/venues/{venue['venue_id']}/clearance", {"json": {}}),
+    ]
+    # The reads being built in the tracer: refused the same way once they are served
+    for path in ("/v1/cases/c_0000000000000000/contacts/stream", "/v1/alerts?status=open", "/v1/audit?limit=1"):
+        if served(running_services, path):
+            calls.append(("GET", path, {}))
+        else:
+            print(f"not served yet: {path}")
+    # Given no credential, every health-authority API refuses with 401 and its code
+    for method, path, options in calls:
+        response = httpx.request(method, f"{public}{path}", timeout=10, **options)
+        assert response.status_code == 401, (method, path, response.status_code, response.text)
+        assert response.json()["error"]["code"] == "token_required", (method, path)
+
+    # And the page shows sign-in at every view's address
+    for fragment in ("", "#confirm", "#case/c_0000000000000000", "#alerts", "#areas", "#audit"):
+        page = desk.open(fragment)
+        assert page.locator("#view-signin").is_visible(), fragment
+        assert page.locator("#view-case, #view-alerts, #view-areas, #view-audit, #view-confirm").evaluate_all(
+            "views => views.every(v => v.hidden)"
+        ), fragment
+
+    # When the tab's credential stops being accepted (here: replaced by a wrong one) while a view is open
+    page = desk.open()
+    page.evaluate(f"() => sessionStorage.setItem('{SESSION_KEY}', 'a-token-that-was-revoked')")
+    page.goto(f"{public}{CONSOLE}#areas")
+    page.goto(f"{public}{CONSOLE}#case/c_0000000000000000")
+    # Then the first refused call returns the page to sign-in with a message, and the credential is gone
+    page.get_by_text("không phải mã của cơ quan y tế").wait_for(timeout=PAGE_WAIT_MS)
+    assert page.locator("#view-signin").is_visible()
+    assert page.evaluate(f"() => sessionStorage.getItem('{SESSION_KEY}')") is None
+
+
+# --- a case -------------------------------------------------------------------------------------------------------
+
+
+def test_a_confirmed_case_shows_its_f1_and_f2_live_with_degrees_and_the_csv_downloads(
+    running_services: RunningServices, desk: Desk, rng: random.Random, tmp_path: Path
+) -> None:
+    # Given a person who was at two venues, two people there with them, and one who later met one of those two
+    now = datetime.now(UTC).replace(microsecond=0)
+    hall = register_venue(running_services, "Nhà hàng Sông Mã")
+    cafe = register_venue(running_services, "Cà phê Hàm Rồng")
+    market = register_venue(running_services, "Chợ Vườn Hoa")
+    patient, at_hall, at_cafe, later = (phone_number(rng) for _ in range(4))
+    visit(running_services, hall, patient, now - timedelta(hours=4), now - timedelta(hours=3))
+    visit(running_services, cafe, patient, now - timedelta(hours=2, minutes=40), now - timedelta(hours=2, minutes=10))
+    f1_hall = visit(
+        running_services, hall, at_hall, now - timedelta(hours=3, minutes=50), now - timedelta(hours=3, minutes=20)
+    )
+    f1_cafe = visit(running_services, cafe, at_cafe, now - timedelta(hours=2, minutes=30), now - timedelta(hours=2))
+    visit(running_services, market, at_hall, now - timedelta(hours=1, minutes=30), now - timedelta(hours=1))
+    f2 = visit(running_services, market, later, now - timedelta(hours=1, minutes=20), now - timedelta(minutes=50))
+    expected = {f1_hall: 1, f1_cafe: 1, f2: 2}
+
+    # When the health authority signs in and confirms the case with the form
+    page = desk.open("#confirm")
+    desk.sign_in(running_services.ha_token)
+    page.get_by_label("Số điện thoại hoặc số CCCD/CMND/hộ chiếu của người bệnh").fill(patient)
+    page.get_by_label("Thời điểm lấy mẫu xét nghiệm").fill(local_input(now - timedelta(minutes=2)))
+    with page.expect_response(lambda r: r.url.endswith("/v1/cases") and r.request.method == "POST") as answer:
+        page.get_by_role("button", name="Xác nhận ca bệnh").click()
+    assert answer.value.status == 202, answer.value.text()
+    case_id = answer.value.json()["case_id"]
+
+    # Then the case's page opens and every contact arrives on it without a reload, at its degree
+    page.wait_for_url(f"**{CONSOLE}#case/{case_id}", timeout=PAGE_WAIT_MS)
+    page.evaluate("() => { window.sameDocument = true; }")
+    for key, degree in expected.items():
+        row = page.locator(f"#contact-rows tr[data-person-key='{key}'][data-state='current']")
+        row.wait_for(timeout=SERVICE_WAIT_S * 1000)
+        assert row.get_attribute("data-degree") == str(degree), key
+    wait_for(lambda: page.locator("#count-f1").inner_text() == "2", timeout=10, what="two F1 counted")
+    assert page.locator("#count-f2").inner_text() == "1"
+    assert page.evaluate("() => window.sameDocument === true"), "the page was reloaded"
+    assert page.locator("#contact-rows tr").count() == len(expected)
+    # The venues by name, the F2's source named as an F1, the time to the last contact given
+    assert "Nhà hàng Sông Mã" in page.locator(f"tr[data-person-key='{f1_hall}']").inner_text(timeout=PAGE_WAIT_MS)
+    wait_for(
+        lambda: "Chợ Vườn Hoa" in page.locator(f"tr[data-person-key='{f2}']").inner_text(), timeout=10, what="venue"
+    )
+    assert f"F1 {f1_hall[:10]}" in page.locator(f"tr[data-person-key='{f2}']").inner_text()
+    assert page.locator("#last-label").inner_text() == "Từ lúc xác nhận đến F1/F2 cuối cùng được tìm thấy"
+    assert page.locator("#to-last").inner_text() != "Chưa có"
+
+    shot = tmp_path / "console-case.png"
+    page.screenshot(path=str(shot), full_page=True)
+    publish(shot, "console-case.png")
+
+    # When the CSV is asked for, then it downloads with the token, a line per contact
+    with page.expect_download(timeout=PAGE_WAIT_MS) as download:
+        page.get_by_role("button", name="Tải danh sách (CSV)").click()
+    text = Path(download.value.path()).read_text("utf-8-sig")
+    lines = list(csv.DictReader(io.StringIO(text)))
+    assert {line["person_key"]: int(line["degree"]) for line in lines} == expected
+
+    # And in English the same list reads in English
+    page.get_by_role("button", name="EN", exact=True).click()
+    page.get_by_role("button", name="Download the list (CSV)").wait_for(timeout=PAGE_WAIT_MS)
+    assert page.locator("#count-f1").inner_text() == "2"
+    page.get_by_role("button", name="VI", exact=True).click()
+    desk.assert_clean(running_services.ha_token)
+
+
+def test_revealing_a_contacts_details_shows_them_and_is_a_new_line_of_the_access_log(
+    running_services: RunningServices, desk: Desk, rng: random.Random
+) -> None:
+    # Given a confirmed case with one F1
+    now = datetime.now(UTC).replace(microsecond=0)
+    venue = register_venue(running_services, "Tiệm bánh Bỉm Sơn")
+    patient, contact = phone_number(rng), phone_number(rng)
+    visit(running_services, venue, patient, now - timedelta(hours=3), now - timedelta(hours=2))
+    f1 = visit(running_services, venue, contact, now - timedelta(hours=2, minutes=30), now - timedelta(hours=1))
+    case = confirm_case(running_services, patient)
+
+    # When the health authority opens the case and reveals the F1's details
+    page = desk.open(f"#case/{case['case_id']}")
+    desk.sign_in(running_services.ha_token)
+    row = page.locator(f"#contact-rows tr[data-person-key='{f1}']")
+    row.wait_for(timeout=SERVICE_WAIT_S * 1000)
+    with page.expect_response(lambda r: f"/v1/persons/{f1}" in r.url) as answer:
+        row.get_by_role("button", name="Xem thông tin liên hệ").click()
+    assert answer.value.status == 200, answer.value.text()
+    # Then the row shows the person's number (the vault's identifier) instead of the button
+    wait_for(lambda: contact[-6:] in row.locator("td.details").inner_text(), timeout=10, what="the details shown")
+    assert row.get_by_role("button", name="Xem thông tin liên hệ").count() == 0
+
+    # And the access log has a line for that person
+    if not served(running_services, "/v1/audit?limit=1"):
+        pytest.skip("GET /v1/audit is not served yet (the tracer's audit read is being built)")
+    page.get_by_role("link", name="Nhật ký truy cập").click()
+    page.locator(f"#audit-rows tr[data-person-keys~='{f1}']").first.wait_for(timeout=SERVICE_WAIT_S * 1000)
+    desk.assert_clean(running_services.ha_token)
+
+
+# --- quarantine alerts --------------------------------------------------------------------------------------------
+
+
+def test_a_fever_in_quarantine_appears_live_in_the_alert_list_and_is_acknowledged(
+    running_services: RunningServices, desk: Desk, rng: random.Random, tmp_path: Path
+) -> None:
+    if not served(running_services, "/v1/alerts?status=open"):
+        pytest.skip("GET /v1/alerts is not served yet (the tracer's alert reads are being built)")
+    # Given the alert list open
+    page = desk.open("#alerts")
+    desk.sign_in(running_services.ha_token)
+    page.locator("#view-alerts").wait_for(state="visible", timeout=PAGE_WAIT_MS)
+    page.evaluate("() => { window.sameDocument = true; }")
+
+    # When a person in quarantine declares 38.5 °C
+    person = phone_number(rng)
+    response = httpx.post(
+        f"{running_services.public}/v1/declarations",
+        json={"kind": "quarantine_daily", "person_id": person, "temperature_c": 38.5, "symptoms": ["fever"]},
+        timeout=10,
+    )
+    assert response.status_code == 202, response.text
+    person_key = response.json()["person_key"]
+
+    # Then their alert appears without a reload, with the temperature
+    row = page.locator(f"#alert-rows tr[data-person-key='{person_key}'][data-state='open']").first
+    row.wait_for(timeout=SERVICE_WAIT_S * 1000)
+    assert "38,5 °C" in row.inner_text()
+    assert page.evaluate("() => window.sameDocument === true")
+    shot = tmp_path / "console-alerts.png"
+    page.screenshot(path=str(shot), full_page=True)
+    publish(shot, "console-alerts.png")
+
+    # When it is acknowledged, then it is marked so, and the service no longer lists it as open
+    alert_id = row.get_attribute("data-alert-id")
+    with page.expect_response(lambda r: r.url.endswith(f"/v1/alerts/{alert_id}/acknowledge")) as answer:
+        row.get_by_role("button", name="Đã tiếp nhận").click()
+    assert answer.value.ok, answer.value.text()
+    page.locator(f"#alert-rows tr[data-alert-id='{alert_id}'][data-state='acknowledged']").wait_for(
+        timeout=PAGE_WAIT_MS
+    )
+    still_open = httpx.get(f"{running_services.public}/v1/alerts?status=open", headers=ha(running_services), timeout=10)
+    assert alert_id not in still_open.text
+    desk.assert_clean(running_services.ha_token)
+
+
+# --- areas and venues ---------------------------------------------------------------------------------------------
+
+AREA_HEADER = "area_code,area_kind,name,parent_code,population,vaccination_coverage\n"
+
+
+def area_level(services: RunningServices, code: str) -> dict[str, Any] | None:
+    response = httpx.get(f"{services.public}/v1/areas/{code}/risk", timeout=10)
+    return response.json() if response.status_code == 200 else None
+
+
+def test_an_area_csv_changes_an_areas_level_on_the_areas_view_and_row_errors_are_shown(
+    running_services: RunningServices, desk: Desk, rng: random.Random, tmp_path: Path
+) -> None:
+    # Given a ward of 1,000,000 people with one new case this week: level 1
+    ward = "2" + "".join(rng.choice("0123456789") for _ in range(4))
+    loaded = httpx.put(
+        f"{running_services.public}/v1/areas",
+        content=(AREA_HEADER + f"{ward},ward,Phường Thử {ward},,1000000,\n").encode(),
+        headers={**ha(running_services), "Content-Type": "text/csv"},
+        timeout=10,
+    )
+    assert loaded.status_code == 202, loaded.text
+    confirm_case(running_services, phone_number(rng), ward_code=ward)
+    wait_for(
+        lambda: (area_level(running_services, ward) or {}).get("cases_7d") == 1, timeout=SERVICE_WAIT_S, what="the case"
+    )
+    assert (area_level(running_services, ward) or {})["level"] == 1
+
+    page = desk.open("#areas")
+    desk.sign_in(running_services.ha_token)
+    row = page.locator(f"#area-rows tr[data-area-code='{ward}']")
+    row.wait_for(timeout=PAGE_WAIT_MS)
+    assert row.get_attribute("data-level") == "1"
+
+    # When a CSV with a bad row is uploaded, then the row's error is shown and nothing changes
+    bad = tmp_path / "bad.csv"
+    bad.write_text(AREA_HEADER + f"{ward},ward,Phường Thử,,-5,\n", "utf-8")
+    page.get_by_label("Tệp CSV").set_input_files(str(bad))
+    with page.expect_response(lambda r: r.url.endswith("/v1/areas") and r.request.method == "PUT") as answer:
+        page.get_by_role("button", name="Tải lên").click()
+    assert answer.value.status == 400
+    page.locator("#upload-result .row-errors li").first.wait_for(timeout=PAGE_WAIT_MS)
+    assert page.locator("#upload-result .row-errors li").first.inner_text().startswith("Dòng 1")
+
+    # When the ward's population is corrected to 2,000 (50 cases per 100,000: level 3)
+    good = tmp_path / "areas.csv"
+    good.write_text(AREA_HEADER + f"{ward},ward,Phường Thử {ward},,2000,\n", "utf-8")
+    page.get_by_label("Tệp CSV").set_input_files(str(good))
+    page.get_by_role("button", name="Tải lên").click()
+    page.get_by_text("Đã nhận 1 khu vực").wait_for(timeout=PAGE_WAIT_MS)
+
+    # Then the areas view shows level 3 without anyone reloading it
+    page.locator(f"#area-rows tr[data-area-code='{ward}'][data-level='3']").wait_for(timeout=SERVICE_WAIT_S * 1000)
+    assert "Nguy cơ cao" in page.locator(f"#area-rows tr[data-area-code='{ward}']").inner_text()
+    desk.assert_clean(running_services.ha_token)
+
+
+def test_clearing_a_red_venue_after_disinfection_turns_it_green_on_the_map_and_in_the_console(
+    running_services: RunningServices, desk: Desk, rng: random.Random
+) -> None:
+    # Given a venue (in a province with no area data) where a confirmed case was an hour ago: level 4
+    now = datetime.now(UTC).replace(microsecond=0)
+    name = f"Karaoke Hạc Thành {rng.randrange(10**6)}"
+    venue = register_venue(running_services, name, province_code="01", lat=21.03, lon=105.85)
+    patient = phone_number(rng)
+    visit(running_services, venue, patient, now - timedelta(hours=2), now - timedelta(hours=1))
+    confirm_case(running_services, patient)
+    map_view = f"{running_services.public}/v1/map/venues/{venue['venue_id']}"
+    wait_for(lambda: httpx.get(map_view, timeout=10).json().get("level") == 4, timeout=SERVICE_WAIT_S, what="level 4")
+
+    # When the health authority finds it by name and clears it with the disinfection report's reference
+    page = desk.open("#areas")
+    desk.sign_in(running_services.ha_token)
+    page.get_by_label("Tên, địa chỉ hoặc mã địa điểm").fill(name)
+    page.get_by_role("button", name="Tìm").click()
+    detail = page.locator(f"#venue-detail[data-venue-id='{venue['venue_id']}']")
+    detail.wait_for(timeout=PAGE_WAIT_MS)
+    assert detail.get_attribute("data-level") == "4"
+    assert "Ca bệnh có mặt trong 72 giờ qua" in detail.inner_text()
+    page.get_by_label("Ghi chú (số biên bản khử khuẩn)").fill("Biên bản 12/KK")
+    with page.expect_response(lambda r: r.url.endswith("/clearance")) as answer:
+        page.get_by_role("button", name="Gỡ cảnh báo địa điểm").click()
+    assert answer.value.status == 202, answer.value.text()
+
+    # Then the console shows it at level 1, and so does the public map's view of it
+    page.locator(f"#venue-detail[data-venue-id='{venue['venue_id']}'][data-level='1']").wait_for(
+        timeout=SERVICE_WAIT_S * 1000
+    )
+    assert httpx.get(map_view, timeout=10).json()["level"] == 1
+    desk.assert_clean(running_services.ha_token)
+
+
+# --- accessibility ------------------------------------------------------------------------------------------------
+
+
+def axe_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate("() => axe.run(document, { resultTypes: ['violations'] }).then(result => result.violations)")
+    return [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_the_console_has_no_serious_accessibility_violation_in_either_language(
+    running_services: RunningServices, browser: Browser, rng: random.Random
+) -> None:
+    # Given a case with a contact, so that the case's page has rows
+    now = datetime.now(UTC).replace(microsecond=0)
+    venue = register_venue(running_services, "Nhà sách Lam Kinh")
+    patient = phone_number(rng)
+    visit(running_services, venue, patient, now - timedelta(hours=3), now - timedelta(hours=2))
+    f1 = visit(
+        running_services, venue, phone_number(rng), now - timedelta(hours=2, minutes=30), now - timedelta(hours=1)
+    )
+    case = confirm_case(running_services, patient)
+    # And a context where axe-core may be injected (the gateway's CSP would refuse it)
+    desk = Desk(browser, running_services.public, bypass_csp=True)
+    try:
+        page = desk.open()
+        for language in ("vi", "en"):
+            page.get_by_role("button", name=language.upper(), exact=True).click()
+            page.locator("#view-signin").wait_for(state="visible", timeout=PAGE_WAIT_MS)
+            assert axe_violations(page) == [], (language, "sign-in")
+        page.get_by_role("button", name="VI", exact=True).click()
+        desk.sign_in(running_services.ha_token)
+        page.goto(f"{running_services.public}{CONSOLE}#case/{case['case_id']}")
+        page.locator(f"#contact-rows tr[data-person-key='{f1}']").wait_for(timeout=SERVICE_WAIT_S * 1000)
+        for language in ("vi", "en"):
+            page.get_by_role("button", name=language.upper(), exact=True).click()
+            for fragment in ("#confirm", f"#case/{case['case_id']}", "#alerts", "#areas", "#audit"):
+                page.goto(f"{running_services.public}{CONSOLE}{fragment}")
+                page.locator("body[data-ready='true']").wait_for(state="attached", timeout=PAGE_WAIT_MS)
+                page.locator(f"#view-{fragment[1:].split('/')[0]}").wait_for(state="visible", timeout=PAGE_WAIT_MS)
+                assert axe_violations(page) == [], (language, fragment)
+        assert not desk.refused and not desk.errors, (desk.refused, desk.errors)
+    finally:
+        desk.close()
