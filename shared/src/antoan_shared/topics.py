@@ -257,6 +257,7 @@ AUDIT = TopicSpec(
     retained_days=400,
     partitions=1,
     description="Every read of personal data, for the audit trail.",
+    readers=("tracer",),  # the health-authority console's audit view (the tracer's read model)
 )
 
 # The tracer's internal topics (Quix Streams): compact JSON messages between its two keyed stages, defined

@@ -19,7 +19,6 @@ import asyncio
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 import httpx
@@ -39,8 +38,6 @@ from antoan_shared.web import (
     PERSON_LOOKUP_MAX_KEYS,
     ApiError,
     ErrorResponse,
-    bearer_token,
-    check_health_authority,
     error_response,
     health_router,
     install_api_docs,
@@ -48,6 +45,8 @@ from antoan_shared.web import (
     install_guards,
     uvicorn_options,
 )
+from antoan_tracer.console import console_routes
+from antoan_tracer.deps import BearerToken, CaseId, HealthAuthorityToken, Reads, ReadsDep
 from antoan_tracer.domain.periods import InvalidPeriodError, Period, requested_period
 from antoan_tracer.readmodel import ReadModel
 from antoan_tracer.settings import TracerSettings
@@ -127,29 +126,6 @@ VENUE_ERRORS: dict[int | str, dict[str, Any]] = {
 # --- dependencies -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Reads:
-    settings: TracerSettings
-    read_model: ReadModel
-    venues: VenueDirectory
-
-
-async def get_reads(request: Request) -> Reads:
-    reads: Reads = request.app.state.reads
-    return reads
-
-
-ReadsDep = Annotated[Reads, Depends(get_reads)]
-BearerToken = Annotated[str | None, Depends(bearer_token)]
-CaseId = Annotated[
-    str,
-    Path(
-        max_length=64,
-        pattern=r"^[A-Za-z0-9_-]+$",
-        description="The case's id: the health authority's own (e.g. BN12345) or the one ingest gave it",
-        openapi_examples={"case": {"summary": "A case the authority numbered", "value": "BN12345"}},
-    ),
-]
 VenueId = Annotated[
     str,
     Path(
@@ -159,16 +135,6 @@ VenueId = Annotated[
         openapi_examples={"venue": {"summary": "A registered venue", "value": "v_3f9c2a1b7d4e6f80"}},
     ),
 ]
-
-
-async def require_health_authority(reads: ReadsDep, token: BearerToken) -> str:
-    """The caller's token, once it is the health authority's (401 without one, 403 for another)."""
-    check_health_authority(token, reads.settings.ha_token.get_secret_value())
-    assert token is not None
-    return token
-
-
-HealthAuthorityToken = Annotated[str, Depends(require_health_authority)]
 
 
 async def owned_venue(reads: ReadsDep, venue_id: VenueId, token: BearerToken) -> VenueState:
@@ -267,6 +233,7 @@ def create_api(
     app.include_router(health_router(ready_checks))
     _case_routes(app)
     _venue_routes(app)
+    console_routes(app)
     install_guards(app, settings, BODY_LIMIT)
     return app
 

@@ -7,6 +7,12 @@ Redis can be emptied at any time (SPEC §2: a read model rebuilt from the topics
 - `exposures.v2` (contact-keyed): a hash per case, field person_key. The latest record per (case, person)
   replaces the contact; a withdrawal removes it.
 - `cases.v1` (ingest's): marks the case as known, so a case with no contacts is not taken for an unknown one.
+- `alerts.v1`: a hash per alert (the alert, and once acknowledged by whom and when) and an index by time,
+  for the health-authority console; at most `max_alerts`, each within the retention period.
+- `audit.v1` (ingest's): the newest `max_audit_entries` reads of personal data, within the topic's retention.
+
+Contact and alert changes are also published on one Redis channel (`live_channel`), for the console's live
+streams (`antoan_shared.live`): a contact as it now stands (or withdrawn), an alert when first stored.
 
 Every write is a field set or deleted (never a whole value read and written back), so an event costs the
 same at a venue with 50 visits a day and one with 50,000. Each batch goes to Redis in one pipeline, and the
@@ -22,7 +28,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import redis
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
@@ -30,17 +36,37 @@ from redis.client import Pipeline
 from redis.typing import EncodableT, FieldT
 
 from antoan_shared import codec, topics
-from antoan_shared.events import CaseConfirmed, Event, ExposureChanged, VisitClosed, utc_now
+from antoan_shared.events import (
+    CaseConfirmed,
+    Event,
+    ExposureChanged,
+    PersonalDataRead,
+    QuarantineAlertRaised,
+    VisitClosed,
+    utc_now,
+)
 from antoan_shared.kafka import EventPublisher, Partition, publish_dead_letter
+from antoan_shared.live import change_message
 from antoan_tracer.settings import TracerSettings
 
 log = logging.getLogger(__name__)
 
 # The topics the read model is built from, each keyed so that the records it must apply in order share a
 # partition (a venue's visits; a contact's records, and so every (case, person)).
-INPUTS: tuple[topics.TopicSpec, ...] = (topics.VISITS, topics.EXPOSURES_V2, topics.CASES)
+INPUTS: tuple[topics.TopicSpec, ...] = (
+    topics.VISITS,
+    topics.EXPOSURES_V2,
+    topics.CASES,
+    topics.ALERTS,
+    topics.AUDIT,
+)
 # What a contact carries besides its person_key (the fields of `exposures.v2` the health authority reads).
 CONTACT_FIELDS = frozenset({"degree", "venue_id", "window_start", "window_end", "exposed_at", "source_person_key"})
+# A contact as the live stream shows it: the list's item without contact details, and whether it is withdrawn.
+LIVE_CONTACT_FIELDS = CONTACT_FIELDS | {"person_key", "withdrawn"}
+AUDIT_RETENTION = timedelta(days=topics.AUDIT.retained_days or 400)
+# Alerts read per round trip while filtering by status.
+ALERT_PAGE = 200
 # Slack past the retention period before a key expires: reads filter exactly, expiry only frees memory.
 EXPIRY_SLACK = timedelta(days=1)
 
@@ -83,6 +109,23 @@ class ReadModel:
     def case_key(self, case_id: str) -> str:
         return f"{self._prefix}case:{case_id}"
 
+    def alert_key(self, alert_id: str) -> str:
+        return f"{self._prefix}alert:{alert_id}"
+
+    @property
+    def alerts_key(self) -> str:
+        """The alerts' index: alert_id scored by when it was raised (ms)."""
+        return f"{self._prefix}alerts"
+
+    @property
+    def audit_key(self) -> str:
+        """The audit entries (JSON, so a replayed record is the same member) scored by when read (ms)."""
+        return f"{self._prefix}audit"
+
+    @property
+    def live_channel(self) -> str:
+        return f"{self._prefix}live"
+
     @property
     def positions_key(self) -> str:
         """Input positions ("topic:partition" -> next offset), written after the records they cover."""
@@ -108,6 +151,7 @@ class ReadModel:
         """
         now = utc_now()
         pipe = self._client.pipeline(transaction=False)
+        new_alerts: list[tuple[int, dict[str, Any]]] = []  # (the position of its HSETNX, the alert)
         for event in events:
             if isinstance(event, VisitClosed):
                 self._visit(pipe, event, now)
@@ -115,10 +159,22 @@ class ReadModel:
                 self._exposure(pipe, event)
             elif isinstance(event, CaseConfirmed):
                 self._case(pipe, event, now)
+            elif isinstance(event, QuarantineAlertRaised):
+                new_alerts.extend(self._alert(pipe, event, now))
+            elif isinstance(event, PersonalDataRead):
+                self._audit(pipe, event, now)
         if positions:
             mapping: dict[FieldT, EncodableT] = {field: offset for field, offset in positions.items()}
             pipe.hset(self.positions_key, mapping=mapping)
-        pipe.execute()
+        done = pipe.execute()
+        # An alert is announced once, when first stored: a replayed record must not show an acknowledged
+        # alert as a new one.
+        announced = [alert for position, alert in new_alerts if done[position]]
+        if announced:
+            pipe = self._client.pipeline(transaction=False)
+            for alert in announced:
+                pipe.publish(self.live_channel, change_message("alert", alert))
+            pipe.execute()
 
     def _visit(self, pipe: Pipeline, event: VisitClosed, now: datetime) -> None:
         # Records written before visits had ids: one visit per person and start.
@@ -161,6 +217,46 @@ class ReadModel:
             pipe.hset(key, event.person_key, codec.dumps(event.model_dump(mode="json", include=set(CONTACT_FIELDS))))
             pipe.expire(key, self._lifetime)
         self._mark_case(pipe, event.case_id, event.occurred_at)
+        # Published as written: a replay publishes the same states again, in the same order, ending the same.
+        live = event.model_dump(mode="json", include=set(LIVE_CONTACT_FIELDS))
+        pipe.publish(self.live_channel, change_message("contact", live, case_id=event.case_id))
+
+    def _alert(self, pipe: Pipeline, event: QuarantineAlertRaised, now: datetime) -> list[tuple[int, dict[str, Any]]]:
+        """Stores the alert unless past the retention period; returns where its HSETNX stands, and the alert."""
+        if event.occurred_at + self._settings.retention <= now:
+            return []
+        alert = {
+            "alert_id": event.event_id,
+            "person_key": event.person_key,
+            "reason": event.reason,
+            "detail": event.detail,
+            "raised_at": event.occurred_at.isoformat(),
+        }
+        key = self.alert_key(event.event_id)
+        position = len(pipe)
+        pipe.hsetnx(key, "alert", codec.dumps(alert))  # an acknowledgement stored beside it stays
+        pipe.expire(key, self._lifetime)
+        self._keep_newest(pipe, self.alerts_key, event.event_id, event.occurred_at, now - self._settings.retention)
+        return [(position, {**alert, "acknowledged_at": None, "acknowledged_by": None})]
+
+    def _audit(self, pipe: Pipeline, event: PersonalDataRead, now: datetime) -> None:
+        entry = {
+            "audit_id": event.event_id,
+            "actor": event.actor,
+            "resource": event.resource,
+            "person_keys": list(event.person_keys),
+            "purpose": event.purpose,
+            "read_at": event.occurred_at.isoformat(),
+        }
+        self._keep_newest(pipe, self.audit_key, codec.dumps(entry).decode(), event.occurred_at, now - AUDIT_RETENTION)
+
+    def _keep_newest(self, pipe: Pipeline, key: str, member: str, at: datetime, cutoff: datetime) -> None:
+        """Adds a member to a time index, which keeps its newest members only: those after `cutoff`, and at
+        most the index's bound (`max_alerts`, `max_audit_entries`)."""
+        bound = self._settings.max_alerts if key == self.alerts_key else self._settings.max_audit_entries
+        pipe.zadd(key, {member: _ms(at)})
+        pipe.zremrangebyscore(key, "-inf", f"({_ms(cutoff)}")
+        pipe.zremrangebyrank(key, 0, -bound - 1)
 
     def _case(self, pipe: Pipeline, event: CaseConfirmed, now: datetime) -> None:
         # cases.v1 is kept forever: rebuilding from it must not bring back cases past the retention period.
@@ -176,6 +272,19 @@ class ReadModel:
     def _lifetime(self) -> timedelta:
         return self._settings.retention + EXPIRY_SLACK
 
+    def acknowledge_alert(self, alert_id: str, actor: str) -> dict[str, Any] | None:
+        """Records the first acknowledgement of an alert (later ones change nothing) and announces it; the
+        alert as it now stands, or None if the read model has no such alert."""
+        key = self.alert_key(alert_id)
+        if not self._client.hexists(key, "alert"):
+            return None
+        acknowledgement = {"acknowledged_at": utc_now().isoformat(), "acknowledged_by": actor}
+        first = self._client.hsetnx(key, "ack", codec.dumps(acknowledgement))
+        alert = _alert_view(self._client.hgetall(key))
+        if alert is not None and first:
+            self._client.publish(self.live_channel, change_message("alert", alert))
+        return alert
+
     def positions(self, fields: Sequence[str]) -> dict[str, int | None]:
         """The stored next offset of each "topic:partition" (None: nothing of it is in the read model)."""
         if not fields:
@@ -184,6 +293,10 @@ class ReadModel:
         return {field: None if raw is None else int(raw) for field, raw in zip(fields, stored, strict=True)}
 
     # --- reads ------------------------------------------------------------------------------------
+
+    def case_known(self, case_id: str) -> bool:
+        """Whether the tracer has heard of the case (confirmed, or with contacts)."""
+        return bool(self._client.exists(self.case_key(case_id), self.contacts_key(case_id)))
 
     def case_contacts(self, case_id: str) -> list[dict[str, Any]] | None:
         """The case's contacts within the retention period, F1 before F2, each by exposure time; None for a
@@ -203,6 +316,37 @@ class ReadModel:
                 contacts.append((contact["degree"], exposed_at, contact["person_key"], contact))
         contacts.sort(key=lambda entry: entry[:3])
         return [entry[3] for entry in contacts]
+
+    def alerts(self, status: str, limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` alerts within the retention period, of `status` (open, acknowledged or all).
+
+        The index is read newest first, a page per round trip, and holds at most `max_alerts`: the work of a
+        read is bounded even when few alerts have the status asked for."""
+        cutoff = _ms(utc_now() - self._settings.retention)
+        found: list[dict[str, Any]] = []
+        for start in range(0, self._settings.max_alerts, ALERT_PAGE):
+            ids = cast(
+                "list[bytes]",
+                self._client.zrevrangebyscore(self.alerts_key, "+inf", cutoff, start=start, num=ALERT_PAGE),
+            )
+            if not ids:
+                break
+            pipe = self._client.pipeline(transaction=False)
+            for alert_id in ids:
+                pipe.hgetall(self.alert_key(_text(alert_id)))
+            for stored in pipe.execute():
+                alert = _alert_view(stored)
+                if alert is not None and status in ("all", "acknowledged" if alert["acknowledged_at"] else "open"):
+                    found.append(alert)
+                    if len(found) == limit:
+                        return found
+        return found
+
+    def audit(self, limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` reads of personal data within the audit's retention, newest first."""
+        cutoff = _ms(utc_now() - AUDIT_RETENTION)
+        entries = cast("list[bytes]", self._client.zrevrangebyscore(self.audit_key, "+inf", cutoff, start=0, num=limit))
+        return [codec.loads(entry) for entry in entries]
 
     def venue_visits(self, venue_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
         """The venue's visits overlapping [start, end] and within the retention period, by start.
@@ -240,6 +384,22 @@ class ReadModel:
             return bool(self._client.ping())
         except redis.RedisError:
             return False
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _alert_view(stored: Mapping[Any, Any]) -> dict[str, Any] | None:
+    """An alert's hash as the console reads it (None: expired, or only an acknowledgement left)."""
+    if b"alert" not in stored:
+        return None
+    acknowledgement = codec.loads(stored[b"ack"]) if b"ack" in stored else {}
+    return {
+        **codec.loads(stored[b"alert"]),
+        "acknowledged_at": acknowledgement.get("acknowledged_at"),
+        "acknowledged_by": acknowledgement.get("acknowledged_by"),
+    }
 
 
 def _field(topic: str, partition: int) -> str:

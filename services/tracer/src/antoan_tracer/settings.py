@@ -54,6 +54,11 @@ class TracerSettings(HttpServiceSettings, RedisSettings):
     quarantine_update_interval_s: int = Field(
         default=24 * 3600, ge=1, validation_alias="ANTOAN_QUARANTINE_UPDATE_INTERVAL_S"
     )
+    # The health-authority console (console.py): live streams a worker serves at once (beyond: 503), and
+    # the newest alerts and audit entries the read model keeps (each also within its retention period).
+    max_streams: int = Field(default=200, ge=1, validation_alias="TRACER_MAX_STREAMS")
+    max_alerts: int = Field(default=10_000, ge=10, validation_alias="TRACER_MAX_ALERTS")
+    max_audit_entries: int = Field(default=10_000, ge=10, validation_alias="TRACER_MAX_AUDIT_ENTRIES")
 
     @property
     def dwell(self) -> timedelta:

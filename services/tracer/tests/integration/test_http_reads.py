@@ -567,3 +567,33 @@ def test_the_server_runs_on_a_thread_and_leaves_the_process_signal_handlers_alon
     assert not server.is_alive()
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+
+
+def test_a_worker_serves_at_most_its_streams_and_refuses_more_with_retry_after(
+    settings: TracerSettings, read_model: ReadModel, venues: VenueDirectory, readiness: Readiness
+) -> None:
+    # Given a worker that serves one live stream at most, and that one open
+    listening = settings.model_copy(update={"port": free_port(), "max_streams": 1})
+    server = serve_in_thread(create_api(listening, read_model, venues, readiness), listening)
+    url = f"http://127.0.0.1:{listening.port}/v1/alerts/stream"
+    try:
+        wait_for(lambda: server.started, timeout=10, what="the server listening")
+        with httpx.stream("GET", url, headers=HA, timeout=10) as first:
+            assert first.status_code == 200
+            lines = first.iter_lines()  # kept: an iterator let go of closes the response
+            assert next(lines) == ": connected"
+            # When another is asked for
+            refused = httpx.get(url, headers=HA, timeout=10)
+            # Then it is refused, saying when to retry
+            assert refused.status_code == 503, refused.text
+            assert refused.json()["error"]["code"] == "too_many_streams"
+            assert int(refused.headers["retry-after"]) > 0
+
+        # and once the first is closed, a new one is served
+        def served() -> bool:
+            with httpx.stream("GET", url, headers=HA, timeout=10) as again:
+                return again.status_code == 200
+
+        wait_for(served, timeout=10, interval=0.5, what="a stream once the first closed")
+    finally:
+        server.stop()

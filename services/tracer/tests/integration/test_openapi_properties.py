@@ -25,7 +25,9 @@ from antoan_shared.events import utc_now
 
 pytestmark = pytest.mark.integration
 
-CASE_PATHS = r"^/v1/cases/"
+# The case reads that answer and end (the live streams never end: test_console.py reads them).
+CASE_PATHS = r"^/v1/cases/\{case_id\}/contacts(\.csv)?$"
+CONSOLE_PATHS = r"^/v1/(alerts|alerts/\{alert_id\}/acknowledge|audit)$"
 VENUE_PATHS = r"^/v1/venues/"
 # Ids the generator makes that the tracer would accept (`CaseId`, `VenueId` of the API): those are pointed at
 # the real case and venue; the others stay as generated, for their 422s.
@@ -74,6 +76,7 @@ def traced(antoan: Antoan, running_services: RunningServices) -> dict[str, Any]:
 
 schema = schemathesis.pytest.from_fixture("tracer_schema")
 case_schema = schema.include(path_regex=CASE_PATHS)
+console_schema = schema.include(path_regex=CONSOLE_PATHS)
 venue_schema = schema.include(path_regex=VENUE_PATHS)
 
 
@@ -93,6 +96,17 @@ def test_case_reads_with_the_health_authoritys_token_answer_as_documented(
     properties.point_at(case, "case_id", CASE_ID, traced["case_id"])
     # When it is sent to the running tracer
     response = CALLS.call_and_validate("health-authority", case, traced["ha"])
+    # Then no 5xx, and status, content type and body are as documented; and the token got past the door
+    assert response.status_code not in (401, 403), response.text
+
+
+@console_schema.parametrize()
+def test_the_console_s_reads_with_the_health_authoritys_token_answer_as_documented(
+    case: schemathesis.Case[Any], traced: dict[str, Any]
+) -> None:
+    # Given a request for alerts, an acknowledgement or the audit, with the authority's token
+    # When it is sent to the running tracer
+    response = CALLS.call_and_validate("console", case, traced["ha"])
     # Then no 5xx, and status, content type and body are as documented; and the token got past the door
     assert response.status_code not in (401, 403), response.text
 
@@ -120,9 +134,13 @@ def test_every_operation_was_called_by_the_property_tests(
         {
             "anonymous": ("test_no_operation_answers_a_5xx_or_an_undocumented_response", ".*"),
             "health-authority": ("test_case_reads_with_the_health_authoritys_token_answer_as_documented", CASE_PATHS),
+            "console": (
+                "test_the_console_s_reads_with_the_health_authoritys_token_answer_as_documented",
+                CONSOLE_PATHS,
+            ),
             "venue": ("test_a_venues_history_with_its_key_answers_as_documented", VENUE_PATHS),
         },
-        accepting=("health-authority", "venue"),
+        accepting=("health-authority", "console", "venue"),
     )
 
 

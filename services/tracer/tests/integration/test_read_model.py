@@ -4,6 +4,7 @@ broker. Each test has a namespace of its own: its own topics, consumer groups an
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -14,7 +15,15 @@ from confluent_kafka import Producer  # type: ignore[import-untyped,unused-ignor
 
 from antoan_localstack.testing import Servers, TopicReader, free_port, wait_for
 from antoan_shared import codec, topics
-from antoan_shared.events import CaseConfirmed, DeadLettered, ExposureChanged, VisitClosed
+from antoan_shared.events import (
+    CaseConfirmed,
+    DeadLettered,
+    ExposureChanged,
+    PersonalDataRead,
+    QuarantineAlertRaised,
+    VisitClosed,
+    utc_now,
+)
 from antoan_shared.kafka import EventPublisher, ensure_topics, make_consumer, records_of
 from antoan_tracer.lag import consumer_group_lag
 from antoan_tracer.readmodel import INPUTS, ReadModel, ReadModelFollower
@@ -439,3 +448,125 @@ def test_a_groups_lag_is_what_it_has_still_to_read_and_none_without_a_broker(set
     # And with no broker to ask, the lag is unknown
     nowhere = settings.model_copy(update={"kafka_bootstrap": f"127.0.0.1:{free_port()}"})
     assert consumer_group_lag(nowhere, group, [name]) is None
+
+
+# --- the health-authority console's part: alerts, the audit, the live channel ----------------------------
+
+BOUND = 10  # alerts and audit entries kept, in these tests
+
+
+@pytest.fixture
+def bounded(client: redis.Redis, servers: Servers, namespace: str) -> ReadModel:
+    """A read model keeping at most BOUND alerts and audit entries (same Redis prefix as `client` cleans)."""
+    return ReadModel(client, tracer_settings(servers, namespace, max_alerts=BOUND, max_audit_entries=BOUND))
+
+
+@pytest.fixture
+def live(client: redis.Redis, bounded: ReadModel) -> Iterator[list[dict[str, Any]]]:
+    """What the live channel is told, as it is told."""
+    heard: list[dict[str, Any]] = []
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(**{bounded.live_channel: lambda message: heard.append(json.loads(message["data"]))})
+    thread = pubsub.run_in_thread(sleep_time=0.05, daemon=True)
+    yield heard
+    thread.stop()
+    thread.join(5)
+    pubsub.close()
+
+
+def fever(minutes_ago: int, person_key: str = "pk") -> QuarantineAlertRaised:
+    return QuarantineAlertRaised(
+        producer="tracer",
+        person_key=person_key,
+        reason="fever",
+        detail={"temperature_c": 38.5},
+        occurred_at=utc_now() - timedelta(minutes=minutes_ago),
+    )
+
+
+def test_alerts_keep_the_newest_within_their_bound_newest_first(bounded: ReadModel, client: redis.Redis) -> None:
+    # Given more alerts than the bound, and one past the retention period
+    raised = [fever(minutes_ago=n, person_key=f"pk{n}") for n in range(BOUND + 5)]
+    stale = fever(minutes_ago=int(timedelta(days=22).total_seconds() // 60))
+    bounded.record([*raised, stale])
+    # Then the newest are listed, newest first, and the index holds no more than the bound
+    listed = bounded.alerts("all", 100)
+    assert [a["alert_id"] for a in listed] == [e.event_id for e in raised[:BOUND]]
+    assert client.zcard(bounded.alerts_key) == BOUND
+    assert not client.exists(bounded.alert_key(stale.event_id))
+    # and each alert's key expires
+    assert client.ttl(bounded.alert_key(raised[0].event_id)) > 0
+
+
+def test_an_acknowledgement_is_kept_once_and_survives_a_replay(bounded: ReadModel, live: list[dict[str, Any]]) -> None:
+    # Given two alerts, one acknowledged twice by different actors
+    first, second = fever(2, "a"), fever(1, "b")
+    bounded.record([first, second])
+    acknowledged = bounded.acknowledge_alert(first.event_id, "health-authority")
+    again = bounded.acknowledge_alert(first.event_id, "someone-else")
+    # Then the first acknowledgement stands
+    assert acknowledged is not None and again == acknowledged
+    assert acknowledged["acknowledged_by"] == "health-authority"
+    # When the follower replays the alerts (a partition read again)
+    bounded.record([first, second])
+    # Then the acknowledgement stays, and the statuses split the alerts
+    assert [a["alert_id"] for a in bounded.alerts("acknowledged", 10)] == [first.event_id]
+    assert [a["alert_id"] for a in bounded.alerts("open", 10)] == [second.event_id]
+    assert bounded.acknowledge_alert("no-such-alert", "health-authority") is None
+    # and the live channel heard each alert once and the acknowledgement once: the replay announced nothing
+    wait_for(lambda: len(live) >= 3, timeout=5, what="three announcements")
+    assert [(c["kind"], c["data"]["alert_id"], c["data"]["acknowledged_by"]) for c in live] == [
+        ("alert", first.event_id, None),
+        ("alert", second.event_id, None),
+        ("alert", first.event_id, "health-authority"),
+    ]
+
+
+def test_a_contact_s_changes_are_announced_for_its_case(bounded: ReadModel, live: list[dict[str, Any]]) -> None:
+    now = utc_now()
+    exposed = ExposureChanged(
+        producer="tracer",
+        case_id="BN1",
+        person_key="pk",
+        degree=1,
+        venue_id="v",
+        window_start=now,
+        window_end=now,
+        exposed_at=now,
+        source_person_key="case",
+    )
+    withdrawn = ExposureChanged(producer="tracer", case_id="BN1", person_key="pk", withdrawn=True)
+    bounded.record([exposed, withdrawn])
+    wait_for(lambda: len(live) >= 2, timeout=5, what="two announcements")
+    assert [(c["kind"], c["case_id"], c["data"]["withdrawn"], c["data"]["degree"]) for c in live] == [
+        ("contact", "BN1", False, 1),
+        ("contact", "BN1", True, None),
+    ]
+    assert "contact" not in live[0]["data"]
+
+
+def test_the_audit_keeps_the_newest_entries_within_its_bound(bounded: ReadModel, client: redis.Redis) -> None:
+    reads = [
+        PersonalDataRead(
+            producer="ingest",
+            actor="health-authority",
+            resource=f"/v1/persons/pk{n}",
+            person_keys=(f"pk{n}",),
+            occurred_at=utc_now() - timedelta(seconds=n),
+        )
+        for n in range(BOUND + 5)
+    ]
+    bounded.record(reads)
+    bounded.record(reads[:3])  # replayed: the same entries
+    entries = bounded.audit(100)
+    assert [e["audit_id"] for e in entries] == [r.event_id for r in reads[:BOUND]]
+    assert entries[0] == {
+        "audit_id": reads[0].event_id,
+        "actor": "health-authority",
+        "resource": "/v1/persons/pk0",
+        "person_keys": ["pk0"],
+        "purpose": "",
+        "read_at": reads[0].occurred_at.isoformat(),
+    }
+    assert client.zcard(bounded.audit_key) == BOUND
+    assert [e["audit_id"] for e in bounded.audit(2)] == [r.event_id for r in reads[:2]]
