@@ -36,6 +36,7 @@
       locate_failed: "Không lấy được vị trí. Hãy thử lại ở nơi thoáng, hoặc nhập vĩ độ và kinh độ.",
       locate_unsupported: "Trình duyệt này không lấy được vị trí. Hãy nhập vĩ độ và kinh độ.",
       locate_outside: "Vị trí hiện tại không ở Việt Nam. Hãy nhập vĩ độ và kinh độ của cơ sở.",
+      locate_insecure: "Trình duyệt chỉ cho lấy vị trí khi trang được mở qua https. Hãy nhập vĩ độ và kinh độ.",
       lat_label: "Vĩ độ",
       lon_label: "Kinh độ",
       owner_label: "Số điện thoại chủ cơ sở (không bắt buộc)",
@@ -82,6 +83,7 @@
       locate_failed: "The location could not be found. Try again in the open, or type the latitude and longitude.",
       locate_unsupported: "This browser cannot find the location. Type the latitude and longitude.",
       locate_outside: "The current location is not in Vietnam. Type the venue's latitude and longitude.",
+      locate_insecure: "Browsers give the location only to pages opened over https. Type the latitude and longitude.",
       lat_label: "Latitude",
       lon_label: "Longitude",
       owner_label: "Owner's phone number (optional)",
@@ -179,6 +181,8 @@
   function locate() {
     var status = $("locate-status");
     if (!navigator.geolocation) { status.textContent = t("locate_unsupported"); return; }
+    // Browsers give the location to https pages only (and to this machine's own address).
+    if (window.isSecureContext === false) { status.textContent = t("locate_insecure"); return; }
     status.textContent = t("locating");
     $("locate").disabled = true;
     navigator.geolocation.getCurrentPosition(function (position) {
