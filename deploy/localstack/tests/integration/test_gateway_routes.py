@@ -36,8 +36,8 @@ MIB = 1024 * 1024
 
 
 class StandIn(ThreadingHTTPServer):
-    """A service's stand-in: answers every request with what reached it, as JSON; `/v1/stream` sends one event
-    at once and holds the connection until `release` is set."""
+    """A service's stand-in: answers every request with what reached it, as JSON; a path ending in `/stream`
+    sends one event (naming the service) at once and holds the connection until `release` is set."""
 
     daemon_threads = True
 
@@ -61,7 +61,7 @@ class _Echo(BaseHTTPRequestHandler):
         while remaining > 0 and (chunk := self.rfile.read(min(remaining, 1 << 16))):
             received += len(chunk)
             remaining -= len(chunk)
-        if self.path == "/v1/stream":
+        if self.path.endswith("/stream"):
             self._stream()
             return
         body = json.dumps(
@@ -88,7 +88,7 @@ class _Echo(BaseHTTPRequestHandler):
         self.send_header("content-type", "text/event-stream")
         self.send_header("connection", "close")
         self.end_headers()
-        self.wfile.write(b"retry: 3000\n: connected\n\n")
+        self.wfile.write(f"retry: 3000\n: connected to {self.server.name}\n\n".encode())
         self.wfile.flush()
         self.server.release.wait(20)
         self.wfile.write(b"data: end\n\n")
@@ -195,6 +195,10 @@ def client(public: str) -> Iterator[httpx.Client]:
         ("GET", "/v1/venues/v_1/visits.csv", "tracer", None),
         ("GET", "/v1/cases/F0-38-0001/contacts", "tracer", None),
         ("GET", "/v1/cases/F0-38-0001/contacts.csv", "tracer", None),
+        # the tracer: the health-authority console's alerts and audit
+        ("GET", "/v1/alerts?status=open&limit=20", "tracer", None),
+        ("POST", "/v1/alerts/0b6f3c9e-1d2a-4c55-9f0e-2a7d8c1b4e6f/acknowledge", "tracer", None),
+        ("GET", "/v1/audit?limit=50", "tracer", None),
         # the safety map: what the map knows of a venue, the map's own paths
         ("GET", "/v1/venues/v_1/risk", "safety-map", None),
         ("GET", "/v1/venues/v_1/occupancy", "safety-map", None),
@@ -226,6 +230,9 @@ def client(public: str) -> Iterator[httpx.Client]:
         ("POST", "/v1/declarations", "ingest", None),
         ("GET", "/v1/persons/pk_1", "ingest", None),
         ("GET", "/v1/areasx", "ingest", None),
+        ("GET", "/v1/alertsx", "ingest", None),
+        ("GET", "/v1/alerts/a_1/acknowledgex", "ingest", None),
+        ("GET", "/v1/cases/F0-38-0001/contacts/streamx", "ingest", None),
     ],
 )
 def test_each_path_reaches_its_service(
@@ -269,18 +276,30 @@ def test_a_body_larger_than_ingest_takes_reaches_it_and_one_beyond_every_service
     assert refused.json()["error"]["code"] == "body_too_large"
 
 
-def test_server_sent_events_reach_the_client_as_they_are_sent(public: str, stand_ins: dict[str, StandIn]) -> None:
+@pytest.mark.parametrize(
+    ("path", "service"),
+    [
+        ("/v1/stream", "safety-map"),
+        ("/v1/cases/F0-38-0001/contacts/stream", "tracer"),
+        ("/v1/alerts/stream", "tracer"),
+    ],
+)
+def test_server_sent_events_reach_the_client_as_they_are_sent(
+    public: str, stand_ins: dict[str, StandIn], path: str, service: str
+) -> None:
     # Given a stream whose service sends one event and then holds the connection open
+    stand_ins[service].release.clear()
     started = time.monotonic()
     try:
-        with httpx.stream("GET", f"{public}/v1/stream", timeout=10, trust_env=False) as response:
+        with httpx.stream("GET", f"{public}{path}", timeout=10, trust_env=False) as response:
             first = next(response.iter_raw())
             waited = time.monotonic() - started
     finally:
-        stand_ins["safety-map"].release.set()
-    # Then the event arrives at once, not when the service lets go of the connection (20 s later)
+        stand_ins[service].release.set()
+    # Then the event arrives at once, from the stream's service, not when it lets go of the connection (20 s later)
     assert response.status_code == 200
     assert first.startswith(b"retry: 3000\n"), first
+    assert f": connected to {service}\n".encode() in first, first
     assert waited < 5, f"the first event took {waited:.1f}s through the gateway"
 
 
