@@ -25,11 +25,12 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 import redis
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Page
 
 from antoan_localstack.browser import chromium, only_loopback
 from antoan_localstack.testing import RunningServices, kill_service, restart_services, wait_for
@@ -43,6 +44,14 @@ PROVINCES = Path(__file__).resolve().parents[2] / "web" / "provinces.json"
 VIETNAM = (102.0, 8.0, 110.0, 23.5)
 HANOI = (105.6, 20.8, 106.1, 21.25)
 LEVELS = (None, 1, 1, 1, 1, 2, 2, 3, 4)
+# The venues the page draws: the lone venues' dots and every cluster's count (the server's and the page's own).
+COUNT_DRAWN = """
+    let total = document.querySelectorAll(".venue-dot").length;
+    document.querySelectorAll(".venue-cluster .cluster").forEach((c) => {
+        total += c.dataset.counts.split(",").reduce((a, b) => a + Number(b), 0);
+    });"""
+COUNTED = "() => {" + COUNT_DRAWN + " return total; }"
+COUNTED_IS = "(wanted) => {" + COUNT_DRAWN + " return total === wanted; }"  # functions: the page's CSP forbids eval
 
 
 def seed(services: RunningServices, count: int) -> list[tuple[str, float, float, int | None]]:
@@ -261,13 +270,6 @@ def test_first_view_of_the_country_in_chromium_is_measured(
         if (document.body.dataset.loaded !== "true" || !document.querySelector(".venue-cluster .cluster")) return false;
         return performance.now();
     }"""
-    counted = """() => {
-        let total = document.querySelectorAll(".venue-dot").length;
-        document.querySelectorAll(".venue-cluster .cluster").forEach((c) => {
-            total += c.dataset.counts.split(",").reduce((a, b) => a + Number(b), 0);
-        });
-        return total;
-    }"""
     runs: list[dict[str, Any]] = []
     for attempt in ("first", "again"):
         refused: list[str] = []
@@ -280,7 +282,7 @@ def test_first_view_of_the_country_in_chromium_is_measured(
             drawn_ms = page.wait_for_function(drawn, timeout=120_000, polling="raf").json_value()
             timing = page.evaluate("() => performance.getEntriesByType('navigation')[0].toJSON()")
             # Then the clusters and lone venues on the page count every venue, all of them being in view
-            on_page = page.evaluate(counted)
+            on_page = page.evaluate(COUNTED)
             runs.append(
                 {
                     "run": attempt,
@@ -299,3 +301,58 @@ def test_first_view_of_the_country_in_chromium_is_measured(
     report = {"seeded_into": "the map's Redis read model, as the engine writes it", "runs": runs}
     (tmp_path / "map_national.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     print(f"\nfirst view of {len(national):,} venues: {json.dumps(runs)} (written to {tmp_path / 'map_national.json'})")
+
+
+def stream_box(url: str) -> tuple[float, ...]:
+    return tuple(float(v) for v in parse_qs(urlsplit(url).query)["bbox"][0].split(","))
+
+
+def test_the_page_redraws_its_clusters_on_a_change_and_follows_the_view_on_the_stream(
+    running_services: RunningServices, national: list[tuple[str, float, float, int | None]], browser: Browser
+) -> None:
+    refused: list[str] = []
+    errors: list[str] = []
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.route("**/*", only_loopback(refused))
+    page = context.new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        # Given the country's clusters in view, on a stream of the view's area
+        with page.expect_request(lambda r: "/v1/stream?bbox=" in r.url, timeout=60_000) as first_stream:
+            page.goto(f"{running_services.safety_map}/")
+        page.wait_for_function("() => document.querySelector('.venue-cluster .cluster') !== null", timeout=120_000)
+        page.locator('#status[data-state="live"]').wait_for(timeout=30_000)
+        before = page.evaluate(COUNTED)
+        whole = stream_box(first_stream.value.url)
+        assert inside(whole, 105.85, 21.03) and inside(whole, 105.15, 9.18)  # Hà Nội and Cà Mau
+        # When a venue opens in Hà Nội, then the clusters drawn count it, without a reload
+        register(running_services, "Cửa hàng Tràng Tiền", 21.025, 105.855)
+        page.wait_for_function(COUNTED_IS, arg=before + 1, timeout=60_000)
+        # When the person zooms in, then the page follows a smaller area inside the first
+        zoom = int(page.locator("#map").get_attribute("data-zoom") or 0)
+        with page.expect_request(lambda r: "/v1/stream?bbox=" in r.url, timeout=30_000) as later_stream:
+            zoom_in(page, zoom + 3)
+        closer = stream_box(later_stream.value.url)
+        assert whole[0] <= closer[0] < closer[2] <= whole[2] and whole[1] <= closer[1] < closer[3] <= whole[3]
+        assert (closer[2] - closer[0]) * (closer[3] - closer[1]) < (whole[2] - whole[0]) * (whole[3] - whole[1]) / 4
+        page.locator('#status[data-state="live"]').wait_for(timeout=30_000)
+        assert refused == []
+        assert errors == []
+    finally:
+        context.close()
+
+
+def zoom_in(page: Page, wanted: int) -> None:
+    """Presses + on the map, as a person would with a keyboard, until the zoom wanted."""
+    page.locator("#map").focus()
+    for _ in range(10):
+        zoom = int(page.locator("#map").get_attribute("data-zoom") or 0)
+        if zoom >= wanted:
+            return
+        page.keyboard.press("Equal")
+        page.wait_for_function(
+            "(zoom) => document.querySelector('#map').dataset.zoom !== String(zoom)"
+            " && !document.querySelector('.leaflet-zoom-anim')",
+            arg=zoom,
+        )
+    pytest.fail("pressing + never got the map to the zoom wanted")

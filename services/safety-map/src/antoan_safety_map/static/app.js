@@ -532,11 +532,14 @@
   function viewBox(pad) {
     return bboxParam(pad).split(",").map(Number);
   }
-  /** Subscribes to the view's area when the view has left the current one; true if it did. */
+  /** Subscribes to the view's area when the view has left the current one, or zoomed well into it (the area
+   * then holds four times what a new one would: changes the view would not show); true if it did. */
   function followView() {
     if (!window.EventSource || !source) { return false; }
-    var view = viewBox(0.25);
-    if (streamBox && view[0] >= streamBox[0] && view[1] >= streamBox[1] && view[2] <= streamBox[2] && view[3] <= streamBox[3]) {
+    var view = viewBox(0.25), area = viewBox(1);
+    var size = function (box) { return (box[2] - box[0]) * (box[3] - box[1]); };
+    if (streamBox && view[0] >= streamBox[0] && view[1] >= streamBox[1] && view[2] <= streamBox[2] && view[3] <= streamBox[3] &&
+        size(streamBox) <= 4 * size(area)) {
       return false;
     }
     connect();
