@@ -236,7 +236,7 @@ class ReadModel:
         position = len(pipe)
         pipe.hsetnx(key, "alert", codec.dumps(alert))  # an acknowledgement stored beside it stays
         pipe.expire(key, self._lifetime)
-        self._keep_newest(pipe, self.alerts_key, event.event_id, event.occurred_at, now - self._settings.retention)
+        self._keep_newest(pipe, self.alerts_key, event.event_id, event.occurred_at, now, self._settings.retention)
         return [(position, {**alert, "acknowledged_at": None, "acknowledged_by": None})]
 
     def _audit(self, pipe: Pipeline, event: PersonalDataRead, now: datetime) -> None:
@@ -248,15 +248,17 @@ class ReadModel:
             "purpose": event.purpose,
             "read_at": event.occurred_at.isoformat(),
         }
-        self._keep_newest(pipe, self.audit_key, codec.dumps(entry).decode(), event.occurred_at, now - AUDIT_RETENTION)
+        self._keep_newest(pipe, self.audit_key, codec.dumps(entry).decode(), event.occurred_at, now, AUDIT_RETENTION)
 
-    def _keep_newest(self, pipe: Pipeline, key: str, member: str, at: datetime, cutoff: datetime) -> None:
-        """Adds a member to a time index, which keeps its newest members only: those after `cutoff`, and at
-        most the index's bound (`max_alerts`, `max_audit_entries`)."""
+    def _keep_newest(self, pipe: Pipeline, key: str, member: str, at: datetime, now: datetime, kept: timedelta) -> None:
+        """Adds a member to a time index, which keeps its newest members only: those of the last `kept`, and
+        at most the index's bound (`max_alerts`, `max_audit_entries`)."""
+        cutoff = now - kept
         bound = self._settings.max_alerts if key == self.alerts_key else self._settings.max_audit_entries
         pipe.zadd(key, {member: _ms(at)})
         pipe.zremrangebyscore(key, "-inf", f"({_ms(cutoff)}")
         pipe.zremrangebyrank(key, 0, -bound - 1)
+        pipe.expire(key, kept + EXPIRY_SLACK)  # written less often than that, it holds nothing still read
 
     def _case(self, pipe: Pipeline, event: CaseConfirmed, now: datetime) -> None:
         # cases.v1 is kept forever: rebuilding from it must not bring back cases past the retention period.

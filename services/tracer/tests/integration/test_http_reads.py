@@ -538,6 +538,11 @@ def test_operations_paths_answer(api: TestClient, readiness: Readiness) -> None:
         "/v1/cases/{case_id}/contacts.csv",
         "/v1/venues/{venue_id}/visits",
         "/v1/venues/{venue_id}/visits.csv",
+        "/v1/cases/{case_id}/contacts/stream",
+        "/v1/alerts",
+        "/v1/alerts/{alert_id}/acknowledge",
+        "/v1/alerts/stream",
+        "/v1/audit",
     }
     # When a dependency is not there
     readiness.checks["redis"] = False

@@ -494,8 +494,9 @@ def test_alerts_keep_the_newest_within_their_bound_newest_first(bounded: ReadMod
     assert [a["alert_id"] for a in listed] == [e.event_id for e in raised[:BOUND]]
     assert client.zcard(bounded.alerts_key) == BOUND
     assert not client.exists(bounded.alert_key(stale.event_id))
-    # and each alert's key expires
+    # and each alert's key expires, as does the index
     assert client.ttl(bounded.alert_key(raised[0].event_id)) > 0
+    assert client.ttl(bounded.alerts_key) > 0
 
 
 def test_an_acknowledgement_is_kept_once_and_survives_a_replay(bounded: ReadModel, live: list[dict[str, Any]]) -> None:
@@ -569,4 +570,5 @@ def test_the_audit_keeps_the_newest_entries_within_its_bound(bounded: ReadModel,
         "read_at": reads[0].occurred_at.isoformat(),
     }
     assert client.zcard(bounded.audit_key) == BOUND
+    assert client.ttl(bounded.audit_key) > 0
     assert [e["audit_id"] for e in bounded.audit(2)] == [r.event_id for r in reads[:2]]
