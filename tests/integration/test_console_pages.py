@@ -133,24 +133,28 @@ def register_venue(services: RunningServices, name: str, **extra: Any) -> dict[s
     return venue
 
 
+def scan(services: RunningServices, venue: dict[str, str], person: str, direction: str, at: datetime) -> str:
+    """One scan of a venue's code from a person's phone; returns their person_key."""
+    response = httpx.post(
+        f"{services.public}/v1/checkins",
+        json={
+            "venue_qr": venue["qr"],
+            "person_id": person,
+            "direction": direction,
+            "scanned_at": at.isoformat(),
+            "app": "pc-covid",
+        },
+        timeout=10,
+    )
+    assert response.status_code == 202, response.text
+    key: str = response.json()["person_key"]
+    return key
+
+
 def visit(services: RunningServices, venue: dict[str, str], person: str, start: datetime, end: datetime) -> str:
     """A person's visit, as their phone's two scans; returns their person_key."""
-    key = ""
-    for direction, at in (("in", start), ("out", end)):
-        response = httpx.post(
-            f"{services.public}/v1/checkins",
-            json={
-                "venue_qr": venue["qr"],
-                "person_id": person,
-                "direction": direction,
-                "scanned_at": at.isoformat(),
-                "app": "pc-covid",
-            },
-            timeout=10,
-        )
-        assert response.status_code == 202, response.text
-        key = response.json()["person_key"]
-    return key
+    scan(services, venue, person, "in", start)
+    return scan(services, venue, person, "out", end)
 
 
 def confirm_case(services: RunningServices, person: str, **extra: Any) -> dict[str, str]:
@@ -279,7 +283,7 @@ def test_a_confirmed_case_shows_its_f1_and_f2_live_with_degrees_and_the_csv_down
     hall = register_venue(running_services, "Nhà hàng Sông Mã")
     cafe = register_venue(running_services, "Cà phê Hàm Rồng")
     market = register_venue(running_services, "Chợ Vườn Hoa")
-    patient, at_hall, at_cafe, later = (phone_number(rng) for _ in range(4))
+    patient, at_hall, at_cafe, later, forgetful = (phone_number(rng) for _ in range(5))
     visit(running_services, hall, patient, now - timedelta(hours=4), now - timedelta(hours=3))
     visit(running_services, cafe, patient, now - timedelta(hours=2, minutes=40), now - timedelta(hours=2, minutes=10))
     f1_hall = visit(
@@ -288,7 +292,11 @@ def test_a_confirmed_case_shows_its_f1_and_f2_live_with_degrees_and_the_csv_down
     f1_cafe = visit(running_services, cafe, at_cafe, now - timedelta(hours=2, minutes=30), now - timedelta(hours=2))
     visit(running_services, market, at_hall, now - timedelta(hours=1, minutes=30), now - timedelta(hours=1))
     f2 = visit(running_services, market, later, now - timedelta(hours=1, minutes=20), now - timedelta(minutes=50))
-    expected = {f1_hall: 1, f1_cafe: 1, f2: 2}
+    # and one who checked in at the hall before the case without checking out: the 60-minute automatic check-out
+    # puts them there inside the case's window (from an hour before the case came), until their "out" arrives late
+    forgot_out_at = now - timedelta(hours=5, minutes=30)
+    withdrawn = scan(running_services, hall, forgetful, "in", forgot_out_at)
+    expected = {f1_hall: 1, f1_cafe: 1, f2: 2, withdrawn: 1}
 
     # When the health authority signs in and confirms the case with the form
     page = desk.open("#confirm")
@@ -307,10 +315,21 @@ def test_a_confirmed_case_shows_its_f1_and_f2_live_with_degrees_and_the_csv_down
         row = page.locator(f"#contact-rows tr[data-person-key='{key}'][data-state='current']")
         row.wait_for(timeout=SERVICE_WAIT_S * 1000)
         assert row.get_attribute("data-degree") == str(degree), key
-    wait_for(lambda: page.locator("#count-f1").inner_text() == "2", timeout=10, what="two F1 counted")
+    wait_for(lambda: page.locator("#count-f1").inner_text() == "3", timeout=10, what="three F1 counted")
     assert page.locator("#count-f2").inner_text() == "1"
-    assert page.evaluate("() => window.sameDocument === true"), "the page was reloaded"
     assert page.locator("#contact-rows tr").count() == len(expected)
+
+    # When the forgetful one's check-out arrives late (twenty minutes after they came, before the case's window)
+    scan(running_services, hall, forgetful, "out", forgot_out_at + timedelta(minutes=20))
+    del expected[withdrawn]
+    # Then their line stays, struck through and marked withdrawn, and the counts leave them out
+    row = page.locator(f"#contact-rows tr.withdrawn[data-person-key='{withdrawn}'][data-state='withdrawn']")
+    row.wait_for(timeout=SERVICE_WAIT_S * 1000)
+    assert "Đã rút" in row.inner_text()
+    assert "line-through" in row.locator("td").first.evaluate("cell => getComputedStyle(cell).textDecorationLine")
+    wait_for(lambda: page.locator("#count-f1").inner_text() == "2", timeout=10, what="two F1 counted")
+    assert page.locator("#count-withdrawn").inner_text() == "1"
+    assert page.evaluate("() => window.sameDocument === true"), "the page was reloaded"
     # The venues by name, the F2's source named as an F1, the time to the last contact given
     assert "Nhà hàng Sông Mã" in page.locator(f"tr[data-person-key='{f1_hall}']").inner_text(timeout=PAGE_WAIT_MS)
     wait_for(
