@@ -387,6 +387,9 @@ def test_staff_type_a_number_when_a_code_cannot_be_scanned_with_the_portals_kept
     page.goto(f"{running_services.public}/co-so/quet/")
     page.locator("body[data-state='ready']").wait_for(timeout=PAGE_WAIT_MS)
     assert page.locator("#venue-name").inner_text() == "Quán phở Hàm Rồng"
+    # And the portal's pages link to it, marked as the page open
+    here = page.locator("#portal-nav a[aria-current='page']")
+    assert here.inner_text() == "Quét mã khách" and "/co-so/quet/" in (here.get_attribute("href") or "")
 
     # When a number that is no identifier is typed, the refusal is said in words by its code
     page.get_by_text("Không quét được? Nhập số giấy tờ").click()

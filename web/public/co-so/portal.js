@@ -18,9 +18,10 @@
     kiosk: "/co-so/man-hinh.html",
     history: "/co-so/lich-su.html",
     assessment: "/co-so/tu-danh-gia.html",
+    scanner: "/co-so/quet/",
     register: "/co-so/dang-ky.html"
   };
-  var NAV = ["dashboard", "kiosk", "history", "assessment"];
+  var NAV = ["dashboard", "kiosk", "scanner", "history", "assessment"];
   // antoan_shared.events.VenueCategory, in the order the forms list them (their words: app/i18n.js).
   var CATEGORIES = ["restaurant", "cafe", "shop", "supermarket", "market", "office", "company", "factory", "school",
     "hospital", "hotel", "government", "place_of_worship", "public_transport", "other"];
@@ -35,6 +36,7 @@
       nav_label: "Trang của cơ sở",
       nav_dashboard: "Tổng quan",
       nav_kiosk: "Màn hình lối vào",
+      nav_scanner: "Quét mã khách",
       nav_history: "Lịch sử khách",
       nav_assessment: "Tự đánh giá",
       sign_out: "Đăng xuất",
@@ -97,6 +99,7 @@
       nav_label: "Venue pages",
       nav_dashboard: "Overview",
       nav_kiosk: "Entrance screen",
+      nav_scanner: "Scan visitors",
       nav_history: "Visitor history",
       nav_assessment: "Self-assessment",
       sign_out: "Sign out",
