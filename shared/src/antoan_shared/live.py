@@ -130,7 +130,10 @@ class LiveHub:
 
 
 async def sse_events(
-    hub: LiveHub, queue: asyncio.Queue[Frame], opening: Callable[[], Awaitable[list[str]]]
+    hub: LiveHub,
+    queue: asyncio.Queue[Frame],
+    opening: Callable[[], Awaitable[list[str]]],
+    retry_ms: int | None = None,
 ) -> AsyncIterator[str]:
     """A stream's text: once the hub is subscribed, a `: connected` comment and the frames `opening` gives
     (so nothing published after them is missed; a change published meanwhile may come twice), then the queue's
@@ -139,7 +142,8 @@ async def sse_events(
     try:
         with contextlib.suppress(TimeoutError):  # a Redis outage delays the start 5 s at most
             await asyncio.wait_for(hub.subscribed(), SUBSCRIBE_WAIT_S)
-        yield ": connected\n\n"
+        # (`retry`: how long a browser's EventSource waits before it reconnects, for streams browsers open)
+        yield (f"retry: {retry_ms}\n" if retry_ms is not None else "") + ": connected\n\n"
         for frame in await opening():
             yield frame
         while True:

@@ -8,7 +8,8 @@ from typing import Any, cast
 
 import redis.asyncio as aioredis
 
-from antoan_safety_map.adapters.changes import ChangeHub, in_view
+from antoan_safety_map.adapters.changes import in_view
+from antoan_shared.live import LiveHub
 
 HANOI_VIEW = (105.5, 20.8, 106.1, 21.3)
 
@@ -34,9 +35,9 @@ def test_without_a_view_or_a_place_every_change_passes_and_areas_always_do() -> 
 
 def test_the_hub_gives_each_stream_the_changes_of_its_view() -> None:
     # Given a stream of Hà Nội's view and one of everything
-    hub = ChangeHub(cast(aioredis.Redis, None), "changes", max_streams=10)
-    hub._streams[(hanoi := _queue())] = HANOI_VIEW
-    hub._streams[(everything := _queue())] = None
+    hub = LiveHub(cast(aioredis.Redis, None), "changes", max_streams=10)
+    hub._streams[(hanoi := _queue())] = lambda change: in_view(change, HANOI_VIEW)
+    hub._streams[(everything := _queue())] = lambda change: in_view(change, None)
     # When a change in Hồ Chí Minh and one in Hà Nội are published
     hub._fan_out(json.dumps(change("venue-risk", "hcm", [106.70, 10.78])))
     hub._fan_out(json.dumps(change("venue-risk", "hn", [105.85, 21.03])))

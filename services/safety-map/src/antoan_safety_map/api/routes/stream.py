@@ -2,31 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from antoan_safety_map.adapters.changes import ChangeHub
+from antoan_safety_map.adapters.changes import in_view
 from antoan_safety_map.api.deps import Runtime, RuntimeDep
 from antoan_safety_map.api.routes.map import parse_bbox
-from antoan_shared.web import ErrorResponse, error_response
+from antoan_shared.live import STREAM_HEADERS, LiveHub, sse_events, too_many_streams
+from antoan_shared.web import ErrorResponse
 
 router = APIRouter(prefix="/v1", tags=["map"])
-HEARTBEAT_S = 15.0
-RETRY_AFTER_S = 30
-SUBSCRIBE_WAIT_S = 5.0
+RECONNECT_MS = 3000  # how long the map's EventSource waits before reconnecting
 
 
-def change_hub(request: Request, runtime: Runtime) -> ChangeHub:
+def change_hub(request: Request, runtime: Runtime) -> LiveHub:
     """The process's one hub, made with its first stream."""
-    hub: ChangeHub | None = getattr(request.app.state, "change_hub", None)
+    hub: LiveHub | None = getattr(request.app.state, "change_hub", None)
     if hub is None:
         keys = runtime.read_model.keys
-        hub = ChangeHub(runtime.read_model.client, keys.changes, runtime.settings.max_streams)
+        hub = LiveHub(runtime.read_model.client, keys.changes, runtime.settings.max_streams)
         request.app.state.change_hub = hub
     return hub
 
@@ -52,32 +48,12 @@ async def change_stream(
     a process answers 503 with `Retry-After`."""
     box = parse_bbox(bbox) if bbox is not None else None
     hub = change_hub(request, runtime)
-    queue = hub.open(box)
+    queue = hub.open(lambda change: in_view(change, box))
     if queue is None:
-        return error_response(
-            503,
-            "too_many_streams",
-            "this server holds as many live streams as it may; retry later",
-            headers={"Retry-After": str(RETRY_AFTER_S)},
-        )
+        return too_many_streams()
 
-    async def events() -> AsyncIterator[str]:
-        try:
-            # So that a client told "connected" misses nothing after it (a Redis outage delays it 5 s at most).
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(hub.subscribed(), SUBSCRIBE_WAIT_S)
-            yield "retry: 3000\n: connected\n\n"
-            while True:
-                try:
-                    frame = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
-                except TimeoutError:
-                    yield ": ping\n\n"
-                    continue
-                if frame is None:
-                    return  # fell behind: the client reconnects and starts afresh
-                yield frame
-        finally:
-            hub.close(queue)
+    async def nothing_first() -> list[str]:
+        return []  # the page reads the current state itself, then follows the changes
 
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+    events = sse_events(hub, queue, nothing_first, retry_ms=RECONNECT_MS)
+    return StreamingResponse(events, media_type="text/event-stream", headers=STREAM_HEADERS)
