@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import random
 import shutil
@@ -23,7 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request, ViewportSize
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request, Route, ViewportSize
 
 from antoan_localstack import stack
 from antoan_localstack.browser import chromium, only_loopback
@@ -389,6 +390,81 @@ def test_revealing_a_contacts_details_shows_them_and_is_a_new_line_of_the_access
     desk.assert_clean(running_services.ha_token)
 
 
+def test_a_dropped_stream_is_opened_again_and_what_it_no_longer_sends_is_marked_withdrawn(
+    running_services: RunningServices, desk: Desk
+) -> None:
+    # Given a case's stream that the server ends after each answer: first two contacts, then only one of them,
+    # its events cut into pieces that split lines and events
+    first, second = "a" * 64, "b" * 64
+    answers = [
+        [contact_event(first, 1), contact_event(second, 2, source=first), 'event: ready\ndata: {"count": 2}\n\n'],
+        [contact_event(first, 1), ": keep-alive\n\n", 'event: ready\ndata: {"count": 1}\n\n'],
+    ]
+    asked: list[str] = []
+
+    def stream(route: Route) -> None:
+        asked.append(route.request.headers.get("authorization", ""))
+        body = "".join(answers[min(len(asked), len(answers)) - 1])
+        route.fulfill(status=200, headers={"Content-Type": "text/event-stream"}, body=body)
+
+    page = desk.open()
+    desk.sign_in(running_services.ha_token)
+    page.route("**/v1/cases/c_stream_test/contacts/stream", stream)
+
+    # When the case's page reads it
+    page.goto(f"{running_services.public}{CONSOLE}#case/c_stream_test")
+
+    # Then both contacts come, the stream is asked for again once it ends (with the credential each time), and
+    # the contact the new connection no longer sends is kept, marked withdrawn
+    page.locator(f"#contact-rows tr[data-person-key='{first}'][data-degree='1']").wait_for(timeout=PAGE_WAIT_MS)
+    page.locator(f"#contact-rows tr[data-person-key='{second}'][data-state='withdrawn']").wait_for(timeout=PAGE_WAIT_MS)
+    for _ in range(60):  # Playwright serves the route only while it is called: wait in the page, not in sleep
+        if len(asked) >= 3:
+            break
+        page.wait_for_timeout(500)
+    assert len(asked) >= 3, "the stream was not asked for again"
+    assert set(asked) == {f"Bearer {running_services.ha_token}"}
+    assert page.locator(f"#contact-rows tr[data-person-key='{first}']").get_attribute("data-state") == "current"
+    assert page.locator("#count-f1").inner_text() == "1"
+    assert page.locator("#count-f2").inner_text() == "0"
+
+    # And the parser takes events however the bytes are cut
+    events = page.evaluate(
+        r"""() => {
+            const text = 'event: contact\r\ndata: {"person_key": "x",\r\ndata:  "degree": 2}\r\n\r\n'
+                + ': comment\n\nevent: ready\ndata: {"count": 1}\n\n';
+            const seen = [];
+            for (let size = 1; size <= text.length; size += 1) {
+                let buffer = '';
+                for (let at = 0; at < text.length; at += size) {
+                    const emit = (name, data) => seen.push([size, name, data]);
+                    buffer = AntoanSse.parse(buffer + text.slice(at, at + size), emit);
+                }
+            }
+            return seen;
+        }"""
+    )
+    sizes = len(set(size for size, _, _ in events))
+    assert len(events) == 2 * sizes
+    assert all(name == "contact" and data == {"person_key": "x", "degree": 2} for _, name, data in events[0::2])
+    assert all(name == "ready" and data == {"count": 1} for _, name, data in events[1::2])
+    desk.assert_clean(running_services.ha_token)
+
+
+def contact_event(person_key: str, degree: int, source: str | None = None) -> str:
+    item = {
+        "person_key": person_key,
+        "degree": degree,
+        "venue_id": None,
+        "window_start": None,
+        "window_end": None,
+        "exposed_at": "2021-07-20T08:00:00+07:00",
+        "source_person_key": source,
+        "withdrawn": False,
+    }
+    return f"event: contact\ndata: {json.dumps(item)}\n\n"
+
+
 # --- quarantine alerts --------------------------------------------------------------------------------------------
 
 
@@ -425,7 +501,7 @@ def test_a_fever_in_quarantine_appears_live_in_the_alert_list_and_is_acknowledge
     # When it is acknowledged, then it is marked so, and the service no longer lists it as open
     alert_id = row.get_attribute("data-alert-id")
     with page.expect_response(lambda r: r.url.endswith(f"/v1/alerts/{alert_id}/acknowledge")) as answer:
-        row.get_by_role("button", name="Đã tiếp nhận").click()
+        row.get_by_role("button", name="Tiếp nhận").click()
     assert answer.value.ok, answer.value.text()
     page.locator(f"#alert-rows tr[data-alert-id='{alert_id}'][data-state='acknowledged']").wait_for(
         timeout=PAGE_WAIT_MS

@@ -406,6 +406,7 @@
 
     function render() {
       $("alerts-live").textContent = t("live_" + liveState);
+      $("alerts-live").setAttribute("data-state", liveState);
       var rows = $("alert-rows");
       rows.textContent = "";
       var list = Object.keys(alerts).map(function (id) { return alerts[id]; });
