@@ -393,11 +393,16 @@ def test_revealing_a_contacts_details_shows_them_and_is_a_new_line_of_the_access
 def test_a_dropped_stream_is_opened_again_and_what_it_no_longer_sends_is_marked_withdrawn(
     running_services: RunningServices, desk: Desk
 ) -> None:
-    # Given a case's stream that the server ends after each answer: first two contacts, then only one of them,
-    # its events cut into pieces that split lines and events
+    # Given a case's stream that the server ends after each answer: first two contacts (one of them corrected from
+    # F2 to F1), then only one of them
     first, second = "a" * 64, "b" * 64
     answers = [
-        [contact_event(first, 1), contact_event(second, 2, source=first), 'event: ready\ndata: {"count": 2}\n\n'],
+        [
+            contact_event(first, 2, source=second),
+            contact_event(second, 2, source=first),
+            contact_event(first, 1),  # a correction: F1 after all
+            'event: ready\ndata: {"count": 2}\n\n',
+        ],
         [contact_event(first, 1), ": keep-alive\n\n", 'event: ready\ndata: {"count": 1}\n\n'],
     ]
     asked: list[str] = []
@@ -414,8 +419,8 @@ def test_a_dropped_stream_is_opened_again_and_what_it_no_longer_sends_is_marked_
     # When the case's page reads it
     page.goto(f"{running_services.public}{CONSOLE}#case/c_stream_test")
 
-    # Then both contacts come, the stream is asked for again once it ends (with the credential each time), and
-    # the contact the new connection no longer sends is kept, marked withdrawn
+    # Then both contacts come, the correction marked as one, the stream is asked for again once it ends (with the
+    # credential each time), and the contact the new connection no longer sends is kept, marked withdrawn
     page.locator(f"#contact-rows tr[data-person-key='{first}'][data-degree='1']").wait_for(timeout=PAGE_WAIT_MS)
     page.locator(f"#contact-rows tr[data-person-key='{second}'][data-state='withdrawn']").wait_for(timeout=PAGE_WAIT_MS)
     for _ in range(60):  # Playwright serves the route only while it is called: wait in the page, not in sleep
@@ -424,7 +429,9 @@ def test_a_dropped_stream_is_opened_again_and_what_it_no_longer_sends_is_marked_
         page.wait_for_timeout(500)
     assert len(asked) >= 3, "the stream was not asked for again"
     assert set(asked) == {f"Bearer {running_services.ha_token}"}
-    assert page.locator(f"#contact-rows tr[data-person-key='{first}']").get_attribute("data-state") == "current"
+    corrected = page.locator(f"#contact-rows tr[data-person-key='{first}']")
+    assert corrected.get_attribute("data-state") == "corrected"
+    assert "Đã sửa (trước: F2" in corrected.inner_text()
     assert page.locator("#count-f1").inner_text() == "1"
     assert page.locator("#count-f2").inner_text() == "0"
 
