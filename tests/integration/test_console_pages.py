@@ -304,10 +304,19 @@ def test_a_confirmed_case_shows_its_f1_and_f2_live_with_degrees_and_the_csv_down
     desk.sign_in(running_services.ha_token)
     page.get_by_label("Số điện thoại hoặc số CCCD/CMND/hộ chiếu của người bệnh").fill(patient)
     page.get_by_label("Thời điểm lấy mẫu xét nghiệm").fill(local_input(now - timedelta(minutes=2)))
+    page.get_by_label("Mã tỉnh/thành phố").fill("38")
+    page.get_by_label("Mã phường/xã").fill("1475")  # a digit short: said under the field, nothing sent
+    page.get_by_role("button", name="Xác nhận ca bệnh").click()
+    page.get_by_text("Nhập đúng 5 chữ số, hoặc để trống.").wait_for(timeout=PAGE_WAIT_MS)
+    assert not [r for r in desk.requests if r.url.endswith("/v1/cases") and r.method == "POST"]
+    page.get_by_label("Mã phường/xã").fill("14755")
     with page.expect_response(lambda r: r.url.endswith("/v1/cases") and r.request.method == "POST") as answer:
         page.get_by_role("button", name="Xác nhận ca bệnh").click()
     assert answer.value.status == 202, answer.value.text()
     case_id = answer.value.json()["case_id"]
+    sent = answer.value.request.post_data_json
+    assert sent["person_id"] == patient and sent["province_code"] == "38" and sent["ward_code"] == "14755", sent
+    assert "district_code" not in sent and "case_id" not in sent
 
     # Then the case's page opens and every contact arrives on it without a reload, at its degree
     page.wait_for_url(f"**{CONSOLE}#case/{case_id}", timeout=PAGE_WAIT_MS)
@@ -655,6 +664,12 @@ def test_the_console_has_no_serious_accessibility_violation_in_either_language(
                 page.locator("body[data-ready='true']").wait_for(state="attached", timeout=PAGE_WAIT_MS)
                 page.locator(f"#view-{fragment[1:].split('/')[0]}").wait_for(state="visible", timeout=PAGE_WAIT_MS)
                 assert axe_violations(page) == [], (language, fragment)
+        # And on a tablet held upright the console still fits its width (wide tables scroll inside their card)
+        page.set_viewport_size({"width": 768, "height": 1024})
+        for fragment in ("#confirm", f"#case/{case['case_id']}", "#areas"):
+            page.goto(f"{running_services.public}{CONSOLE}{fragment}")
+            page.locator(f"#view-{fragment[1:].split('/')[0]}").wait_for(state="visible", timeout=PAGE_WAIT_MS)
+            assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth"), fragment
         assert not desk.refused and not desk.errors, (desk.refused, desk.errors)
     finally:
         desk.close()

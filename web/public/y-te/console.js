@@ -174,7 +174,11 @@
   $("confirm-form").addEventListener("submit", function (event) {
     event.preventDefault();
     var form = $("confirm-form");
-    var fields = { person_id: "person-id", case_id: "case-id", tested_at: "tested-at", onset_at: "onset-at", isolated_at: "isolated-at" };
+    var fields = {
+      person_id: "person-id", case_id: "case-id", tested_at: "tested-at", onset_at: "onset-at", isolated_at: "isolated-at",
+      province_code: "province-code", district_code: "district-code", ward_code: "ward-code"
+    };
+    var codeDigits = { province_code: 2, district_code: 3, ward_code: 5 };
     Object.keys(fields).forEach(function (name) { showError($(fields[name] + "-error"), ""); $(fields[name]).removeAttribute("aria-invalid"); });
     showError($("confirm-error"), "");
     var body = { person_id: $("person-id").value.trim(), tested_at: isoOf($("tested-at")) };
@@ -184,6 +188,21 @@
       $(fields[missing[0]]).focus();
       return;
     }
+    var badCode = Object.keys(codeDigits).filter(function (name) {
+      var value = $(fields[name]).value.trim();
+      return value && !new RegExp("^\\d{" + codeDigits[name] + "}$").test(value);
+    });
+    if (badCode.length) {
+      badCode.forEach(function (name) {
+        showError($(fields[name] + "-error"), t("digits", codeDigits[name]));
+        $(fields[name]).setAttribute("aria-invalid", "true");
+      });
+      $(fields[badCode[0]]).focus();
+      return;
+    }
+    Object.keys(codeDigits).forEach(function (name) {
+      if ($(fields[name]).value.trim()) { body[name] = $(fields[name]).value.trim(); }
+    });
     if ($("case-id").value.trim()) { body.case_id = $("case-id").value.trim(); }
     if (isoOf($("onset-at"))) { body.onset_at = isoOf($("onset-at")); }
     if (isoOf($("isolated-at"))) { body.isolated_at = isoOf($("isolated-at")); }
