@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -26,10 +24,10 @@ import httpx
 import pytest
 import zxingcpp
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request, Route, ViewportSize
+from playwright.sync_api import Browser, Page, Request, Route
 
-from antoan_localstack import stack
-from antoan_localstack.browser import chromium, only_loopback
+from antoan_localstack.browser import PHONE, PageContext, axe_violations, publish_screenshot
+from antoan_localstack.client import occupancy, occupancy_reaches, register_venue
 from antoan_localstack.testing import RunningServices, TopicReader, wait_for
 from antoan_shared import events, topics
 
@@ -37,9 +35,7 @@ pytestmark = pytest.mark.integration
 
 T = TypeVar("T")
 
-PHONE: ViewportSize = {"width": 390, "height": 844}
 VIETNAM = timezone(timedelta(hours=7))
-AXE = stack.repo_root() / "web" / "test-vendor" / "axe-core" / "axe.min.js"
 # Long enough for a venue registered a moment ago to reach the safety map under a loaded suite.
 SERVICE_WAIT_S = 60
 PAGE_WAIT_MS = 30_000
@@ -48,46 +44,14 @@ RETRY_WAIT_MS = 30_000  # checkin.js UPLOAD_RETRY_MS: how soon the page tries ag
 BADGE_GREEN = "rgb(30, 123, 52)"
 
 
-@pytest.fixture(scope="module")
-def public(running_services: RunningServices) -> Iterator[httpx.Client]:
-    """The gateway: the one address people and apps reach Antoan on."""
-    with httpx.Client(base_url=running_services.public, timeout=15) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-class Phone:
-    """A phone-sized browser context (Vietnam's time zone) in which only loopback answers. What else the
-    page tried, its uncaught errors, its Content-Security-Policy refusals and the check-ins it sent are kept."""
+class Phone(PageContext):
+    """A phone (Vietnam's time zone) in which only loopback answers (`PageContext`); the check-ins its page sent
+    are kept too."""
 
     def __init__(self, browser: Browser, *, bypass_csp: bool = False) -> None:
-        self.refused: list[str] = []
-        self.errors: list[str] = []
-        self.csp_violations: list[str] = []
+        super().__init__(browser, PHONE, is_mobile=True, bypass_csp=bypass_csp)
         self.sent: list[dict[str, Any]] = []  # every check-in item the page POSTed, batches unpacked
-        self.context: BrowserContext = browser.new_context(
-            viewport=PHONE,
-            device_scale_factor=2,
-            is_mobile=True,
-            has_touch=True,
-            locale="vi-VN",
-            timezone_id="Asia/Ho_Chi_Minh",
-            bypass_csp=bypass_csp,
-        )
-        self.context.route("**/*", only_loopback(self.refused))
         self.context.on("request", self._on_request)
-        self.page: Page = self.context.new_page()
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.on("console", self._on_console)
-
-    def _on_console(self, message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text:
-            self.csp_violations.append(message.text)
 
     def _on_request(self, request: Request) -> None:
         if request.method != "POST" or not request.url.split("?")[0].endswith(("/v1/checkins", "/v1/checkins/batch")):
@@ -103,41 +67,16 @@ class Phone:
     def sends_of(self, client_event_id: str) -> int:
         return sum(1 for item in self.sent if item.get("client_event_id") == client_event_id)
 
-    def assert_self_contained(self) -> None:
-        assert not self.refused, f"the page tried to reach beyond this machine: {self.refused}"
-        assert not self.csp_violations, f"the gateway's CSP refused something the page needed: {self.csp_violations}"
-        assert not self.errors, f"the page's scripts failed: {self.errors}"
-
-    def close(self) -> None:
-        self.context.close()
-
 
 @pytest.fixture
 def phone(browser: Browser) -> Iterator[Phone]:
-    opened = Phone(browser)
-    try:
+    with Phone(browser) as opened:
         yield opened
-    finally:
-        opened.close()
 
 
 def register(public: httpx.Client, name: str, address: str, **extra: Any) -> dict[str, str]:
-    body = {
-        "name": name,
-        "category": "cafe",
-        "address": address,
-        "province_code": "38",
-        "district_code": "380",
-        "ward_code": "14755",
-        "lat": 19.8067,
-        "lon": 105.7852,
-        "capacity": 40,
-        **extra,
-    }
-    response = public.post("/v1/venues", json=body)
-    assert response.status_code == 201, response.text
-    venue: dict[str, str] = response.json()
-    return venue
+    area = {"district_code": "380", "ward_code": "14755"}
+    return register_venue(public, name, **{"category": "cafe", "address": address, **area, **extra})
 
 
 def poster_url(public: httpx.Client, venue: dict[str, str]) -> str:
@@ -162,34 +101,8 @@ def wait_on(page: Page, condition: Callable[[], T | None], what: str) -> T:
     return wait_for(pumped, timeout=SERVICE_WAIT_S, what=what)
 
 
-def occupancy(public: httpx.Client, venue_id: str) -> int | None:
-    response = public.get(f"/v1/venues/{venue_id}/occupancy")
-    return int(response.json()["current"]) if response.status_code == 200 else None
-
-
-def occupancy_reaches(public: httpx.Client, venue_id: str, expected: int) -> None:
-    wait_for(
-        lambda: occupancy(public, venue_id) == expected,
-        timeout=SERVICE_WAIT_S,
-        interval=0.3,
-        what=f"occupancy {expected} at {venue_id} (it is {occupancy(public, venue_id)})",
-    )
-
-
 def check_ins_at(reader: TopicReader, venue_id: str) -> list[events.CheckInRecorded]:
     return [e for e in reader.read() if isinstance(e, events.CheckInRecorded) and e.venue_id == venue_id]
-
-
-def publish(shot: Path, name: str) -> None:
-    """Copies a screenshot beside the one ANTOAN_SCREENSHOT names (relative to the repository), if it is set."""
-    target = os.environ.get("ANTOAN_SCREENSHOT")
-    print(f"screenshot: {shot}")
-    if not target:
-        return
-    folder = (Path(target) if Path(target).is_absolute() else stack.repo_root() / target).parent
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, folder / name)
-    print(f"screenshot: {folder / name}")
 
 
 def test_a_visitor_checks_in_from_the_poster_and_household_members_count_too(
@@ -227,7 +140,7 @@ def test_a_visitor_checks_in_from_the_poster_and_household_members_count_too(
     assert box is not None and box["width"] >= 120  # a big tick, for staff to see from a step away
     done_shot = tmp_path / "checkin-done-phone.png"
     page.screenshot(path=str(done_shot))
-    publish(done_shot, "checkin-done-phone.png")
+    publish_screenshot(done_shot, "checkin-done-phone.png")
     # And the venue's occupancy, read through the gateway, counts them
     occupancy_reaches(public, venue["venue_id"], 1)
 
@@ -269,7 +182,7 @@ def test_a_visitor_checks_in_from_the_poster_and_household_members_count_too(
     page.locator('#venue-risk[data-level="1"]').wait_for(timeout=PAGE_WAIT_MS)
     shot = tmp_path / "checkin-phone.png"
     page.screenshot(path=str(shot))
-    publish(shot, "checkin-phone.png")
+    publish_screenshot(shot, "checkin-phone.png")
     # And a household member can be removed, and the number forgotten, with a visible button each
     page.get_by_role("button", name="Xoá 038099001234 khỏi danh sách").click()
     assert page.locator("#household-list li").count() == 0
@@ -457,17 +370,6 @@ def test_a_refused_code_says_why_in_words_and_never_with_a_trace(
         phone.open(screen.json()["url"])
         assert page.locator("#venue-name").inner_text() == "Trường THPT chuyên Lam Sơn"
         assert "Entrance screen code, valid until" in page.locator("#venue-note").inner_text()
-
-
-def axe_violations(page: Page) -> list[str]:
-    """axe-core's serious and critical violations on the page as it is now."""
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate("() => axe.run(document, { resultTypes: ['violations'] }).then(result => result.violations)")
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[node['target'] for node in v['nodes']]}"
-        for v in found
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def test_the_page_has_no_serious_accessibility_violation_in_either_language(

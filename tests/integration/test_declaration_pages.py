@@ -14,10 +14,8 @@ set (the map test's `docs/map.png`), two are also written beside it: `declare-ph
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -27,58 +25,30 @@ from urllib.parse import unquote, unquote_plus, urlsplit
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request, Response, ViewportSize
+from playwright.sync_api import Browser, Page, Request, Response
 
 from antoan_ingest.domain import identity
 from antoan_localstack import stack
-from antoan_localstack.browser import chromium, only_loopback
+from antoan_localstack.browser import PHONE, PageContext, axe_violations, publish_screenshot
 from antoan_localstack.testing import RunningServices, TopicReader, wait_for
 from antoan_shared import codec, events, topics
 
 pytestmark = pytest.mark.integration
 
-PHONE: ViewportSize = {"width": 390, "height": 844}
 VIETNAM = timezone(timedelta(hours=7))
-AXE = stack.repo_root() / "web" / "test-vendor" / "axe-core" / "axe.min.js"
 PAGE_WAIT_MS = 30_000
 # Long enough for the tracer to raise an alert under a loaded suite.
 SERVICE_WAIT_S = 60
 DECLARATIONS_PATH = "/v1/declarations"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-class Phone:
-    """A phone-sized browser context (Vietnam's time zone and language) in which only loopback answers. What else
-    the page tried, its uncaught errors, its console, its CSP refusals and every request it made are kept."""
+class Phone(PageContext):
+    """A phone (Vietnam's time zone and language) in which only loopback answers (`PageContext`: what else the page
+    tried, its uncaught errors, its console, its CSP refusals and every request it made are kept), on /khai-bao/."""
 
     def __init__(self, browser: Browser, public: str, *, bypass_csp: bool = False) -> None:
+        super().__init__(browser, PHONE, is_mobile=True, bypass_csp=bypass_csp)
         self.public = public
-        self.refused: list[str] = []
-        self.errors: list[str] = []
-        self.console: list[str] = []
-        self.requests: list[Request] = []
-        self.context: BrowserContext = browser.new_context(
-            viewport=PHONE,
-            device_scale_factor=2,
-            is_mobile=True,
-            has_touch=True,
-            locale="vi-VN",
-            timezone_id="Asia/Ho_Chi_Minh",
-            bypass_csp=bypass_csp,
-        )
-        self.context.route("**/*", only_loopback(self.refused))
-        self.context.on("request", lambda request: self.requests.append(request))
-        self.page: Page = self.context.new_page()
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.on("console", self._on_console)
-
-    def _on_console(self, message: ConsoleMessage) -> None:
-        self.console.append(message.text)
 
     def open(self, fragment: str = "") -> Page:
         """Opens /khai-bao/ (at a kind's own address with `fragment`) afresh and waits for its script to be ready.
@@ -105,9 +75,7 @@ class Phone:
     def assert_identifiers_only_in_bodies(self, services: RunningServices, *typed: str) -> None:
         """None of the `typed` identifiers (in any spelling) in an address the page asked for, in its console, in
         its title, in the gateway's or a service's log; and the page stayed on this machine and within its CSP."""
-        assert not self.refused, f"the page tried to reach beyond this machine: {self.refused}"
-        assert not self.errors, f"the page's scripts failed: {self.errors}"
-        assert not [m for m in self.console if "Content Security Policy" in m], self.console
+        self.assert_self_contained()
         spellings = {s for raw in typed for s in spellings_of(raw)}
         places = {
             "addresses": "\n".join(
@@ -121,17 +89,11 @@ class Phone:
             # (The test's own report does not repeat the identifier either.)
             assert not any(s in text for s in spellings), f"an identifier typed on the page is in the {where}"
 
-    def close(self) -> None:
-        self.context.close()
-
 
 @pytest.fixture
 def phone(browser: Browser, running_services: RunningServices) -> Iterator[Phone]:
-    opened = Phone(browser, running_services.public)
-    try:
+    with Phone(browser, running_services.public) as opened:
         yield opened
-    finally:
-        opened.close()
 
 
 def is_declaration(exchange: Request | Response) -> bool:
@@ -213,18 +175,6 @@ def has_identifier(raw: str) -> bool:
 def key_of(services: RunningServices, raw: str) -> str:
     """The person key ingest gives `raw` (SPEC §3.1), by ingest's own rule and the stack's pepper."""
     return identity.person_key(services.env["ANTOAN_PEPPER"].encode(), identity.normalise_person_id(raw))
-
-
-def publish(shot: Path, name: str) -> None:
-    """Copies a screenshot beside the one ANTOAN_SCREENSHOT names (relative to the repository), if it is set."""
-    target = os.environ.get("ANTOAN_SCREENSHOT")
-    print(f"screenshot: {shot}")
-    if not target:
-        return
-    folder = (Path(target) if Path(target).is_absolute() else stack.repo_root() / target).parent
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, folder / name)
-    print(f"screenshot: {folder / name}")
 
 
 def choose_kind(page: Page, name: str) -> None:
@@ -349,7 +299,7 @@ def test_each_kind_filled_on_a_phone_is_confirmed_and_published_without_the_iden
     form_shot = tmp_path / f"declare-{kind}-phone.png"
     page.screenshot(path=str(form_shot))
     if kind == "domestic":
-        publish(form_shot, "declare-phone.png")
+        publish_screenshot(form_shot, "declare-phone.png")
     # And sends it
     before = datetime.now(VIETNAM).replace(second=0, microsecond=0)
     accepted = phone.send()
@@ -534,7 +484,7 @@ def test_a_quarantine_update_with_fever_raises_an_alert_and_takes_seconds_on_the
     page.get_by_label("Ho", exact=True).check()
     shot = tmp_path / "quarantine-update-phone.png"
     page.screenshot(path=str(shot))
-    publish(shot, "quarantine-update-phone.png")
+    publish_screenshot(shot, "quarantine-update-phone.png")
     again = phone.send()
     assert again["person_key"] == accepted["person_key"]
     # And what is on the phone is the number it was asked to remember, under the key the check-in page reads
@@ -613,17 +563,6 @@ def test_a_declaration_on_behalf_of_a_child_is_the_childs_and_names_who_declared
 
 
 # --- accessibility ---------------------------------------------------------------------------------------------
-
-
-def axe_violations(page: Page) -> list[str]:
-    """axe-core's serious and critical violations on the page as it is now."""
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate("() => axe.run(document, { resultTypes: ['violations'] }).then(result => result.violations)")
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[node['target'] for node in v['nodes']]}"
-        for v in found
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def test_the_pages_have_no_serious_accessibility_violation_in_either_language(

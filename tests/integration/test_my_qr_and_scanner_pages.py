@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,18 +25,15 @@ import pytest
 import segno
 import zxingcpp
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request, ViewportSize
+from playwright.sync_api import Browser, Page, Request
 
-from antoan_localstack import stack
-from antoan_localstack.browser import chromium, only_loopback
-from antoan_localstack.testing import RunningServices, TopicReader, wait_for
+from antoan_localstack.browser import PHONE, PageContext, axe_violations, launch, publish_screenshot
+from antoan_localstack.client import occupancy_reaches, register_venue
+from antoan_localstack.testing import RunningServices, TopicReader
 from antoan_shared import events, topics
 
 pytestmark = pytest.mark.integration
 
-PHONE: ViewportSize = {"width": 390, "height": 844}
-AXE = stack.repo_root() / "web" / "test-vendor" / "axe-core" / "axe.min.js"
-SERVICE_WAIT_S = 60  # a venue registered a moment ago reaches the safety map within this, under a loaded suite
 PAGE_WAIT_MS = 30_000
 REPEAT_MS = 5000  # scanner.js REPEAT_MS: a code out of sight this long may be sent again
 
@@ -48,46 +43,13 @@ NAME = "Nguyễn Văn An"
 PERSONAL_QR = f"{DOCUMENT}|{NAME}|01/02/1990|CCCD||"
 
 
-@pytest.fixture(scope="module")
-def public(running_services: RunningServices) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=running_services.public, timeout=15) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-class Phone:
-    """A phone-sized context in which only loopback answers; every request the page made is kept (URL and body),
-    with its uncaught errors and the gateway CSP's refusals."""
+class Phone(PageContext):
+    """A phone in which only loopback answers (`PageContext`: every request the page made is kept, URL and body,
+    with its uncaught errors and the gateway CSP's refusals), its camera allowed if asked."""
 
     def __init__(self, browser: Browser, *, bypass_csp: bool = False, camera: bool = False) -> None:
-        self.refused: list[str] = []
-        self.errors: list[str] = []
-        self.csp_violations: list[str] = []
-        self.requests: list[Request] = []
-        self.context: BrowserContext = browser.new_context(
-            viewport=PHONE,
-            device_scale_factor=2,
-            is_mobile=True,
-            has_touch=True,
-            locale="vi-VN",
-            timezone_id="Asia/Ho_Chi_Minh",
-            bypass_csp=bypass_csp,
-            permissions=["camera"] if camera else [],
-        )
-        self.context.route("**/*", only_loopback(self.refused))
-        self.context.on("request", lambda request: self.requests.append(request))
-        self.page: Page = self.context.new_page()
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.on("console", self._on_console)
-
-    def _on_console(self, message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text:
-            self.csp_violations.append(message.text)
+        permissions = ["camera"] if camera else []
+        super().__init__(browser, PHONE, is_mobile=True, bypass_csp=bypass_csp, permissions=permissions)
 
     def check_ins_sent(self) -> list[dict[str, Any]]:
         return [
@@ -96,67 +58,11 @@ class Phone:
             if request.method == "POST" and request.url.endswith("/v1/checkins")
         ]
 
-    def assert_self_contained(self) -> None:
-        assert not self.refused, f"the page tried to reach beyond this machine: {self.refused}"
-        assert not self.csp_violations, f"the gateway's CSP refused something the page needed: {self.csp_violations}"
-        assert not self.errors, f"the page's scripts failed: {self.errors}"
-
-    def close(self) -> None:
-        self.context.close()
-
 
 @pytest.fixture
 def phone(browser: Browser) -> Iterator[Phone]:
-    opened = Phone(browser)
-    try:
+    with Phone(browser) as opened:
         yield opened
-    finally:
-        opened.close()
-
-
-def register(public: httpx.Client, name: str) -> dict[str, str]:
-    body = {"name": name, "category": "restaurant", "address": "Phường Điện Biên, TP Thanh Hóa", "capacity": 40}
-    response = public.post("/v1/venues", json={**body, "province_code": "38", "lat": 19.8067, "lon": 105.7852})
-    assert response.status_code == 201, response.text
-    venue: dict[str, str] = response.json()
-    return venue
-
-
-def occupancy(public: httpx.Client, venue_id: str) -> int | None:
-    response = public.get(f"/v1/venues/{venue_id}/occupancy")
-    return int(response.json()["current"]) if response.status_code == 200 else None
-
-
-def occupancy_reaches(public: httpx.Client, venue_id: str, expected: int) -> None:
-    wait_for(
-        lambda: occupancy(public, venue_id) == expected,
-        timeout=SERVICE_WAIT_S,
-        interval=0.3,
-        what=f"occupancy {expected} at {venue_id} (it is {occupancy(public, venue_id)})",
-    )
-
-
-def publish(shot: Path, name: str) -> None:
-    """Copies a screenshot beside the one ANTOAN_SCREENSHOT names (relative to the repository), if it is set."""
-    target = os.environ.get("ANTOAN_SCREENSHOT")
-    print(f"screenshot: {shot}")
-    if not target:
-        return
-    folder = (Path(target) if Path(target).is_absolute() else stack.repo_root() / target).parent
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, folder / name)
-    print(f"screenshot: {folder / name}")
-
-
-def axe_violations(page: Page) -> list[str]:
-    """axe-core's serious and critical violations on the page as it is now."""
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate("() => axe.run(document, { resultTypes: ['violations'] }).then(result => result.violations)")
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[node['target'] for node in v['nodes']]}"
-        for v in found
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def decoded_codes(png: bytes) -> list[str]:
@@ -205,7 +111,7 @@ def test_my_qr_is_made_on_the_phone_in_the_1405_layout_and_kept_only_when_asked(
     assert page.locator("#result-document").inner_text() == "CCCD · số kết thúc bằng 234"
     shot = tmp_path / "my-qr-phone.png"
     page.screenshot(path=str(shot), full_page=True)
-    publish(shot, "my-qr-phone.png")
+    publish_screenshot(shot, "my-qr-phone.png")
 
     # When the page is opened again, the code is there at once, and in English when switched
     page.reload()
@@ -297,15 +203,12 @@ def camera_phone(browser: Browser, tmp_path: Path) -> Iterator[Phone]:
     """A Chromium of its own (launched by the module's Playwright, which one process can run only once) whose
     camera, allowed without asking, films the personal QR code PERSONAL_QR."""
     video = personal_qr_video(tmp_path / "personal-qr.y4m", PERSONAL_QR)
-    args = [
+    launched = launch(
+        browser.browser_type,
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
         f"--use-file-for-fake-video-capture={video}",
-    ]
-    if os.geteuid() == 0:
-        args.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox on
-    executable = stack._require_tool("chromium", ["chromium"])
-    launched = browser.browser_type.launch(executable_path=executable, headless=True, args=args)
+    )
     opened = Phone(launched, camera=True)
     try:
         yield opened
@@ -329,7 +232,7 @@ def test_staff_scan_a_personal_qr_with_the_camera_and_the_person_is_checked_in_o
     running_services: RunningServices, public: httpx.Client, camera_phone: Phone, tmp_path: Path
 ) -> None:
     # Given a restaurant registered through the gateway, and its scanner page signed in with the venue's key
-    venue = register(public, "Nhà hàng Sông Mã")
+    venue = register_venue(public, "Nhà hàng Sông Mã")
     page = camera_phone.page
     page.goto(f"{running_services.public}/co-so/quet/")
     sign_in(page, venue)
@@ -353,7 +256,7 @@ def test_staff_scan_a_personal_qr_with_the_camera_and_the_person_is_checked_in_o
         assert recorded.method is events.CheckInMethod.PERSON_QR and recorded.app is events.CheckInApp.STAFF
         shot = tmp_path / "scanner-phone.png"
         page.screenshot(path=str(shot))
-        publish(shot, "scanner-phone.png")
+        publish_screenshot(shot, "scanner-phone.png")
 
         # When the same code stays in view longer than the repeat window, it is not sent again: a code is sent
         # once while it is in sight (a fixed watch, since what is checked is that nothing happens)
@@ -379,7 +282,7 @@ def test_staff_type_a_number_when_a_code_cannot_be_scanned_with_the_portals_kept
     running_services: RunningServices, public: httpx.Client, phone: Phone
 ) -> None:
     # Given a venue whose key the owner kept on this device through the venue portal
-    venue = register(public, "Quán phở Hàm Rồng")
+    venue = register_venue(public, "Quán phở Hàm Rồng")
     kept = {venue["venue_id"]: {"api_key": venue["api_key"], "name": "Quán phở Hàm Rồng"}}
     phone.context.add_init_script(f"localStorage.setItem('antoan.venue.keys', {json.dumps(json.dumps(kept))})")
     page = phone.page
@@ -439,7 +342,7 @@ def test_both_pages_have_no_serious_accessibility_violation_in_either_language(
 ) -> None:
     # Given both pages with something on them; axe-core is injected as a script of the page's, which the
     # gateway's CSP would refuse
-    venue = register(public, "Bệnh viện Đa khoa tỉnh Thanh Hóa")
+    venue = register_venue(public, "Bệnh viện Đa khoa tỉnh Thanh Hóa")
     phone = Phone(browser, bypass_csp=True)
     try:
         page = phone.page

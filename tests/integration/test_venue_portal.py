@@ -21,8 +21,6 @@ import base64
 import csv
 import io
 import json
-import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,17 +30,14 @@ import httpx
 import pytest
 import zxingcpp
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Download, Page, ViewportSize
+from playwright.sync_api import Browser, Download, Page, ViewportSize
 
-from antoan_localstack import stack
-from antoan_localstack.browser import chromium, only_loopback
+from antoan_localstack.browser import DESKTOP, PHONE, PageContext, axe_violations, publish_screenshot
+from antoan_localstack.client import register_venue
 from antoan_localstack.testing import RunningServices, wait_for
 
 pytestmark = pytest.mark.integration
 
-PHONE: ViewportSize = {"width": 390, "height": 844}
-DESKTOP: ViewportSize = {"width": 1280, "height": 800}
-AXE = stack.repo_root() / "web" / "test-vendor" / "axe-core" / "axe.min.js"
 ROTATING_TTL_S = 30
 # Long enough for a venue registered a moment ago to reach the tracer and the safety map under a loaded suite.
 SERVICE_WAIT_S = 60
@@ -58,88 +53,25 @@ def services_env() -> dict[str, str]:
     return {"ANTOAN_ROTATING_QR_TTL_S": str(ROTATING_TTL_S)}
 
 
-@pytest.fixture(scope="module")
-def public(running_services: RunningServices) -> Iterator[httpx.Client]:
-    """The gateway: the one address people and apps reach Antoan on."""
-    with httpx.Client(base_url=running_services.public, timeout=15) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-class Device:
-    """A browser context (a phone or a desktop screen, Vietnam's time zone) in which only loopback answers.
-    What else its pages tried, their uncaught errors and their Content-Security-Policy refusals are kept."""
+class Device(PageContext):
+    """A phone or a desktop screen in which only loopback answers (`PageContext`), downloads accepted."""
 
     def __init__(self, browser: Browser, viewport: ViewportSize, *, bypass_csp: bool = False, **options: Any) -> None:
-        self.refused: list[str] = []
-        self.errors: list[str] = []
-        self.csp_violations: list[str] = []
-        phone = viewport == PHONE
-        self.context: BrowserContext = browser.new_context(
-            viewport=viewport,
-            device_scale_factor=2 if phone else 1,
-            is_mobile=phone,
-            has_touch=phone,
-            locale="vi-VN",
-            timezone_id="Asia/Ho_Chi_Minh",
-            accept_downloads=True,
-            bypass_csp=bypass_csp,
-            **options,
+        is_mobile = viewport == PHONE
+        super().__init__(
+            browser, viewport, is_mobile=is_mobile, bypass_csp=bypass_csp, accept_downloads=True, **options
         )
-        self.context.route("**/*", only_loopback(self.refused))
-        self.page: Page = self.new_page()
-
-    def new_page(self) -> Page:
-        page = self.context.new_page()
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-        page.on("console", self._on_console)
-        return page
-
-    def _on_console(self, message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text:
-            self.csp_violations.append(message.text)
-
-    def assert_self_contained(self) -> None:
-        assert not self.refused, f"the page tried to reach beyond this machine: {self.refused}"
-        assert not self.csp_violations, f"the gateway's CSP refused something the page needed: {self.csp_violations}"
-        assert not self.errors, f"the page's scripts failed: {self.errors}"
-
-    def close(self) -> None:
-        self.context.close()
 
 
 @pytest.fixture
 def desktop(browser: Browser) -> Iterator[Device]:
-    opened = Device(browser, DESKTOP)
-    try:
+    with Device(browser, DESKTOP) as opened:
         yield opened
-    finally:
-        opened.close()
 
 
 def register(public: httpx.Client, name: str, **extra: Any) -> dict[str, str]:
-    body = {
-        "name": name,
-        "category": "restaurant",
-        "address": "25 Hạc Thành, Phường Điện Biên, TP Thanh Hóa",
-        "province_code": "38",
-        "district_code": "380",
-        "ward_code": "14767",
-        "lat": 19.8067,
-        "lon": 105.7852,
-        "capacity": 40,
-        **extra,
-    }
-    response = public.post("/v1/venues", json=body)
-    assert response.status_code == 201, response.text
-    venue: dict[str, str] = response.json()
-    venue["name"] = name
-    return venue
+    place = {"address": "25 Hạc Thành, Phường Điện Biên, TP Thanh Hóa", "district_code": "380", "ward_code": "14767"}
+    return register_venue(public, name, **{**place, **extra})
 
 
 def owner(venue: dict[str, str]) -> dict[str, str]:
@@ -193,18 +125,6 @@ def saved(download: Download) -> bytes:
     return Path(path).read_bytes()
 
 
-def publish(shot: Path, name: str) -> None:
-    """Copies a screenshot beside the one ANTOAN_SCREENSHOT names (relative to the repository), if it is set."""
-    target = os.environ.get("ANTOAN_SCREENSHOT")
-    print(f"screenshot: {shot}")
-    if not target:
-        return
-    folder = (Path(target) if Path(target).is_absolute() else stack.repo_root() / target).parent
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, folder / name)
-    print(f"screenshot: {folder / name}")
-
-
 def test_an_owner_registers_on_a_phone_and_the_entrance_screen_checks_visitors_in(
     running_services: RunningServices, public: httpx.Client, browser: Browser, desktop: Device, tmp_path: Path
 ) -> None:
@@ -234,7 +154,7 @@ def test_an_owner_registers_on_a_phone_and_the_entrance_screen_checks_visitors_i
         page.get_by_label("Số điện thoại chủ cơ sở (không bắt buộc)").fill("0912 345 678")
         form_shot = tmp_path / "venue-register-phone.png"
         page.screenshot(path=str(form_shot), full_page=True)
-        publish(form_shot, "venue-register-phone.png")
+        publish_screenshot(form_shot, "venue-register-phone.png")
         with page.expect_response(lambda r: r.url.endswith("/v1/venues") and r.request.method == "POST") as posted:
             page.get_by_role("button", name="Đăng ký", exact=True).click()
 
@@ -343,7 +263,7 @@ def test_an_owner_registers_on_a_phone_and_the_entrance_screen_checks_visitors_i
         assert screen.evaluate("() => window.antoanNotReloaded") is True
         kiosk_shot = tmp_path / "venue-kiosk.png"
         screen.screenshot(path=str(kiosk_shot))
-        publish(kiosk_shot, "venue-kiosk.png")
+        publish_screenshot(kiosk_shot, "venue-kiosk.png")
         # And this computer keeps the key (the owner ticked it), for the screen to open again after a restart
         assert created["venue_id"] in screen.evaluate(kept)
         desktop.assert_self_contained()
@@ -383,7 +303,7 @@ def test_the_visitor_history_lists_the_visits_and_downloads_them_as_csv(
     assert page.locator("#summary").inner_text().startswith("2 lượt của 2 khách")
     shot = tmp_path / "venue-history.png"
     page.screenshot(path=str(shot), full_page=True)
-    publish(shot, "venue-history.png")
+    publish_screenshot(shot, "venue-history.png")
 
     # When they download the CSV file
     with page.expect_download() as download:
@@ -542,17 +462,6 @@ def test_an_owner_edits_the_venue_and_deactivates_it_only_after_confirming(
     assert page.locator("#tile-kiosk").is_hidden() and page.locator("#poster").is_hidden()
     assert public.get(f"/v1/venues/{venue['venue_id']}").json()["active"] is False
     desktop.assert_self_contained()
-
-
-def axe_violations(page: Page) -> list[str]:
-    """axe-core's serious and critical violations on the page as it is now."""
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate("() => axe.run(document, { resultTypes: ['violations'] }).then(result => result.violations)")
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[node['target'] for node in v['nodes']]}"
-        for v in found
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def test_no_portal_page_has_a_serious_accessibility_violation_in_either_language(

@@ -1,5 +1,5 @@
 """A small HTTP client of the running services, for integration tests: register, check in, confirm cases,
-read and wait for levels on the safety map."""
+read and wait for levels on the safety map. And the page tests' calls through the gateway (the `public` client)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,42 @@ def new_person() -> str:
 
 def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
+
+
+def register_venue(public: httpx.Client, name: str, **fields: Any) -> dict[str, str]:
+    """Registers a venue through the gateway (`public`): a restaurant in Thanh Hóa city with room for 40 unless
+    `fields` say otherwise. Ingest's answer (id, key, QR token), with the venue's name."""
+    body = {
+        "name": name,
+        "category": "restaurant",
+        "address": "Phường Điện Biên, TP Thanh Hóa",
+        "province_code": "38",
+        "lat": 19.8067,
+        "lon": 105.7852,
+        "capacity": 40,
+        **fields,
+    }
+    response = public.post("/v1/venues", json=body)
+    assert response.status_code == 201, response.text
+    venue: dict[str, str] = response.json()
+    venue["name"] = name
+    return venue
+
+
+def occupancy(public: httpx.Client, venue_id: str) -> int | None:
+    """A venue's current occupancy through the gateway, or None while the tracer does not know the venue."""
+    response = public.get(f"/v1/venues/{venue_id}/occupancy")
+    return int(response.json()["current"]) if response.status_code == 200 else None
+
+
+def occupancy_reaches(public: httpx.Client, venue_id: str, expected: int, timeout: float = 60) -> None:
+    """Waits for a venue's occupancy to be `expected` (the default timeout is for a loaded suite)."""
+    wait_for(
+        lambda: occupancy(public, venue_id) == expected,
+        timeout=timeout,
+        interval=0.3,
+        what=f"occupancy {expected} at {venue_id} (it is {occupancy(public, venue_id)})",
+    )
 
 
 class Antoan:

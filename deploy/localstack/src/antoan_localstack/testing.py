@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
@@ -30,6 +30,10 @@ from antoan_shared import codec
 from antoan_shared.events import Event
 from antoan_shared.settings import ServiceSettings
 from antoan_shared.topics import TopicSpec
+
+if TYPE_CHECKING:
+    import httpx
+    from playwright.sync_api import Browser
 
 T = TypeVar("T")
 
@@ -409,3 +413,22 @@ def antoan(running_services: RunningServices) -> Iterator[Any]:
     client = Antoan(running_services)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="module")
+def public(running_services: RunningServices) -> Iterator[httpx.Client]:
+    """The gateway: the one address people and apps reach Antoan on (an HTTP client of it)."""
+    import httpx
+
+    with httpx.Client(base_url=running_services.public, timeout=15) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium for the module's page tests (`antoan_localstack.browser`: Playwright, a dev dependency,
+    is imported only when a test asks for it)."""
+    from antoan_localstack.browser import chromium
+
+    with chromium() as launched:
+        yield launched
