@@ -317,8 +317,10 @@
       $("case-live").textContent = t("live_" + liveState);
       $("case-live").setAttribute("data-state", liveState);
       var rows = $("contact-rows");
+      var drawn = document.createDocumentFragment();
+      entries.forEach(function (entry) { drawn.appendChild(contactRow(entry)); });
       rows.textContent = "";
-      entries.forEach(function (entry) { rows.appendChild(contactRow(entry)); });
+      rows.appendChild(drawn);
       $("no-contacts").hidden = entries.length > 0;
     }
 
@@ -385,10 +387,15 @@
       whenStopped(function () { stopped = true; clearTimeout(timer); });
     }
 
+    // A connection opens with every current contact at once: the table is drawn once per burst, not per event.
+    var pending = null;
+    function schedule() { if (pending === null) { pending = setTimeout(function () { pending = null; render(); }, 0); } }
+    whenStopped(function () { clearTimeout(pending); });
+
     var stream = Sse.open("/v1/cases/" + encodeURIComponent(caseId) + "/contacts/stream", {
       event: function (name, data) {
         if (name === "ready") { settle(); return; }
-        if (name === "contact" && data && typeof data === "object") { take(data); render(); }
+        if (name === "contact" && data && typeof data === "object") { take(data); schedule(); }
       },
       state: function (state) {
         if (state === "connecting") { seen = {}; ready = false; }
