@@ -14,9 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import random
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -24,17 +22,16 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request, Route, ViewportSize
+from playwright.sync_api import Browser, Page, Route, ViewportSize
 
-from antoan_localstack import stack
-from antoan_localstack.browser import chromium, only_loopback
+from antoan_localstack import client
+from antoan_localstack.browser import PageContext, axe_violations, publish_screenshot
 from antoan_localstack.testing import RunningServices, wait_for
 
 pytestmark = pytest.mark.integration
 
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 VIETNAM = timezone(timedelta(hours=7))
-AXE = stack.repo_root() / "web" / "test-vendor" / "axe-core" / "axe.min.js"
 PAGE_WAIT_MS = 30_000
 # Long enough for the tracer and the safety map to act under a loaded suite.
 SERVICE_WAIT_S = 60
@@ -42,37 +39,12 @@ CONSOLE = "/y-te/"
 SESSION_KEY = "antoan.ha.session"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
-
-
-class Desk:
-    """A desktop browser context (Vietnam's time zone and language) in which only loopback answers; what else the
-    page tried, its uncaught errors, its console and every request it made are kept."""
+class Desk(PageContext):
+    """A desktop screen (1280x800) at the console, downloads allowed; `PageContext` keeps what went wrong."""
 
     def __init__(self, browser: Browser, public: str, *, bypass_csp: bool = False) -> None:
+        super().__init__(browser, DESKTOP, is_mobile=False, bypass_csp=bypass_csp, accept_downloads=True)
         self.public = public
-        self.refused: list[str] = []
-        self.errors: list[str] = []
-        self.console: list[str] = []
-        self.requests: list[Request] = []
-        self.context: BrowserContext = browser.new_context(
-            viewport=DESKTOP,
-            locale="vi-VN",
-            timezone_id="Asia/Ho_Chi_Minh",
-            bypass_csp=bypass_csp,
-            accept_downloads=True,
-        )
-        self.context.route("**/*", only_loopback(self.refused))
-        self.context.on("request", lambda request: self.requests.append(request))
-        self.page: Page = self.context.new_page()
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
-        self.page.on("console", self._on_console)
-
-    def _on_console(self, message: ConsoleMessage) -> None:
-        self.console.append(message.text)
 
     def open(self, fragment: str = "") -> Page:
         """Opens the console afresh (at a view's address with `fragment`) and waits for its script to be ready."""
@@ -90,18 +62,13 @@ class Desk:
 
     def assert_clean(self, token: str) -> None:
         """The page stayed on this machine and within its CSP, and the credential never left the header."""
-        assert not self.refused, f"the page tried to reach beyond this machine: {self.refused}"
-        assert not self.errors, f"the page's scripts failed: {self.errors}"
-        assert not [m for m in self.console if "Content Security Policy" in m], self.console
+        self.assert_self_contained()
         assert token not in self.page.url
         assert all(token not in request.url for request in self.requests)
-        assert self.page.evaluate("() => JSON.stringify(localStorage)").find(token) < 0
+        assert token not in self.page.evaluate("() => JSON.stringify(localStorage)")
         for request in self.requests:
-            if request.url.startswith(f"{self.public}/v1/") and token in (request.headers.get("authorization") or ""):
+            if token in (request.headers.get("authorization") or ""):
                 assert request.headers["authorization"] == f"Bearer {token}"
-
-    def close(self) -> None:
-        self.context.close()
 
 
 @pytest.fixture
@@ -126,12 +93,9 @@ def phone_number(rng: random.Random) -> str:
     return "09" + "".join(rng.choice("0123456789") for _ in range(8))
 
 
-def register_venue(services: RunningServices, name: str, **extra: Any) -> dict[str, str]:
-    body = {"name": name, "category": "restaurant", "province_code": "38", "capacity": 200, **extra}
-    response = httpx.post(f"{services.public}/v1/venues", json=body, timeout=10)
-    assert response.status_code == 201, response.text
-    venue: dict[str, str] = response.json()
-    return venue
+def register_venue(services: RunningServices, name: str, **fields: Any) -> dict[str, str]:
+    with httpx.Client(base_url=services.public, timeout=15) as public:
+        return client.register_venue(public, name, **fields)
 
 
 def scan(services: RunningServices, venue: dict[str, str], person: str, direction: str, at: datetime) -> str:
@@ -169,18 +133,6 @@ def confirm_case(services: RunningServices, person: str, **extra: Any) -> dict[s
 def served(services: RunningServices, path: str) -> bool:
     """Whether the gateway has a service answering `path` for the health authority (some are being built)."""
     return httpx.get(f"{services.public}{path}", headers=ha(services), timeout=10).status_code != 404
-
-
-def publish(shot: Path, name: str) -> None:
-    """Copies a screenshot beside the one ANTOAN_SCREENSHOT names (relative to the repository), if it is set."""
-    print(f"screenshot: {shot}")
-    target = os.environ.get("ANTOAN_SCREENSHOT")
-    if not target:
-        return
-    folder = (stack.repo_root() / target).parent
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, folder / name)
-    print(f"screenshot: {folder / name}")
 
 
 def local_input(at: datetime) -> str:
@@ -351,7 +303,7 @@ def test_a_confirmed_case_shows_its_f1_and_f2_live_with_degrees_and_the_csv_down
 
     shot = tmp_path / "console-case.png"
     page.screenshot(path=str(shot), full_page=True)
-    publish(shot, "console-case.png")
+    publish_screenshot(shot, "console-case.png")
 
     # When the CSV is asked for, then it downloads with the token, a line per contact
     with page.expect_download(timeout=PAGE_WAIT_MS) as download:
@@ -512,7 +464,7 @@ def test_a_fever_in_quarantine_appears_live_in_the_alert_list_and_is_acknowledge
     assert page.evaluate("() => window.sameDocument === true")
     shot = tmp_path / "console-alerts.png"
     page.screenshot(path=str(shot), full_page=True)
-    publish(shot, "console-alerts.png")
+    publish_screenshot(shot, "console-alerts.png")
 
     # When it is acknowledged, then it is marked so, and the service no longer lists it as open
     alert_id = row.get_attribute("data-alert-id")
@@ -590,7 +542,7 @@ def test_clearing_a_red_venue_after_disinfection_turns_it_green_on_the_map_and_i
     # Given a venue (in a province with no area data) where a confirmed case was an hour ago: level 4
     now = datetime.now(UTC).replace(microsecond=0)
     name = f"Karaoke Hạc Thành {rng.randrange(10**6)}"
-    venue = register_venue(running_services, name, province_code="01", lat=21.03, lon=105.85)
+    venue = register_venue(running_services, name, province_code="01", lat=21.03, lon=105.85, address="")
     patient = phone_number(rng)
     visit(running_services, venue, patient, now - timedelta(hours=2), now - timedelta(hours=1))
     confirm_case(running_services, patient)
@@ -620,17 +572,6 @@ def test_clearing_a_red_venue_after_disinfection_turns_it_green_on_the_map_and_i
 
 
 # --- accessibility ------------------------------------------------------------------------------------------------
-
-
-def axe_violations(page: Page) -> list[str]:
-    """axe-core's serious and critical violations on the page as it is now."""
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate("() => axe.run(document, { resultTypes: ['violations'] }).then(result => result.violations)")
-    return [
-        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
-        for v in found
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def test_the_console_has_no_serious_accessibility_violation_in_either_language(
