@@ -390,6 +390,11 @@ def test_a_dropped_stream_is_opened_again_and_what_it_no_longer_sends_is_marked_
         page.wait_for_timeout(500)
     assert len(asked) >= 3, "the stream was not asked for again"
     assert set(asked) == {f"Bearer {running_services.ha_token}"}
+    # (a keyboard user's place kept while the list is redrawn)
+    page.locator(f"#contact-rows tr[data-person-key='{first}'] button").focus()
+    for _ in range(6):  # the stream keeps ending and being asked for again, redrawing the list each time
+        page.wait_for_timeout(500)
+    assert page.evaluate("() => document.activeElement.closest('tr').dataset.personKey") == first
     corrected = page.locator(f"#contact-rows tr[data-person-key='{first}']")
     assert corrected.get_attribute("data-state") == "corrected"
     assert "Đã sửa (trước: F2" in corrected.inner_text()

@@ -317,10 +317,20 @@
       $("case-live").textContent = t("live_" + liveState);
       $("case-live").setAttribute("data-state", liveState);
       var rows = $("contact-rows");
+      // The list is redrawn as contacts arrive: a keyboard user's place on a line's button is kept.
+      var focused = document.activeElement && rows.contains(document.activeElement) ?
+        document.activeElement.closest("tr").getAttribute("data-person-key") : null;
       var drawn = document.createDocumentFragment();
       entries.forEach(function (entry) { drawn.appendChild(contactRow(entry)); });
       rows.textContent = "";
       rows.appendChild(drawn);
+      if (focused) {
+        var again = rows.querySelector("tr[data-person-key='" + focused + "'] button, tr[data-person-key='" + focused + "'] td.details");
+        if (again) {
+          if (again.tagName !== "BUTTON") { again.setAttribute("tabindex", "-1"); }
+          again.focus();
+        }
+      }
       $("no-contacts").hidden = entries.length > 0;
     }
 
