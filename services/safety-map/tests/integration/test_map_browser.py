@@ -237,6 +237,7 @@ def test_map_shows_coloured_venues_and_follows_a_live_change_offline(
         cluster = page.locator('.venue-cluster .cluster[data-counts="0,3,0,0,0"]')
         cluster.wait_for()
         assert cluster.inner_text() == "3"
+        assert count_is_on_top(page, "0,3,0,0,0")  # painted over the ring, not under it
         page.locator('#status[data-state="live"]').wait_for()
         page.evaluate("() => { window.antoanNotReloaded = true; }")
 
@@ -387,6 +388,20 @@ def test_search_answers_bounded_lists_and_refuses_bad_input(running_services: Ru
     answer = httpx.get(search, params={"q": "nha hang", "limit": 1}, timeout=10)
     assert answer.status_code == 200, answer.text
     assert len(answer.json()["results"]) <= 1
+
+
+def count_is_on_top(page: Page, counts: str) -> bool:
+    """Whether the number of the cluster with these counts is what the screen shows at its own centre."""
+    return bool(
+        page.evaluate(
+            """(counts) => {
+                const count = document.querySelector(`.venue-cluster .cluster[data-counts="${counts}"] .count`);
+                const box = count.getBoundingClientRect();
+                return document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2) === count;
+            }""",
+            counts,
+        )
+    )
 
 
 def arc_colours(page: Page, counts: str) -> list[tuple[str, str]]:
