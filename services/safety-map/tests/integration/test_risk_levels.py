@@ -80,6 +80,10 @@ def test_clearing_a_venue_after_disinfection_steps_it_down(antoan: Antoan) -> No
     assert antoan.http.post(path, json={}).json()["error"]["code"] == "token_required"
     refused = antoan.http.post(path, json={}, headers={"Authorization": "Bearer nope"})
     assert (refused.status_code, refused.json()["error"]["code"]) == (403, "invalid_token")
+    # (and a venue that does not exist is refused the same way: the credential is checked first)
+    unknown = path.replace(venue["venue_id"], "v_0000000000000000")
+    assert antoan.http.post(unknown, json={}).json()["error"]["code"] == "token_required"
+    assert antoan.http.post(unknown, json={}, headers=antoan.ha).json()["error"]["code"] == "venue_not_found"
     # When the health authority clears it after disinfection
     response = antoan.http.post(path, json={"note": "khử khuẩn 2021-09-03"}, headers=antoan.ha)
     assert response.status_code == 202, response.text

@@ -184,9 +184,10 @@ class ClearanceAccepted(BaseModel):
     responses=AUTH_ERRORS,
 )
 async def clear_venue(
-    body: Clearance, venue: KnownVenue, runtime: RuntimeDep, actor: HealthAuthority
+    actor: HealthAuthority, body: Clearance, venue: KnownVenue, runtime: RuntimeDep
 ) -> ClearanceAccepted:
-    """The health authority clears a venue after disinfection: earlier case presence stops counting."""
+    """The health authority clears a venue after disinfection: earlier case presence stops counting. (The
+    credential is checked first: without it, whether a venue exists is not told.)"""
     event = events.VenueCleared(
         producer="safety-map", venue_id=venue.venue_id, cleared_at=events.utc_now(), actor=actor, note=body.note
     )
