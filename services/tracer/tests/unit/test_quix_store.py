@@ -41,6 +41,10 @@ def test_values_written_are_read_back_within_the_transaction_and_after_it(partit
     _, again = stores(partition, "V1")
     assert again.of("V1").get("x|visit-1") == ["p1", 10, 20, True, False]
     assert again.of("V1").get("x|missing") is None
+    # And reads went straight to the transaction's cache and RocksDB (the partition is not TTL-stamped), giving
+    # what Quix's own read path gives
+    assert again.of("V1")._direct
+    assert again._state.get_bytes(b"x|visit-1") == b'["p1",10,20,true,false]'
 
 
 def test_a_scan_merges_flushed_and_unflushed_entries_in_key_order_without_deleted_ones(

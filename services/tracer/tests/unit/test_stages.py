@@ -73,6 +73,11 @@ class Tracer:
         self.run.to_person(person, scan_message(event))
         return event.event_id
 
+    def visit(self, person: str, venue: str, came: datetime, left: datetime) -> None:
+        """An in and an out scan."""
+        self.scan(person, venue, "in", came)
+        self.scan(person, venue, "out", left)
+
     def confirm(self, case_id: str, person: str, since: datetime, until: datetime) -> None:
         """A case infectious over [since, until]: tested 48 h after `since`, confirmed at `until`."""
         event = CaseConfirmed(
@@ -183,12 +188,9 @@ def test_the_case_is_never_its_own_contact() -> None:
     # Given a case who visited the cafe twice (their windows overlap their own visits) and an F1 whose
     # window at the cafe overlaps the case's second visit
     tracer = Tracer()
-    tracer.scan("case", "cafe", "in", at(10))
-    tracer.scan("case", "cafe", "out", at(10, 30))
-    tracer.scan("case", "cafe", "in", at(11))
-    tracer.scan("case", "cafe", "out", at(11, 20))
-    tracer.scan("f1", "cafe", "in", at(10, 45))
-    tracer.scan("f1", "cafe", "out", at(11, 50))
+    tracer.visit("case", "cafe", at(10), at(10, 30))
+    tracer.visit("case", "cafe", at(11), at(11, 20))
+    tracer.visit("f1", "cafe", at(10, 45), at(11, 50))
     # When the case is confirmed
     tracer.confirm("c1", "case", at(8), at(20))
     tracer.settle()
@@ -346,3 +348,69 @@ def test_a_busy_venue_stores_no_value_that_grows_with_its_visits_and_a_window_re
     f1 = {person for (_, person), (degree, _) in busy.exposures().items() if degree == 1}
     arrived = range((day2 + 18 * HOUR + 30 * MINUTE - DAY) // MINUTE, (window_end - DAY) // MINUTE + 1)
     assert f1 == {f"p{i:05d}" for i in arrived}
+
+
+def f1s_at_a_hall(f1_count: int, others: int) -> Tracer:
+    """A case with `f1_count` F1 from a clinic (08:00–09:00), who all went on to a hall 12:00–13:00 where
+    `others` people were too: every F1's window at the hall matches every one of them."""
+    tracer = Tracer()
+    tracer.run.venue_stores = [RecordingStores() for _ in tracer.run.venue_stores]
+    tracer.visit("case", "clinic", at(8), at(9))
+    for i in range(f1_count):
+        tracer.visit(f"f{i:03d}", "clinic", at(8, 10), at(8, 50))
+        tracer.visit(f"f{i:03d}", "hall", at(12), at(13))
+    for i in range(others):
+        tracer.visit(f"q{i:03d}", "hall", at(12, 30), at(13, 30))
+    tracer.settle()
+    return tracer
+
+
+def hall_store(tracer: Tracer) -> RecordingStore:
+    (store,) = [stores.by_key["hall"] for stores in tracer.run.venue_stores if "hall" in stores.by_key]
+    assert isinstance(store, RecordingStore)
+    return store
+
+
+def test_a_window_at_a_venue_where_a_case_has_many_f1_reads_none_of_their_matches() -> None:
+    # Given 30 F1 of one case who were at a hall with 20 other people (every F1's window matches all of them)
+    tracer = f1s_at_a_hall(30, 20)
+    store = hall_store(tracer)
+    store.scans.clear()
+    # When the case is confirmed, and the F1s' 30 windows arrive at the hall one after another
+    tracer.confirm("c1", "case", at(6), at(20))
+    tracer.settle()
+    # Then the 20 are F2 (exposed 12:30) and the F1 stay F1
+    exposures = tracer.exposures()
+    assert {p for (_, p), (degree, _) in exposures.items() if degree == 2} == {f"q{i:03d}" for i in range(20)}
+    assert exposures[("c1", "q000")] == (2, at(12, 30))
+    assert {p for (_, p), (degree, _) in exposures.items() if degree == 1} == {f"f{i:03d}" for i in range(30)}
+    # And no window read the matches the earlier windows had made: a match that appears is compared with the
+    # best kept for that person alone (before, each of the 30 windows read up to 30 matches per person)
+    assert [(start, read) for start, _, read in store.scans if start.startswith("m|")] == []
+
+
+def test_when_the_match_that_was_a_contacts_best_goes_the_next_best_is_reported() -> None:
+    # Given a case at a clinic from 08:00 with no out yet (open until 09:00: window 07:00–10:00), and two F1
+    # there: f0 09:30–09:40 and f1 08:10–08:50
+    tracer = Tracer()
+    tracer.scan("case", "clinic", "in", at(8))
+    for f1, came, left in (("f0", at(9, 30), at(9, 40)), ("f1", at(8, 10), at(8, 50))):
+        tracer.visit(f1, "clinic", came, left)
+    # who went on to a hall, f0 10:00–10:30 (window 09:00–11:30) and f1 12:00–12:30 (window 11:00–13:30),
+    # where q was 10:45–12:15: both windows cover q, f0's from earlier
+    tracer.visit("f0", "hall", at(10), at(10, 30))
+    tracer.visit("f1", "hall", at(12), at(12, 30))
+    tracer.visit("q", "hall", at(10, 45), at(12, 15))
+    tracer.confirm("c1", "case", at(6), at(20))
+    tracer.settle()
+    # Then q is an F2 from 10:45, through f0
+    assert tracer.exposures()[("c1", "q")] == (2, at(10, 45))
+    assert [e for e in tracer.exposure_records() if e.person_key == "q"][-1].source_person_key == "f0"
+    # When the case's out at 08:05 is uploaded late (window 07:00–09:05): f0 was never an F1
+    tracer.scan("case", "clinic", "out", at(8, 5))
+    tracer.settle()
+    # Then f0 is no longer an F1 (only an F2, through f1 at the clinic, so f0's windows are gone), and q, whose
+    # best match went with f0's window at the hall, is corrected to the next best: through f1, from 11:00
+    assert tracer.exposures()[("c1", "f0")][0] == 2
+    assert tracer.exposures()[("c1", "q")] == (2, at(11))
+    assert [e for e in tracer.exposure_records() if e.person_key == "q"][-1].source_person_key == "f1"

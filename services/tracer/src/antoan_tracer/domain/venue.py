@@ -133,26 +133,39 @@ class VenueStage:
     def _matches_changed(store: Store, venue: str, before: Matches, after: Matches) -> list[Out]:
         """Keep the venue's matches as they now stand, and tell a contact's person stage only when the contact's
         best exposure at this venue in a case changed (one record per venue and case, not per match: a person
-        at a busy venue overlaps many spreaders' windows, and only the best of them can count)."""
-        touched: set[tuple[str, str]] = set()
+        at a busy venue overlaps many spreaders' windows, and only the best of them can count).
+
+        `k|<case>|<person>` is always the best of the stored `m|<case>|<person>|…`, so a match that appears or
+        improves is compared with it alone; only when the match that was the best goes or gets worse are the
+        person's other matches in the case read again. A case with hundreds of F1 at one venue (each F1's
+        window matching the same visitors) would otherwise cost every window a read of all of them."""
+        gained: dict[tuple[str, str], list[ExposureRow]] = {}  # new or changed matches' exposures
+        lost: dict[tuple[str, str], list[ExposureRow]] = {}  # exposures that went (removed, or changed from)
         for person, case_id, match_id in before.keys() - after.keys():
             store.delete(f"m|{case_id}|{person}|{match_id}")
-            touched.add((person, case_id))
+            lost.setdefault((person, case_id), []).append(before[(person, case_id, match_id)])
         for (person, case_id, match_id), exposure in after.items():
-            if before.get((person, case_id, match_id)) != exposure:
+            previous = before.get((person, case_id, match_id))
+            if previous != exposure:
                 store.set(f"m|{case_id}|{person}|{match_id}", exposure)
-                touched.add((person, case_id))
+                gained.setdefault((person, case_id), []).append(exposure)
+                if previous is not None:
+                    lost.setdefault((person, case_id), []).append(previous)
         outs: list[Out] = []
-        for person, case_id in sorted(touched):
-            prefix = f"m|{case_id}|{person}|"
-            best = min((exposure for _, exposure in store.scan(prefix, prefix_stop(prefix))), default=None)
-            sent = f"k|{case_id}|{person}"
-            if store.get(sent) == best:
+        for person, case_id in sorted(gained.keys() | lost.keys()):
+            sent_key = f"k|{case_id}|{person}"
+            sent: ExposureRow | None = store.get(sent_key)
+            if sent is not None and sent in lost.get((person, case_id), ()):
+                prefix = f"m|{case_id}|{person}|"  # the best went: the next best is among the others
+                best = min((exposure for _, exposure in store.scan(prefix, prefix_stop(prefix))), default=None)
+            else:
+                best = min([*gained.get((person, case_id), ()), *([] if sent is None else [sent])], default=None)
+            if sent == best:
                 continue
             if best is None:
-                store.delete(sent)
+                store.delete(sent_key)
             else:
-                store.set(sent, best)
+                store.set(sent_key, best)
             outs.append(Out(topics.TRACER_PERSON_INBOX, person, match_message(case_id, venue, best)))
         return outs
 
