@@ -181,6 +181,9 @@ def test_an_owner_registers_on_a_phone_and_the_entrance_screen_checks_visitors_i
         poster = decoded(image_bytes(page, "#poster-qr"))
         assert poster == f"{running_services.public}/c/{created['qr']}" == created["qr_url"]
         assert page.locator("#poster-qr").get_attribute("alt") == "Mã QR trên áp phích của Cà phê Hạc Thành"
+        result_shot = tmp_path / "venue-registered-phone.png"
+        page.screenshot(path=str(result_shot), full_page=True)
+        publish_screenshot(result_shot, "venue-registered-phone.png")
         # And the key copies with its button
         page.get_by_role("button", name="Sao chép khoá").click()
         page.get_by_text("Đã sao chép.").wait_for()
@@ -322,7 +325,7 @@ def test_the_visitor_history_lists_the_visits_and_downloads_them_as_csv(
 
 
 def test_a_low_self_assessment_raises_the_venue_to_level_2_and_a_passing_one_lowers_it(
-    running_services: RunningServices, public: httpx.Client, desktop: Device
+    running_services: RunningServices, public: httpx.Client, desktop: Device, tmp_path: Path
 ) -> None:
     # Given a shop, and the checklist as the safety map serves it
     venue = register(public, "Cửa hàng Bách hóa Lam Sơn", category="shop")
@@ -330,6 +333,11 @@ def test_a_low_self_assessment_raises_the_venue_to_level_2_and_a_passing_one_low
     weights = {c["id"]: c["weight"] for c in checklist["criteria"]}
     sign_in(desktop, running_services.public, venue)
     page = desktop.page
+    page.locator('#venue-risk[data-level="1"]').wait_for(timeout=PAGE_WAIT_MS)
+    page.locator('#poster img[data-loaded="true"]').first.wait_for(timeout=PAGE_WAIT_MS)
+    dashboard_shot = tmp_path / "venue-dashboard.png"
+    page.screenshot(path=str(dashboard_shot))
+    publish_screenshot(dashboard_shot, "venue-dashboard.png")
     page.get_by_role("link", name="Tự đánh giá").first.click()
     page.locator('body[data-state="ready"]').wait_for(state="attached", timeout=PAGE_WAIT_MS)
     assert page.locator("#criteria input[type=checkbox]").count() == len(weights)
@@ -354,6 +362,9 @@ def test_a_low_self_assessment_raises_the_venue_to_level_2_and_a_passing_one_low
     )
     risk = public.get(f"/v1/venues/{venue['venue_id']}/risk").json()
     assert risk["level"] == 2 and "low_self_assessment" in [r["code"] for r in risk["reasons"]]
+    assessment_shot = tmp_path / "venue-self-assessment.png"
+    page.screenshot(path=str(assessment_shot), full_page=True)
+    publish_screenshot(assessment_shot, "venue-self-assessment.png")
 
     # When they switch to English (the checklist comes in English, the ticks stay) and tick everything
     page.get_by_role("button", name="EN", exact=True).click()
