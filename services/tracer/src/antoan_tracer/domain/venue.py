@@ -58,10 +58,14 @@ class VenueStage:
     def _buckets(self, start: int, end: int) -> range:
         return range(start // self.bucket_us, end // self.bucket_us + 1)
 
-    def _in_buckets(self, store: Store, kind: str, start: int, end: int) -> dict[str, list[Any]]:
-        """The entries of one kind (`v` visits, `w` windows) filed under the buckets that [start, end] overlaps."""
+    def _in_buckets(self, store: Store, kind: str, start: int, end: int, *more: int) -> dict[str, list[Any]]:
+        """The entries of one kind (`v` visits, `w` windows) filed under the buckets that [start, end] overlaps
+        (and, given a second interval in `more`, that one too: each bucket read once)."""
         found: dict[str, list[Any]] = {}
-        for bucket in self._buckets(start, end):
+        buckets = set(self._buckets(start, end))
+        if more:
+            buckets.update(self._buckets(*more))
+        for bucket in sorted(buckets):
             prefix = f"{kind}|{bucket:09d}|"
             for key, value in store.scan(prefix, prefix_stop(prefix)):
                 found.setdefault(key[len(prefix) :], value)
@@ -113,12 +117,23 @@ class VenueStage:
                 spreader,
             ]
 
-    def _matches_of_visit(self, store: Store, venue: str, visit_id: str, visit: list[Any] | None) -> Matches:
-        matches: Matches = {}
-        if visit is not None:
-            for window_id, window in self._in_buckets(store, "w", visit[1], visit[2]).items():
-                self._match(venue, window_id, window, visit_id, visit, matches)
-        return matches
+    def _matches_of_visit(
+        self, store: Store, venue: str, visit_id: str, old: list[Any] | None, new: list[Any] | None
+    ) -> tuple[Matches, Matches]:
+        """The matches a visit made as it was and makes as it is now, from one read of the windows filed where
+        either can overlap (a visit changes at every scan: in, out, a late upload)."""
+        before: Matches = {}
+        after: Matches = {}
+        intervals = [(v[1], v[2]) for v in (old, new) if v is not None]
+        if not intervals:
+            return before, after
+        flat = [bound for interval in intervals for bound in interval]
+        for window_id, window in self._in_buckets(store, "w", *flat).items():
+            if old is not None:
+                self._match(venue, window_id, window, visit_id, old, before)
+            if new is not None:
+                self._match(venue, window_id, window, visit_id, new, after)
+        return before, after
 
     def _matches_of_window(self, store: Store, venue: str, window_id: str, window: list[Any] | None) -> Matches:
         matches: Matches = {}
@@ -180,12 +195,7 @@ class VenueStage:
         outs: list[Out] = []
         counts = store.get("c") or [0, 0]
         if counts[1]:  # most venues have no spreader's window at all: nothing to match
-            outs = self._matches_changed(
-                store,
-                venue,
-                self._matches_of_visit(store, venue, visit_id, old),
-                self._matches_of_visit(store, venue, visit_id, new),
-            )
+            outs = self._matches_changed(store, venue, *self._matches_of_visit(store, venue, visit_id, old, new))
         self._file_visit(store, visit_id, (old[1], old[2]) if old else None, (new[1], new[2]) if new else None)
         now = self.clock()
         was_counted = bool(old and old[4])

@@ -68,13 +68,22 @@ class QuixStore:
     def scan(self, start: str, stop: str) -> Iterator[tuple[str, Any]]:
         head = self._head
         lower, upper = head + start.encode(), head + stop.encode()
-        keys = {key for key in self._updated if lower <= key < upper}
-        keys.update(key for key, _ in self._transaction._partition.iter_items(lower_bound=lower, upper_bound=upper))
-        found = []
-        for key in sorted(keys - self._deleted):
-            raw = self._get_raw(key)
-            if raw is not None:
-                found.append((key[len(head) :].decode(), orjson.loads(raw)))
+        partition = self._transaction._partition
+        if not self._direct:
+            keys = {key for key in self._updated if lower <= key < upper}
+            keys.update(key for key, _ in partition.iter_items(lower_bound=lower, upper_bound=upper))
+            raws = {key: self._get_raw(key) for key in keys}
+        else:
+            # RocksDB's values as the iterator gives them (no second read per key), then what the transaction
+            # changed and has not flushed over them
+            raws = dict(partition.iter_items(lower_bound=lower, upper_bound=upper))
+            raws.update((key, raw) for key, raw in self._updated.items() if lower <= key < upper)
+        deleted = self._deleted
+        found = [
+            (key[len(head) :].decode(), orjson.loads(raw))
+            for key, raw in sorted(raws.items())
+            if raw is not None and key not in deleted
+        ]
         return iter(found)  # materialised: the caller may change the store while it walks
 
 
