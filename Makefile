@@ -10,7 +10,7 @@ RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help install install-run demo up down status test test-unit lint format bench clean web-vendor
+.PHONY: help install install-run demo up down status test test-unit lint format bench soak clean web-vendor
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ test: lint ## the whole suite: lint, unit and integration tests on parallel work
 
 bench: install ## the benchmark (SPEC §6) with its own stack and PostgreSQL; BENCH_ARGS="--scale tiny" for a quick one
 	$(RUN) python -m antoan_bench $(BENCH_ARGS)
+
+soak: install ## watch a running `make demo` (another terminal) for SOAK_MINUTES (60): is the tracer current? plot in bench/results/
+	$(RUN) python -m antoan_bench.soak --minutes $(or $(SOAK_MINUTES),60) $(SOAK_ARGS)
 
 web-vendor: ## re-fetch the vendored front-end libraries (npm ci, pinned by package-lock.json): the map's Leaflet, the API docs' Swagger UI and ReDoc
 	services/safety-map/web/vendor.sh

@@ -1,11 +1,17 @@
 """A simulated province (Thanh Hóa, code 38): venues register, people check in and out.
 
 Everything goes through the ingest HTTP API on loopback, at a steady rate, reproducibly from a seed,
-until a stop event is set (or an optional duration passes).
+until a stop event is set (or an optional duration passes). A person who arrives stays 5 to 55 minutes and
+then scans out; `make demo`'s world is 400 venues and 100,000 people, so that at 20 scans a second a person
+checks in about once an hour and a venue has about 45 visits an hour. (Its first world, 40 venues and 2,000
+people, had each person scanning every 100 s and each case, one every 45 s, with about 30 % of the
+population as F1 within ten minutes: a province where everyone is everyone's contact, which no tracer keeps
+up with and no province is; decision record 0007.)
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import random
 import threading
@@ -284,8 +290,8 @@ def run(
     *,
     stop: threading.Event | None = None,
     rate: float = 20.0,
-    venues: int = 40,
-    people: int = 2000,
+    venues: int = 400,
+    people: int = 100_000,
     seed: int = 38,
     workers: int = 8,
     duration: float | None = None,
@@ -294,6 +300,7 @@ def run(
     safety_map_url: str | None = None,
     ha_token: str | None = None,
     case_every: float = 45.0,
+    stay_minutes: tuple[float, float] = (5.0, 55.0),
 ) -> SimStats:
     """Register venues, then send check-ins/outs at ``rate`` per second until ``stop`` is set. Given the
     safety map's address and the health authority's token, also load the province's area data and confirm
@@ -323,6 +330,7 @@ def run(
         next_case = time.monotonic() + case_every / 3
         venue_weights = [v.capacity for v in registered]
         inside: dict[str, Venue] = {}  # person -> venue of their open visit
+        leaving: list[tuple[float, str]] = []  # (when they leave, person): a heap
         in_flight = threading.BoundedSemaphore(workers * 4)
         rejections_logged = 0
 
@@ -378,13 +386,21 @@ def run(
                 next_at = max(next_at + interval, now - 1.0)  # catch up at most a second of lag
                 if not in_flight.acquire(timeout=0.5):
                     continue
-                person = rng.choice(population)
-                venue = inside.pop(person, None)
-                direction = "out"
-                if venue is None:
+                # Someone whose stay is over leaves; otherwise someone not inside anywhere arrives and stays
+                # `stay_minutes` (drawn). With everyone inside, the first due to leave leaves early.
+                person = next((p for p in (rng.choice(population) for _ in range(8)) if p not in inside), None)
+                if leaving and (leaving[0][0] <= now or person is None):
+                    _, person = heapq.heappop(leaving)
+                    venue = inside.pop(person)
+                    direction = "out"
+                elif person is not None:
                     venue = rng.choices(registered, weights=venue_weights)[0]
                     inside[person] = venue
+                    heapq.heappush(leaving, (now + 60 * rng.uniform(*stay_minutes), person))
                     direction = "in"
+                else:
+                    in_flight.release()
+                    continue
                 body = {
                     "venue_qr": venue.qr,
                     "person_id": person,

@@ -98,3 +98,38 @@ def test_stop_event_ends_the_run() -> None:
 
     stats = simulate.run("http://127.0.0.1:1", stop=stop, rate=50, venues=2, transport=httpx.MockTransport(handler))
     assert stats.sent >= 1
+
+
+def test_a_person_leaves_after_their_stay_and_not_before() -> None:
+    checkins: list[dict[str, object]] = []
+    lock = threading.Lock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if request.url.path == "/v1/venues":
+            return httpx.Response(201, json={"venue_id": "v", "qr": "q", "api_key": "k"})
+        with lock:
+            checkins.append(body)
+        return httpx.Response(202, json={})
+
+    # Stays of 0.6 to 0.9 s, among many people: nobody has to leave early
+    simulate.run(
+        "http://127.0.0.1:8001",
+        rate=100,
+        venues=3,
+        people=10_000,
+        duration=2.0,
+        stay_minutes=(0.01, 0.015),
+        transport=httpx.MockTransport(handler),
+    )
+    arrived: dict[object, datetime] = {}
+    stays = []
+    for c in sorted(checkins, key=lambda c: str(c["scanned_at"])):
+        at = datetime.fromisoformat(str(c["scanned_at"]).replace("Z", "+00:00"))
+        if c["direction"] == "in":
+            arrived[c["person_id"]] = at
+        else:
+            stays.append((at - arrived.pop(c["person_id"])).total_seconds())
+    # Then people left, each after their stay (the clock of scanned_at has millisecond steps)
+    assert len(stays) > 20
+    assert min(stays) >= 0.59 and max(stays) < 1.2
