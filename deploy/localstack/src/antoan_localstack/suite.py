@@ -48,7 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_dir = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="antoan-test-run-")))
         env[NAMESPACES_FILE_VAR] = str(run_dir / "namespaces")
 
-        parallel = [*pytest, "-n", args.workers, "--dist", "loadfile", "--ignore", SCAN, *pytest_args]
+        # The 25 slowest steps are listed at the end: what to look at when the suite's time grows.
+        parallel = [*pytest, "-n", args.workers, "--dist", "loadfile", "--durations", "25", "--ignore", SCAN]
+        parallel += pytest_args
         first = subprocess.run(parallel, cwd=stack.repo_root(), env=env, check=False).returncode
         print(f"\nThen the scan of every topic the run wrote ({SCAN}):", flush=True)
         second = subprocess.run([*pytest, SCAN], cwd=stack.repo_root(), env=env, check=False).returncode
