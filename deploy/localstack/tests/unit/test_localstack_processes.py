@@ -123,6 +123,10 @@ def test_stop_does_not_wait_for_a_zombie_of_another_parent(
     try:
         assert parent.stdout is not None
         child = int(parent.stdout.readline())
+        # On a loaded machine the child may not have its command line yet when its pid is printed
+        deadline = time.monotonic() + 10
+        while "antoan_ingest" not in stack._cmdline(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
         stack._write_pid_file(cfg, "ingest", child)
         assert stack.running(cfg)["ingest"] == child
         started = time.monotonic()
