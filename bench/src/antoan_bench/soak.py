@@ -35,7 +35,7 @@ from typing import Any
 
 import httpx
 
-from antoan_bench import kafka_io
+from antoan_bench import kafka_io, stages
 from antoan_localstack import stack
 from antoan_localstack.secrets import ensure_local_secrets
 from antoan_shared import topics
@@ -100,13 +100,7 @@ class Watcher:
         self.http = httpx.Client(timeout=10.0, trust_env=False)
         self.ha = {"Authorization": f"Bearer {ha_token}"}
         settings = ServiceSettings(kafka_bootstrap=cfg.kafka_bootstrap)
-        self.group = kafka_io.GroupOffsets(
-            cfg.kafka_bootstrap,
-            settings.group_id("tracer"),
-            settings.topic(topics.CHECKINS),
-            [settings.topic(spec) for spec in topics.TRACER_INBOXES],
-            [settings.topic(topics.CASES), settings.topic(topics.DECLARATIONS)],
-        )
+        self.group = stages.tracer_offsets_at(cfg.kafka_bootstrap)
         self.relay = kafka_io.GroupOffsets(
             cfg.kafka_bootstrap, settings.group_id("tracer", "relay"), settings.topic(topics.TRACER_CONTACT_WINDOWS), []
         )

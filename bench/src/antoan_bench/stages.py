@@ -426,9 +426,14 @@ def single_scans(
 
 
 def tracer_offsets(bs: BenchStack) -> kafka_io.GroupOffsets:
-    settings = ServiceSettings(kafka_bootstrap=bs.config.kafka_bootstrap, topic_namespace=bs.namespace)
+    return tracer_offsets_at(bs.config.kafka_bootstrap, bs.namespace)
+
+
+def tracer_offsets_at(bootstrap: str, namespace: str = "") -> kafka_io.GroupOffsets:
+    """The tracer group's offsets on everything it reads: check-ins, its two inboxes, cases and declarations."""
+    settings = ServiceSettings(kafka_bootstrap=bootstrap, topic_namespace=namespace)
     return kafka_io.GroupOffsets(
-        bs.config.kafka_bootstrap,
+        bootstrap,
         settings.group_id("tracer"),
         settings.topic(topics.CHECKINS),
         [settings.topic(spec) for spec in topics.TRACER_INBOXES],

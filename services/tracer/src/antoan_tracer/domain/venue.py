@@ -58,14 +58,11 @@ class VenueStage:
     def _buckets(self, start: int, end: int) -> range:
         return range(start // self.bucket_us, end // self.bucket_us + 1)
 
-    def _in_buckets(self, store: Store, kind: str, start: int, end: int, *more: int) -> dict[str, list[Any]]:
-        """The entries of one kind (`v` visits, `w` windows) filed under the buckets that [start, end] overlaps
-        (and, given a second interval in `more`, that one too: each bucket read once)."""
+    def _in_buckets(self, store: Store, kind: str, *intervals: tuple[int, int]) -> dict[str, list[Any]]:
+        """The entries of one kind (`v` visits, `w` windows) filed under the buckets that the intervals
+        [start, end] overlap, each bucket read once."""
         found: dict[str, list[Any]] = {}
-        buckets = set(self._buckets(start, end))
-        if more:
-            buckets.update(self._buckets(*more))
-        for bucket in sorted(buckets):
+        for bucket in sorted({bucket for interval in intervals for bucket in self._buckets(*interval)}):
             prefix = f"{kind}|{bucket:09d}|"
             for key, value in store.scan(prefix, prefix_stop(prefix)):
                 found.setdefault(key[len(prefix) :], value)
@@ -125,10 +122,7 @@ class VenueStage:
         before: Matches = {}
         after: Matches = {}
         intervals = [(v[1], v[2]) for v in (old, new) if v is not None]
-        if not intervals:
-            return before, after
-        flat = [bound for interval in intervals for bound in interval]
-        for window_id, window in self._in_buckets(store, "w", *flat).items():
+        for window_id, window in self._in_buckets(store, "w", *intervals).items():
             if old is not None:
                 self._match(venue, window_id, window, visit_id, old, before)
             if new is not None:
@@ -138,7 +132,7 @@ class VenueStage:
     def _matches_of_window(self, store: Store, venue: str, window_id: str, window: list[Any] | None) -> Matches:
         matches: Matches = {}
         if window is not None:
-            for visit_id in self._in_buckets(store, "v", window[3], window[4]):
+            for visit_id in self._in_buckets(store, "v", (window[3], window[4])):
                 visit = store.get(f"x|{visit_id}")
                 if visit is not None:
                     self._match(venue, window_id, window, visit_id, visit, matches)

@@ -29,7 +29,6 @@ class QuixStore:
         transaction: Any = state._transaction  # type: ignore[attr-defined]
         prefix: bytes = state._prefix  # type: ignore[attr-defined]
         self._transaction = transaction
-        self._prefix = prefix
         self._head = prefix + SEPARATOR if prefix else b""
         # Reads go to the transaction's cache and then to RocksDB directly, as `PartitionTransaction.get_bytes`
         # does, without its per-call status check and the `typing.cast(Union[..., Literal[...]])` that
