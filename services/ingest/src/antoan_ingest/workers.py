@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import tempfile
@@ -73,7 +74,18 @@ def supervise(settings: IngestSettings, workers: int) -> None:
     configure_logging("ingest", settings.log_level)
     # Each process writes its metrics here and /metrics, answered by any, sums them (prometheus_client's
     # multiprocess mode; the processes read this variable when they start).
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="antoan-ingest-metrics-")
+    metrics_dir = tempfile.mkdtemp(prefix="antoan-ingest-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        failed = _run_workers(workers)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)  # the workers' metric files: nothing reads them after
+    if failed:
+        raise SystemExit(1)
+
+
+def _run_workers(workers: int) -> bool:
+    """The workers until SIGTERM or SIGINT; True if one could not start."""
     spawn = multiprocessing.get_context("spawn")
     stopping = threading.Event()
 
@@ -109,5 +121,4 @@ def supervise(settings: IngestSettings, workers: int) -> None:
         if process.is_alive():
             process.kill()
             process.join()
-    if failed:
-        raise SystemExit(1)
+    return failed

@@ -114,6 +114,26 @@ def test_each_process_listens_on_a_socket_of_its_own(running_services: RunningSe
     assert not _listening_sockets(parent, port)
 
 
+def _metrics_dir(pid: int) -> str:
+    with open(f"/proc/{pid}/environ", "rb") as environ:
+        variables = dict(v.split(b"=", 1) for v in environ.read().split(b"\0") if b"=" in v)
+    return variables[b"PROMETHEUS_MULTIPROC_DIR"].decode()
+
+
+def test_a_stop_removes_the_workers_metric_files(running_services: RunningServices) -> None:
+    parent = stack.running(running_services.config)["ingest"]
+    assert parent is not None
+    workers = [pid for pid in _children(parent) if _listening_sockets(pid, int(running_services.config.ingest_port))]
+    metrics = _metrics_dir(workers[0])
+    assert os.path.isdir(metrics) and os.listdir(metrics)  # each worker's counters, summed by /metrics
+    # When ingest is stopped as `make down` stops it
+    stack.stop_components(running_services.config, ["ingest"])
+    # Then its temporary directory goes with it (it was left behind at every stop, one per start)
+    assert not os.path.exists(metrics)
+    restart_services(running_services)
+    assert httpx.get(f"{running_services.ingest}/readyz").status_code == 200
+
+
 def test_the_workers_die_with_their_parent(running_services: RunningServices) -> None:
     parent = stack.running(running_services.config)["ingest"]
     assert parent is not None
