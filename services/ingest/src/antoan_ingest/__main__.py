@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from antoan_ingest.app import create_app
 from antoan_ingest.settings import get_settings
 from antoan_ingest.workers import supervise, worker_count
 from antoan_shared.web import serve
@@ -13,6 +12,8 @@ def main() -> None:
     settings = get_settings()
     workers = worker_count(settings.workers)
     if workers == 1:
+        from antoan_ingest.app import create_app  # the supervisor of several workers serves nothing itself
+
         serve(create_app(settings), "ingest", settings)
     else:
         supervise(settings, workers)

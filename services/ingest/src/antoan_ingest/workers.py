@@ -23,7 +23,6 @@ import threading
 import time
 from multiprocessing.process import BaseProcess
 
-from antoan_ingest.app import create_app
 from antoan_ingest.settings import IngestSettings, get_settings
 from antoan_shared.logs import configure_logging
 from antoan_shared.processes import die_with
@@ -54,6 +53,8 @@ def own_socket(host: str, port: int) -> socket.socket:
 def serve_worker(parent_pid: int) -> None:
     """One worker process: the app on a socket of its own."""
     import uvicorn
+
+    from antoan_ingest.app import create_app  # here, not in the supervisor, which serves nothing
 
     die_with(parent_pid)
     settings = get_settings()

@@ -18,10 +18,9 @@ from antoan_shared.kafka import ensure_topics
 from antoan_shared.logs import configure_logging
 from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower
 from antoan_tracer import readmodel
-from antoan_tracer.pipeline import app as pipeline
 from antoan_tracer.pipeline.relay import WindowRelay
 from antoan_tracer.pipeline.ticker import Ticker
-from antoan_tracer.settings import get_settings
+from antoan_tracer.settings import STREAM_INPUTS, get_settings, tracer_topics
 from antoan_tracer.supervisor import StreamSupervisor
 from antoan_tracer.worker import Worker
 
@@ -31,10 +30,10 @@ log = logging.getLogger("antoan_tracer")
 def main() -> None:
     settings = get_settings()
     configure_logging("tracer", settings.log_level)
-    written = pipeline.tracer_topics(settings)
+    written = tracer_topics(settings)
     # The read model's inputs too (ingest's audit.v1 among them): a topic made after the subscription would be
     # noticed only at librdkafka's next metadata refresh, minutes later.
-    ensure_topics(settings, (topics.VENUE_REGISTRY, *pipeline.INPUTS, *written, *readmodel.INPUTS))
+    ensure_topics(settings, (topics.VENUE_REGISTRY, *STREAM_INPUTS, *written, *readmodel.INPUTS))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
     directory = VenueDirectory()  # for the venue owners' keys

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field
 
+from antoan_shared import topics
 from antoan_shared.events import VenueCategory
 from antoan_shared.settings import HttpServiceSettings, RedisSettings
 
@@ -90,3 +92,16 @@ class TracerSettings(HttpServiceSettings, RedisSettings):
 @lru_cache
 def get_settings() -> TracerSettings:
     return TracerSettings()  # required fields come from the environment
+
+
+# What the stream processing reads from the contract (its inboxes and the read model's inputs aside).
+STREAM_INPUTS = (topics.CHECKINS, topics.CASES, topics.DECLARATIONS)
+
+
+def tracer_topics(settings: TracerSettings) -> tuple[topics.TopicSpec, ...]:
+    """The topics the tracer writes, its own inboxes with the tracer's partition count. (Here rather than in
+    `pipeline.app`, so that the worker's process, which makes the topics, does not import Quix Streams.)"""
+    return tuple(
+        replace(spec, partitions=settings.partitions) if spec in topics.TRACER_INTERNAL else spec
+        for spec in topics.topics_written_by("tracer")
+    )

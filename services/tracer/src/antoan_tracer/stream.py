@@ -21,9 +21,9 @@ from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower
 from antoan_tracer.domain.visits import Dwell
 from antoan_tracer.pipeline import app as pipeline
 from antoan_tracer.settings import TracerSettings, get_settings
+from antoan_tracer.supervisor import SUPERVISOR_PID_VAR
 
 log = logging.getLogger("antoan_tracer.stream")
-SUPERVISOR_PID_VAR = "ANTOAN_TRACER_SUPERVISOR_PID"
 
 
 def dwell_of(settings: TracerSettings, directory: VenueDirectory) -> Dwell:

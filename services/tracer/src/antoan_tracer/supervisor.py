@@ -17,9 +17,10 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from antoan_tracer.stream import SUPERVISOR_PID_VAR
-
 log = logging.getLogger("antoan_tracer")
+
+# Tells a stream process its supervisor's pid, so that it dies with it (`antoan_tracer.stream`).
+SUPERVISOR_PID_VAR = "ANTOAN_TRACER_SUPERVISOR_PID"
 
 
 class StreamSupervisor:

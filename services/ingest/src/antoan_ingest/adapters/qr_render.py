@@ -16,11 +16,16 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import segno
-from fpdf import FPDF
-from fpdf.drawing import PaintedPath
-from fpdf.enums import Align, MethodReturnValue, PathPaintRule, XPos, YPos
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
+
+# fpdf2 is imported where a poster is drawn, not with this module: it (and fontTools, numpy) took 1.7 s of
+# the 4.2 s an ingest process spent importing its app, in every worker at every start, for a PDF most
+# processes never draw.
 
 QUIET_ZONE = 4  # modules, as ISO/IEC 18004 requires
 ERROR_CORRECTION = "m"
@@ -152,6 +157,8 @@ def _font_paths() -> dict[str, Path]:
 
 
 def _new_document(title: str) -> FPDF:
+    from fpdf import FPDF
+
     pdf = FPDF(orientation="P", unit="mm", format="A4")
     pdf.set_auto_page_break(False)
     pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
@@ -171,6 +178,8 @@ def _line_height(size_pt: float) -> float:
 
 def _wrap(pdf: FPDF, text: str, style: str, size_pt: float, width: float = _CONTENT_W) -> list[str]:
     """The lines ``multi_cell`` would break ``text`` into at this font and width (nothing is drawn)."""
+    from fpdf.enums import MethodReturnValue
+
     pdf.set_font(_FONT_FAMILY, style, size_pt)
     lines = pdf.multi_cell(width, text=text, dry_run=True, output=MethodReturnValue.LINES)
     if not isinstance(lines, list):  # the return type depends on ``output``
@@ -192,6 +201,8 @@ def _fitted_lines(
     """Draw ``text`` centred across the content width from ``top``, at the largest size from ``max_pt`` down to
     ``min_pt`` at which it fits in ``max_lines`` lines (and ``height``, when given, in which it is then centred
     vertically); at ``min_pt`` what does not fit is cut with "…". Returns the y below the text."""
+    from fpdf.enums import Align, XPos, YPos
+
     size = max_pt
     while True:
         lines = _wrap(pdf, text, style, size)
@@ -213,6 +224,8 @@ def _fitted_lines(
 
 def _instructions_and_footer(pdf: FPDF, venue_id: str) -> float:
     """Draw the numbered steps, the English hint and the footer at the bottom of the page; return their top."""
+    from fpdf.enums import Align
+
     step_pt, hint_pt, footer_pt = 13.0, 9.5, 8.5
     number_w = 9.0
     text_w = _CONTENT_W - number_w
@@ -276,6 +289,9 @@ def _cut(pdf: FPDF, text: str, width: float) -> str:
 
 def _draw_matrix(pdf: FPDF, matrix: tuple[bytearray, ...], x0: float, y0: float, module: float) -> None:
     """Dark modules as one filled path of horizontal runs: no hairline seams between neighbouring modules."""
+    from fpdf.drawing import PaintedPath
+    from fpdf.enums import PathPaintRule
+
     path = PaintedPath()
     path.style.paint_rule = PathPaintRule.FILL_NONZERO
     path.style.fill_color = "#000000"

@@ -22,7 +22,6 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -48,23 +47,15 @@ from antoan_tracer.domain.person import (
 from antoan_tracer.domain.times import EPOCH, us_of
 from antoan_tracer.domain.venue import VenueStage
 from antoan_tracer.pipeline.quix_store import QuixStores
-from antoan_tracer.settings import TracerSettings
+from antoan_tracer.settings import STREAM_INPUTS, TracerSettings, tracer_topics
 
 log = logging.getLogger(__name__)
 
-INPUTS = (topics.CHECKINS, topics.CASES, topics.DECLARATIONS)
+INPUTS = STREAM_INPUTS
 
 
 def now_us() -> int:
     return time.time_ns() // 1000
-
-
-def tracer_topics(settings: TracerSettings) -> tuple[TopicSpec, ...]:
-    """The topics the tracer writes, its own inboxes with the tracer's partition count."""
-    return tuple(
-        replace(spec, partitions=settings.partitions) if spec in topics.TRACER_INTERNAL else spec
-        for spec in topics.topics_written_by("tracer")
-    )
 
 
 class OutSerializer(Serializer):
