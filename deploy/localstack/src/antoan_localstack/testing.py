@@ -314,6 +314,9 @@ def start_running_services(
         # A one-second clock for automatic check-outs, and few partitions: a test's namespace is small.
         "TRACER_TICK_INTERVAL_S": "1",
         "TRACER_PARTITIONS": "2",
+        # ingest as one process: a supervisor and a worker per core cost each test module's start about two
+        # process imports more. The worker processes' own tests, and the fault suite, run the default.
+        "INGEST_WORKERS": "1",
         **services_env,
     }
     ha_token = env["ANTOAN_HA_TOKEN"]
