@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from antoan_shared.events import Direction
-from antoan_tracer.domain.visits import Scan, Visit, build_visits, open_visit, present_at
+from antoan_tracer.domain.visits import Scan, Visit, build_visit_rows, build_visits, open_visit, present_at
 
 T0 = datetime(2021, 9, 1, 8, 0, tzinfo=UTC)
 S = timedelta(seconds=1)
@@ -366,3 +366,20 @@ def test_a_person_who_moved_counts_only_at_the_new_venue() -> None:
     visits = build_visits([scan("a", T0, "V", IN), scan("b", T0 + 10 * M, "W", IN)], default_dwell)
     # Then at T0 + 20 min they count at W and not at V
     assert [v.venue_id for v in visits if present_at(v, T0 + 20 * M)] == ["W"]
+
+
+def test_each_venues_stay_is_looked_up_once_per_build_however_many_scans() -> None:
+    # Given a person's 400 check-ins, ten minutes apart, at three venues in turn (the person stage builds a
+    # person's visits twice for every new scan, and a stay is looked up in the venue directory)
+    asked: list[str] = []
+
+    def dwell_us(venue: str) -> int:
+        asked.append(venue)
+        return 3_600_000_000
+
+    scans = [(i * 600_000_000, f"e{i:03d}", f"v{i % 3}", "in") for i in range(400)]
+    # When the visits are built
+    visits = build_visit_rows(scans, dwell_us)
+    # Then each venue's stay was asked once, and each check-in made a visit that the next one ended
+    assert sorted(asked) == ["v0", "v1", "v2"]
+    assert [v[4] for v in visits] == ["moved"] * 399 + ["auto_checkout"]

@@ -60,21 +60,32 @@ VisitRow = tuple[str, str, int, int, ClosedBy, bool]  # (visit_id, venue_id, sta
 
 
 def build_visit_rows(scans: Iterable[ScanRow], dwell_us: Callable[[str], int]) -> list[VisitRow]:
-    """`build_visits` on instants as integer microseconds: the stream steps' form (no datetimes built)."""
+    """`build_visits` on instants as integer microseconds: the stream steps' form (no datetimes built).
+
+    Each venue's stay is looked up once per call: the person stage builds a person's visits twice for every
+    scan, over every scan it keeps, and the lookups (the venue's category, then its stay) were most of that."""
     visits: list[VisitRow] = []
     open_at = 0
     open_id = open_venue = ""
     is_open = False
     seen: set[str] = set()
+    stays: dict[str, int] = {}
+
+    def stay(venue: str) -> int:
+        found = stays.get(venue)
+        if found is None:
+            found = stays[venue] = dwell_us(venue)
+        return found
+
     for at, event_id, venue, direction in sorted(scans):
         if event_id in seen:  # the same event delivered twice
             continue
         seen.add(event_id)
         if direction == "in":
-            if is_open and open_venue == venue and at - open_at < dwell_us(venue):
+            if is_open and open_venue == venue and at - open_at < stay(venue):
                 continue  # a duplicate scan on the way in
             if is_open:
-                auto = open_at + dwell_us(open_venue)
+                auto = open_at + stay(open_venue)
                 if at < auto:
                     visits.append((open_id, open_venue, open_at, at, "moved", False))
                 else:
@@ -84,9 +95,9 @@ def build_visit_rows(scans: Iterable[ScanRow], dwell_us: Callable[[str], int]) -
             visits.append((open_id, venue, open_at, at, "checkout", False))
             is_open = False
         else:
-            visits.append((event_id, venue, at - dwell_us(venue), at, "out_only", False))
+            visits.append((event_id, venue, at - stay(venue), at, "out_only", False))
     if is_open:
-        visits.append((open_id, open_venue, open_at, open_at + dwell_us(open_venue), "auto_checkout", True))
+        visits.append((open_id, open_venue, open_at, open_at + stay(open_venue), "auto_checkout", True))
     return visits
 
 
