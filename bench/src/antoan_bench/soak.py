@@ -36,6 +36,7 @@ from typing import Any
 import httpx
 
 from antoan_bench import kafka_io, stages
+from antoan_bench.province import rfc3339
 from antoan_localstack import stack
 from antoan_localstack.secrets import ensure_local_secrets
 from antoan_shared import topics
@@ -49,10 +50,6 @@ _draw = random.SystemRandom()
 def new_person() -> str:
     """A phone number of the probes' own: the demo's people are 09…, so 03… never meets one of them."""
     return f"03{_draw.randrange(10**8):08d}"
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass

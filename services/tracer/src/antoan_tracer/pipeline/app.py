@@ -51,8 +51,6 @@ from antoan_tracer.settings import STREAM_INPUTS, TracerSettings, tracer_topics
 
 log = logging.getLogger(__name__)
 
-INPUTS = STREAM_INPUTS
-
 
 def now_us() -> int:
     return time.time_ns() // 1000
@@ -227,7 +225,7 @@ def build(
     def key_of(value: Out) -> str:
         return value.key
 
-    for spec in INPUTS:
+    for spec in STREAM_INPUTS:
         app.dataframe(topic(spec)).apply(to_person(spec), expand=True).to_topic(route, key=key_of)
 
     people = PersonStage(person_rules(settings, dwell), clock)
