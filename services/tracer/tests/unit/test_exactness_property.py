@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hypothesis import HealthCheck, event, given, note, settings
+from hypothesis import HealthCheck, event, example, given, note, settings
 from hypothesis import strategies as st
 
 from antoan_shared import topics
@@ -346,15 +346,19 @@ class Chooser:
 
 
 def snapshot(run: LocalPipeline) -> tuple[Any, ...]:
-    """What a worker's committed transaction leaves: its stores, its input positions, the records it published."""
-    state = copy.deepcopy((run.person_queues, run.venue_queues, run.person_stores, run.venue_stores))
+    """What a worker's committed transaction leaves: its stores, its input positions, the records it published.
+
+    The venue stage's input positions include the contact-window lane: what the relay has copied into the venue
+    inbox is read again by the venue stage's replacement, and what the person stage wrote since is aborted.
+    """
+    state = copy.deepcopy((run.person_queues, run.venue_queues, run.window_queues, run.person_stores, run.venue_stores))
     return (*state, len(run.published))
 
 
 def restore(run: LocalPipeline, saved: tuple[Any, ...]) -> None:
     """A killed worker's uncommitted work vanishes: the aborted transaction's records and state are gone."""
-    person_queues, venue_queues, person_stores, venue_stores, published = copy.deepcopy(saved)
-    run.person_queues, run.venue_queues = person_queues, venue_queues
+    person_queues, venue_queues, window_queues, person_stores, venue_stores, published = copy.deepcopy(saved)
+    run.person_queues, run.venue_queues, run.window_queues = person_queues, venue_queues, window_queues
     run.person_stores, run.venue_stores = person_stores, venue_stores
     del run.published[published:]
 
@@ -446,6 +450,39 @@ def expected_exposures(scenario: Scenario, visits: list[RefVisit]) -> dict[tuple
     return expected
 
 
+def a_worker_killed_after_the_venue_stage_took_a_contacts_window() -> Scenario:
+    """Found by the property (once its exploration changed): p5 is p1's F1 at v1, p5's window at v0 (the F2 lane)
+    finds p3; the worker is killed after the venue stage took that window and restored to before it. A replay
+    that does not give the window back loses the F2 (the harness once forgot the lane in its snapshot)."""
+    scans = [
+        RefScan(at(169), "e000", "p1", "v1", "in"),
+        RefScan(at(160), "e001", "p5", "v1", "in"),
+        RefScan(at(169), "e002", "p5", "v0", "in"),
+        RefScan(at(169), "e003", "p3", "v0", "in"),
+    ]
+    case = RefCase("c0", "p1", at(169), at(169))
+    confirmed = CaseConfirmed(
+        producer="health",
+        case_id="c0",
+        person_key="p1",
+        tested_at=at(169) + INFECTIOUS_BEFORE_ONSET,
+        confirmed_at=at(169),
+    )
+    feed = [("case", 0)] + [("scan", i) for i in range(len(scans))]
+    return Scenario(
+        partitions=1,
+        scans=scans,
+        cases=[(case, confirmed)],
+        feed=feed,
+        steps_after_batch=[15],
+        batch_ends=[len(feed)],
+        choices=[],
+        kill=(14, 20),
+        max_degree=2,
+        now=at(0),
+    )
+
+
 @settings(
     max_examples=200,
     deadline=None,
@@ -455,6 +492,7 @@ def expected_exposures(scenario: Scenario, visits: list[RefVisit]) -> dict[tuple
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(scenarios())
+@example(a_worker_killed_after_the_venue_stage_took_a_contacts_window())
 def test_published_exposures_and_occupancy_equal_the_reference_under_any_arrival_order(scenario: Scenario) -> None:
     # Given a history, an arrival order, an interleaving of the partitions and perhaps a worker killed mid-stream
     # the clock starts at the first tick on the way (without one, it stays at `now` throughout)
