@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from confluent_kafka import Message
+from confluent_kafka import Message, Producer, TopicPartition
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 
@@ -21,6 +21,7 @@ from antoan_shared.kafka import (
     publish_dead_letter,
     read_to_end,
     records_of,
+    watermarks,
 )
 from antoan_shared.settings import ServiceSettings
 from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower
@@ -136,6 +137,37 @@ def test_a_reader_reads_every_partition_to_its_end_empty_ones_included(settings:
     assert count == len(sent)
     for venue in ("v_one", "v_two"):
         assert [e for e in read if e.venue_id == venue] == [e for e in sent if e.venue_id == venue]  # type: ignore[attr-defined]
+
+
+def test_watermarks_end_at_what_is_committed_and_are_asked_while_the_reader_is_fetching(
+    settings: ServiceSettings,
+) -> None:
+    # Given a partition with a committed transaction of 5 records and an open one after it, another empty
+    ensure_topics(settings, [topics.CHECKINS])
+    name = settings.topic(topics.CHECKINS)
+    producer = Producer({**settings.librdkafka_config(), "transactional.id": settings.group_id("test", "tx")})
+    producer.init_transactions()
+    producer.begin_transaction()
+    for n in range(5):
+        producer.produce(name, codec.encode_event(_checkin("v_tx", n)), partition=0)
+    producer.commit_transaction()
+    producer.begin_transaction()
+    producer.produce(name, codec.encode_event(_checkin("v_tx", 9)), partition=0)
+    producer.flush()
+    # and a read_committed reader already fetching from both (its long-poll fetches in front of every request)
+    reader = make_reader(settings, settings.group_id("test", "watermarks"))
+    try:
+        both = [TopicPartition(name, 0), TopicPartition(name, 1)]
+        assert read_to_end(reader, both, lambda records: None) == 5
+        # When it asks where they end
+        ends = watermarks(reader, both)
+        # Then the first ends after the commit marker, before the open transaction's record; the second at 0
+        assert ends == {(name, 0): (0, 6), (name, 1): (0, 0)}
+        # and a reader that reads to the end again stops there, not waiting for the open transaction
+        assert read_to_end(reader, both, lambda records: None) == 5
+    finally:
+        reader.close()
+        producer.abort_transaction()
 
 
 def test_a_venue_directory_started_before_its_topic_exists_follows_it_once_created(settings: ServiceSettings) -> None:
