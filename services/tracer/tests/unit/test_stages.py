@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from antoan_shared import topics
 from antoan_shared.events import (
     CaseConfirmed,
@@ -414,3 +417,52 @@ def test_when_the_match_that_was_a_contacts_best_goes_the_next_best_is_reported(
     assert tracer.exposures()[("c1", "f0")][0] == 2
     assert tracer.exposures()[("c1", "q")] == (2, at(11))
     assert [e for e in tracer.exposure_records() if e.person_key == "q"][-1].source_person_key == "f1"
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(
+    history=st.lists(
+        st.tuples(st.integers(0, 48 * 60), st.sampled_from(["v0", "v1", "v2"]), st.sampled_from(["in", "out"])),
+        max_size=40,
+    ),
+    new=st.tuples(st.integers(0, 48 * 60), st.sampled_from(["v0", "v1", "v2"]), st.sampled_from(["in", "out"])),
+    max_scans=st.sampled_from([3, 10, 2000]),
+    spreads=st.booleans(),
+)
+def test_a_new_scan_publishes_what_building_every_visit_again_would(
+    history: list[tuple[int, str, str]], new: tuple[int, str, str], max_scans: int, spreads: bool
+) -> None:
+    """The person stage builds the visits before a new scan once and the rest twice (with and without it);
+    what it publishes must be the difference between all the visits without the scan and all with it."""
+    # Given a person's scans (kept at most `max_scans`), perhaps a case's own, and a new scan anywhere among them
+    dwell = {"v0": HOUR, "v1": 30 * MINUTE, "v2": 90 * MINUTE}
+    rules = PersonRules(dwell=dwell.__getitem__, buffer=BUFFER, retention=timedelta(days=21), max_scans=max_scans)
+    stage = PersonStage(rules, Clock(at(72)))
+    stores = DictStores()
+    if spreads:
+        stage.handle(stores, "p", {"k": "case", "c": "c1", "f": to_us(at(0)), "u": to_us(at(48))})
+    for number, (minute, venue, direction) in enumerate(history):
+        message = {"k": "scan", "id": f"e{number:02d}", "v": venue, "t": to_us(at(0, minute)), "d": direction}
+        stage.handle(stores, "p", message)
+    record = json.loads(json.dumps(stores.of("p").get("p") or {"s": [], "r": {}}))
+    scans_before = [list(scan) for scan in record["s"]]
+    # When the new scan comes
+    minute, venue, direction = new
+    message = {"k": "scan", "id": "new", "v": venue, "t": to_us(at(0, minute)), "d": direction}
+    published = stage.handle(stores, "p", message)
+    # Then it published the difference between every visit built without it and every visit built with it
+    scans_after = stores.of("p").get("p")["s"]
+    before, after = stage.visits(scans_before), stage.visits(scans_after)
+    expected = stage._visits_changed(record["r"], "p", before, after)
+
+    def said(outs: list[Any]) -> list[tuple[str, str, Any]]:
+        return sorted(
+            (
+                out.spec.name,
+                out.key,
+                json.dumps(out.value, sort_keys=True) if isinstance(out.value, dict) else out.value.event_id,
+            )
+            for out in outs
+        )
+
+    assert said(published) == said(expected)

@@ -20,10 +20,11 @@ must, down the chain: a withdrawn F1's windows are removed, which removes the F2
 from __future__ import annotations
 
 import uuid
-from bisect import insort
-from collections.abc import Callable
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import islice
 from typing import Any
 
 from antoan_shared import topics
@@ -44,7 +45,7 @@ from antoan_tracer.domain.exposure import Interval, case_interval, spreader_wind
 from antoan_tracer.domain.outputs import Out
 from antoan_tracer.domain.store import PARTITION_KEY, Store, Stores, prefix_stop
 from antoan_tracer.domain.times import from_us, sortable, to_us, us_of
-from antoan_tracer.domain.visits import Dwell, Visit, build_visit_rows
+from antoan_tracer.domain.visits import Dwell, Visit, VisitBuilder, build_visit_rows
 
 _DERIVED_IDS = uuid.UUID("0c8f5f0e-3f0e-4a53-9b51-6c1a2d7a4e21")
 _ALERT_IDS = uuid.UUID("a4d1c0de-7b2f-4c55-8f3e-5e9f6f1b2c3d")
@@ -161,12 +162,30 @@ class PersonStage:
         cutoff = self.clock() - self._retention
         if message["t"] < cutoff:
             return []  # older than the retention period: forgotten already
-        before = self.visits(scans)
-        insort(scans, [message["t"], event_id, message["v"], message["d"]])
-        record["s"] = scans = self._bounded(scans, cutoff)
+        scan = [message["t"], event_id, message["v"], message["d"]]
+        at = bisect_right(scans, scan)  # where insort puts it
+        # The visits that close before the new scan are the same with it and without it: the scans before it
+        # are built once, then the rest twice (the person's scans are kept in order; a new one usually comes last).
+        prefix = VisitBuilder(self._dwell_us)
+        prefix.feed(islice(scans, at))
+        without = prefix.fork()
+        without.feed(islice(scans, at, None))
+        scans.insert(at, scan)
+        kept = self._bounded(scans, cutoff)
+        if len(kept) != len(scans):  # older scans left too: the visits before the new one change as well
+            before = self._visit_dict(prefix.visits + without.rows())
+            record["s"] = kept
+            self._schedule_retention(stores, record, person)
+            self._save(store, record)
+            return self._visits_changed(record["r"], person, before, self.visits(kept))
+        with_it = prefix.fork()
+        with_it.feed(islice(scans, at, None))
         self._schedule_retention(stores, record, person)
         self._save(store, record)
-        return self._visits_changed(record["r"], person, before, self.visits(scans))
+        # (a window is one visit's: the unchanged visits' windows are unchanged too)
+        return self._visits_changed(
+            record["r"], person, self._visit_dict(without.rows()), self._visit_dict(with_it.rows())
+        )
 
     @staticmethod
     def _record(store: Store) -> dict[str, Any]:
@@ -185,17 +204,26 @@ class PersonStage:
         return kept[-self.rules.max_scans :]
 
     def visits(self, scans: list[list[Any]]) -> dict[str, VisitRow]:
+        return self._visit_dict(build_visit_rows(scans, self._dwell_us))
+
+    @staticmethod
+    def _visit_dict(rows: Iterable[tuple[str, str, int, int, str, bool]]) -> dict[str, VisitRow]:
         return {
             visit_id: [venue, start, end, is_open, closed_by]
-            for visit_id, venue, start, end, closed_by, is_open in build_visit_rows(scans, self._dwell_us)
+            for visit_id, venue, start, end, closed_by, is_open in rows
         }
 
     def _dwell_us(self, venue_id: str) -> int:
         return us_of(self.rules.dwell(venue_id))
 
     def _visits_changed(
-        self, roles: dict[str, list[Any]], person: str, before: dict[str, VisitRow], after: dict[str, VisitRow]
+        self,
+        roles: dict[str, list[Any]],
+        person: str,
+        before: dict[str, VisitRow],
+        after: dict[str, VisitRow],
     ) -> list[Out]:
+        """What changed between the visits `before` and `after` (visits in neither are unchanged)."""
         outs: list[Out] = []
         for visit_id, visit in after.items():
             if before.get(visit_id) != visit:

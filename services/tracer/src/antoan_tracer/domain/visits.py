@@ -60,45 +60,80 @@ VisitRow = tuple[str, str, int, int, ClosedBy, bool]  # (visit_id, venue_id, sta
 
 
 def build_visit_rows(scans: Iterable[ScanRow], dwell_us: Callable[[str], int]) -> list[VisitRow]:
-    """`build_visits` on instants as integer microseconds: the stream steps' form (no datetimes built).
+    """`build_visits` on instants as integer microseconds: the stream steps' form (no datetimes built)."""
+    builder = VisitBuilder(dwell_us)
+    builder.feed(sorted(scans))
+    return builder.rows()
 
-    Each venue's stay is looked up once per call: the person stage builds a person's visits twice for every
-    scan, over every scan it keeps, and the lookups (the venue's category, then its stay) were most of that."""
-    visits: list[VisitRow] = []
-    open_at = 0
-    open_id = open_venue = ""
-    is_open = False
-    seen: set[str] = set()
-    stays: dict[str, int] = {}
 
-    def stay(venue: str) -> int:
-        found = stays.get(venue)
+class VisitBuilder:
+    """The rules above as a machine fed scans in order, which can be forked: the person stage feeds a person's
+    scans up to where a new one goes once, then the rest with and without it, instead of building every visit
+    twice (the visits that end before the new scan are the same either way).
+
+    Each venue's stay is looked up once per build (the venue's category, then its stay, were most of a build)."""
+
+    __slots__ = ("_dwell_us", "_stays", "is_open", "open_at", "open_id", "open_venue", "seen", "visits")
+
+    def __init__(self, dwell_us: Callable[[str], int]) -> None:
+        self._dwell_us = dwell_us
+        self._stays: dict[str, int] = {}
+        self.visits: list[VisitRow] = []  # the visits closed so far, in the order they were recorded
+        self.open_at = 0
+        self.open_id = self.open_venue = ""
+        self.is_open = False
+        self.seen: set[str] = set()
+
+    def fork(self) -> VisitBuilder:
+        """A builder in this one's state that records only the visits closed from now on."""
+        other = VisitBuilder(self._dwell_us)
+        other._stays = self._stays
+        other.open_at, other.open_id, other.open_venue, other.is_open = (
+            self.open_at,
+            self.open_id,
+            self.open_venue,
+            self.is_open,
+        )
+        other.seen = set(self.seen)
+        return other
+
+    def _stay(self, venue: str) -> int:
+        found = self._stays.get(venue)
         if found is None:
-            found = stays[venue] = dwell_us(venue)
+            found = self._stays[venue] = self._dwell_us(venue)
         return found
 
-    for at, event_id, venue, direction in sorted(scans):
-        if event_id in seen:  # the same event delivered twice
-            continue
-        seen.add(event_id)
-        if direction == "in":
-            if is_open and open_venue == venue and at - open_at < stay(venue):
-                continue  # a duplicate scan on the way in
-            if is_open:
-                auto = open_at + stay(open_venue)
-                if at < auto:
-                    visits.append((open_id, open_venue, open_at, at, "moved", False))
-                else:
-                    visits.append((open_id, open_venue, open_at, auto, "auto_checkout", False))
-            open_at, open_id, open_venue, is_open = at, event_id, venue, True
-        elif is_open and open_venue == venue and at - open_at <= _MAX_STAY_US:
-            visits.append((open_id, venue, open_at, at, "checkout", False))
-            is_open = False
-        else:
-            visits.append((event_id, venue, at - stay(venue), at, "out_only", False))
-    if is_open:
-        visits.append((open_id, open_venue, open_at, open_at + stay(open_venue), "auto_checkout", True))
-    return visits
+    def feed(self, scans: Iterable[ScanRow]) -> None:
+        """Scans in `scanned_at` order (then event id), after every scan fed before."""
+        visits, stay, seen = self.visits, self._stay, self.seen
+        open_at, open_id, open_venue, is_open = self.open_at, self.open_id, self.open_venue, self.is_open
+        for at, event_id, venue, direction in scans:
+            if event_id in seen:  # the same event delivered twice
+                continue
+            seen.add(event_id)
+            if direction == "in":
+                if is_open and open_venue == venue and at - open_at < stay(venue):
+                    continue  # a duplicate scan on the way in
+                if is_open:
+                    auto = open_at + stay(open_venue)
+                    if at < auto:
+                        visits.append((open_id, open_venue, open_at, at, "moved", False))
+                    else:
+                        visits.append((open_id, open_venue, open_at, auto, "auto_checkout", False))
+                open_at, open_id, open_venue, is_open = at, event_id, venue, True
+            elif is_open and open_venue == venue and at - open_at <= _MAX_STAY_US:
+                visits.append((open_id, venue, open_at, at, "checkout", False))
+                is_open = False
+            else:
+                visits.append((event_id, venue, at - stay(venue), at, "out_only", False))
+        self.open_at, self.open_id, self.open_venue, self.is_open = open_at, open_id, open_venue, is_open
+
+    def rows(self) -> list[VisitRow]:
+        """The visits closed so far and the open one, if any (its automatic check-out as its end)."""
+        if not self.is_open:
+            return list(self.visits)
+        end = self.open_at + self._stay(self.open_venue)
+        return [*self.visits, (self.open_id, self.open_venue, self.open_at, end, "auto_checkout", True)]
 
 
 def open_visit(visits: Iterable[Visit]) -> Visit | None:
