@@ -97,6 +97,7 @@ class ReadModel:
         self._client = client
         self._settings = settings
         self._prefix = settings.redis_prefix
+        self._longest_visit = settings.longest_visit  # computed from the settings on every call
 
     # --- keys -------------------------------------------------------------------------------------
 
@@ -152,9 +153,10 @@ class ReadModel:
         now = utc_now()
         pipe = self._client.pipeline(transaction=False)
         new_alerts: list[tuple[int, dict[str, Any]]] = []  # (the position of its HSETNX, the alert)
+        expiring: dict[str, int] = {}  # a venue-day's expiry, set once per batch however many visits it gets
         for event in events:
             if isinstance(event, VisitClosed):
-                self._visit(pipe, event, now)
+                self._visit(pipe, event, now, expiring)
             elif isinstance(event, ExposureChanged):
                 self._exposure(pipe, event)
             elif isinstance(event, CaseConfirmed):
@@ -163,6 +165,8 @@ class ReadModel:
                 new_alerts.extend(self._alert(pipe, event, now))
             elif isinstance(event, PersonalDataRead):
                 self._audit(pipe, event, now)
+        for key, at_ms in expiring.items():
+            pipe.pexpireat(key, at_ms)
         if positions:
             mapping: dict[FieldT, EncodableT] = {field: offset for field, offset in positions.items()}
             pipe.hset(self.positions_key, mapping=mapping)
@@ -176,18 +180,20 @@ class ReadModel:
                 pipe.publish(self.live_channel, change_message("alert", alert))
             pipe.execute()
 
-    def _visit(self, pipe: Pipeline, event: VisitClosed, now: datetime) -> None:
+    def _visit(self, pipe: Pipeline, event: VisitClosed, now: datetime, expiring: dict[str, int]) -> None:
         # Records written before visits had ids: one visit per person and start.
         visit_id = event.visit_id or f"{event.person_key}@{event.visit_start.isoformat()}"
         settings = self._settings
         start_day = visit_day(event.visit_start)
         # A visit's start is the scan that opened it, so it stays on its day; only an out-only visit's start
         # (its `out` minus the venue's dwell time) can move, when the dwell time changes. The days it could
-        # have been filed under before lose it, so the latest record stays the only one.
-        spread = settings.longest_visit
-        for day in days_between(event.visit_start - spread, event.visit_start + spread):
-            if day != start_day:
-                pipe.hdel(self.visits_key(event.venue_id, day), visit_id)
+        # have been filed under before lose it, so the latest record stays the only one. (A visit's id is the
+        # event id of the scan that opened or, out-only, recorded it: an id is out-only in every record.)
+        spread = self._longest_visit
+        if event.closed_by == "out_only" or not event.visit_id:
+            for day in days_between(event.visit_start - spread, event.visit_start + spread):
+                if day != start_day:
+                    pipe.hdel(self.visits_key(event.venue_id, day), visit_id)
         key = self.visits_key(event.venue_id, start_day)
         if event.withdrawn:
             pipe.hdel(key, visit_id)
@@ -207,7 +213,7 @@ class ReadModel:
             "open": event.open,
         }
         pipe.hset(key, visit_id, codec.dumps(visit))
-        pipe.pexpireat(key, int(expires.timestamp() * 1000))
+        expiring[key] = int(expires.timestamp() * 1000)
 
     def _exposure(self, pipe: Pipeline, event: ExposureChanged) -> None:
         key = self.contacts_key(event.case_id)

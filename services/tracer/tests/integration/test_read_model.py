@@ -78,6 +78,7 @@ def visit(
     venue_id: str = "v1",
     withdrawn: bool = False,
     open: bool = False,
+    closed_by: str | None = None,
 ) -> VisitClosed:
     return VisitClosed(
         producer="tracer",
@@ -86,7 +87,7 @@ def visit(
         visit_id=visit_id,
         visit_start=start,
         visit_end=end,
-        closed_by="auto_checkout" if open else "checkout",
+        closed_by=closed_by or ("auto_checkout" if open else "checkout"),
         withdrawn=withdrawn,
         open=open,
     )
@@ -178,9 +179,9 @@ def test_an_out_only_visit_whose_start_moves_to_the_day_before_is_listed_once(re
     # Given an out-only visit recorded with a short dwell time, starting just after midnight
     midnight = datetime.combine(NOW.date(), datetime.min.time(), UTC)
     out = midnight + timedelta(minutes=30)
-    read_model.record_visits([visit("o", out - timedelta(minutes=20), out)])
+    read_model.record_visits([visit("o", out - timedelta(minutes=20), out, closed_by="out_only")])
     # When it is recorded again with a longer dwell time, starting the day before
-    read_model.record_visits([visit("o", out - timedelta(hours=2), out)])
+    read_model.record_visits([visit("o", out - timedelta(hours=2), out, closed_by="out_only")])
     # Then the history holds it once, with its new start
     listed = read_model.venue_visits("v1", midnight - timedelta(hours=3), out)
     assert [(v["visit_id"], v["start"]) for v in listed] == [("o", (out - timedelta(hours=2)).isoformat())]
