@@ -97,7 +97,7 @@ class ReadModel:
         self._client = client
         self._settings = settings
         self._prefix = settings.redis_prefix
-        self._longest_visit = settings.longest_visit  # computed from the settings on every call
+        self._longest_visit = settings.longest_visit  # a settings property that computes it on every read
 
     # --- keys -------------------------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ from antoan_tracer.domain.outputs import Out
 from antoan_tracer.domain.store import PARTITION_KEY, Store, Stores, prefix_stop
 from antoan_tracer.domain.times import from_us, sortable, to_us, us_of
 from antoan_tracer.domain.visits import Dwell, Visit, VisitBuilder, build_visit_rows
+from antoan_tracer.domain.visits import VisitRow as BuiltVisit
 
 _DERIVED_IDS = uuid.UUID("0c8f5f0e-3f0e-4a53-9b51-6c1a2d7a4e21")
 _ALERT_IDS = uuid.UUID("a4d1c0de-7b2f-4c55-8f3e-5e9f6f1b2c3d")
@@ -172,20 +173,17 @@ class PersonStage:
         without.feed(islice(scans, at, None))
         scans.insert(at, scan)
         kept = self._bounded(scans, cutoff)
-        if len(kept) != len(scans):  # older scans left too: the visits before the new one change as well
-            before = self._visit_dict(prefix.visits + without.rows())
+        if len(kept) == len(scans):
+            with_it = prefix.fork()
+            with_it.feed(islice(scans, at, None))
+            # only the visits from the new scan on: the others, and their windows (one per visit), are unchanged
+            before, after = self._visit_dict(without.rows()), self._visit_dict(with_it.rows())
+        else:  # older scans left too: the visits before the new one change as well
+            before, after = self._visit_dict(prefix.visits + without.rows()), self.visits(kept)
             record["s"] = kept
-            self._schedule_retention(stores, record, person)
-            self._save(store, record)
-            return self._visits_changed(record["r"], person, before, self.visits(kept))
-        with_it = prefix.fork()
-        with_it.feed(islice(scans, at, None))
         self._schedule_retention(stores, record, person)
         self._save(store, record)
-        # (a window is one visit's: the unchanged visits' windows are unchanged too)
-        return self._visits_changed(
-            record["r"], person, self._visit_dict(without.rows()), self._visit_dict(with_it.rows())
-        )
+        return self._visits_changed(record["r"], person, before, after)
 
     @staticmethod
     def _record(store: Store) -> dict[str, Any]:
@@ -207,7 +205,7 @@ class PersonStage:
         return self._visit_dict(build_visit_rows(scans, self._dwell_us))
 
     @staticmethod
-    def _visit_dict(rows: Iterable[tuple[str, str, int, int, str, bool]]) -> dict[str, VisitRow]:
+    def _visit_dict(rows: Iterable[BuiltVisit]) -> dict[str, VisitRow]:
         return {
             visit_id: [venue, start, end, is_open, closed_by]
             for visit_id, venue, start, end, closed_by, is_open in rows
