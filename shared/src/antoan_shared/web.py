@@ -240,6 +240,7 @@ def uvicorn_options(settings: HttpServiceSettings) -> dict[str, Any]:
         "host": settings.host,
         "port": settings.port,
         "log_config": None,
+        "access_log": settings.access_log,
         # Open streams (the map's server-sent events) would otherwise hold a shutdown up forever.
         "timeout_graceful_shutdown": 5,
         # Forwarded headers believed only from the proxies named, and not read at all when none is.

@@ -151,6 +151,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.include_router(health_router(ready_checks))
     for module in (venues, venue_qr, checkins, declarations, cases, persons):
         app.include_router(module.router)
+    app.add_middleware(checkins.SingleScanShortcut)  # innermost: inside the guards installed next
     install_guards(app, settings, settings.max_body_bytes, {"/v1/checkins/batch": settings.max_batch_body_bytes})
     return app
 

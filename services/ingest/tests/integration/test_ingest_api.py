@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -222,6 +223,30 @@ def test_a_retried_client_event_id_is_one_event(client: httpx.Client, running_se
     other = register(client)
     conflict = scan(client, **{**body, "venue_qr": other["qr"]})
     assert (conflict.status_code, error_code(conflict)) == (409, "client_event_id_conflict")
+
+
+def test_a_scan_answered_by_the_shortcut_is_answered_as_the_route_answers_it(client: httpx.Client) -> None:
+    # A single scan sent as application/json takes ingest's shortcut (SingleScanShortcut); the same scan
+    # retried as application/merge+json, which FastAPI also reads as JSON, goes through the FastAPI route.
+    venue = register(client)
+    body = {"venue_qr": venue["qr"], "person_id": "0912000007", "app": "pc-covid", "client_event_id": str(uuid.uuid4())}
+    content = json.dumps(body).encode()
+    answers = [
+        client.post("/v1/checkins", content=content, headers={"content-type": media_type})
+        for media_type in ("application/json; charset=utf-8", "application/merge+json")
+    ]
+    shortcut, route = answers
+    assert shortcut.status_code == route.status_code == 202, (shortcut.text, route.text)
+    assert shortcut.content == route.content
+    assert {k: v for k, v in shortcut.headers.items() if k != "date"} == {
+        k: v for k, v in route.headers.items() if k != "date"
+    }
+    # A body the schema refuses is handed on to the route, whose answer names the problem
+    refused = client.post(
+        "/v1/checkins", content=json.dumps({**body, "app": "no-such-app"}), headers={"content-type": "application/json"}
+    )
+    assert (refused.status_code, error_code(refused)) == (422, "invalid_request")
+    assert [problem["loc"] for problem in refused.json()["error"]["detail"]] == [["body", "app"]]
 
 
 def recordings_of_single_scans(client: httpx.Client) -> tuple[float, float]:

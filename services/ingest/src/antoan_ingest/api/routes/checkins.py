@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Any
+
+from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from antoan_ingest.api import schemas
-from antoan_ingest.api.deps import BearerToken, RuntimeDep
+from antoan_ingest.api.deps import BearerToken, Runtime, RuntimeDep
 from antoan_ingest.checkins import ScanAccepted, ScanCommand
 from antoan_shared.web import ApiError, ErrorBody, ErrorResponse
 
-router = APIRouter(prefix="/v1/checkins", tags=["check-ins"])
+PATH = "/v1/checkins"
+router = APIRouter(prefix=PATH, tags=["check-ins"])
 
 
 def _command(item: schemas.CheckInRequest) -> ScanCommand:
@@ -105,3 +110,93 @@ async def check_in_batch(body: schemas.CheckInBatch, runtime: RuntimeDep, token:
     return JSONResponse(
         answer.model_dump(mode="json", exclude_none=True), status_code=202 if accepted == len(results) else 207
     )
+
+
+class SingleScanShortcut:
+    """`POST /v1/checkins` for a person scanning a venue's code (no bearer token, a JSON body the schema takes):
+    nearly all of ingest's traffic, answered without FastAPI's routing, dependency resolution and response
+    validation. Measured with vegeta against ingest alone (docs/decisions/0004): FastAPI's share of a single
+    scan's CPU was about a fifth.
+
+    It is the innermost middleware, so the rate limit, the body size limit and the security headers apply as to
+    any route, and errors are answered by the application's own handlers. Everything else (another path or
+    method, a bearer token, another content type, a body the schema refuses) goes on to the FastAPI route, which
+    stays the documented operation and gives the answers it always gave, its 422s included. The answer of a
+    scan is the route's: the same `check_in` steps (`_command`, the coalescer, `_accepted`), the same JSON.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if b"authorization" in headers or content_type != b"application/json":
+            await self.app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        if body is None:
+            return  # the client left before sending its body
+        try:
+            item = schemas.CheckInRequest.model_validate_json(body)
+        except ValidationError:
+            await self.app(scope, _replay(body, receive), send)
+            return
+        runtime: Runtime = scope["app"].state.runtime
+        try:
+            result = await runtime.scans.record(_command(item))
+            if isinstance(result, ApiError):
+                raise result
+        except Exception as exc:
+            handler = _handler_of(scope, exc)
+            if handler is None:
+                raise  # as from a route: the server's error middleware answers 500 and logs it
+            response = await handler(Request(scope, receive), exc)
+            await response(scope, receive, send)
+            return
+        payload = _accepted(result).model_dump_json().encode()
+        start: Message = {
+            "type": "http.response.start",
+            "status": status.HTTP_202_ACCEPTED,
+            "headers": [(b"content-length", str(len(payload)).encode()), (b"content-type", b"application/json")],
+        }
+        await send(start)
+        await send({"type": "http.response.body", "body": payload})
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body already read, then whatever the client sends next (its disconnect)."""
+    pending = [body]
+
+    async def replayed() -> Message:
+        if pending:
+            return {"type": "http.request", "body": pending.pop(), "more_body": False}
+        return await receive()
+
+    return replayed
+
+
+def _handler_of(scope: Scope, exc: Exception) -> Any:
+    """The application's handler for `exc` (ApiError, the broker's and Redis's errors), as Starlette's exception
+    middleware finds it; None for what only the catch-all `Exception` handler answers."""
+    handlers = scope["app"].exception_handlers
+    for cls in type(exc).__mro__:
+        if cls is Exception:
+            return None
+        if cls in handlers:
+            return handlers[cls]
+    return None
