@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 
 from antoan_ingest.settings import IngestSettings, get_settings
 from antoan_shared.logs import configure_logging
@@ -75,7 +76,8 @@ def supervise(settings: IngestSettings, workers: int) -> None:
     configure_logging("ingest", settings.log_level)
     # Each process writes its metrics here and /metrics, answered by any, sums them (prometheus_client's
     # multiprocess mode; the processes read this variable when they start).
-    metrics_dir = tempfile.mkdtemp(prefix="antoan-ingest-metrics-")
+    remove_stale_metrics_dirs(Path(tempfile.gettempdir()))
+    metrics_dir = tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
         failed = _run_workers(workers)
@@ -83,6 +85,28 @@ def supervise(settings: IngestSettings, workers: int) -> None:
         shutil.rmtree(metrics_dir, ignore_errors=True)  # the workers' metric files: nothing reads them after
     if failed:
         raise SystemExit(1)
+
+
+METRICS_PREFIX = "antoan-ingest-metrics-"
+
+
+def remove_stale_metrics_dirs(parent: Path) -> None:
+    """Remove the metrics directories whose supervisor is gone: one stopped by SIGKILL (a crash, a test, the
+    kernel's OOM killer) could not remove its own. Each directory's name carries its supervisor's pid."""
+    for path in parent.glob(f"{METRICS_PREFIX}*-*"):
+        pid = path.name.removeprefix(METRICS_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)  # another user's stays: not ours to remove
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _run_workers(workers: int) -> bool:
