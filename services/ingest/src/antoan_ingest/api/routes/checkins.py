@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from antoan_ingest.api import schemas
 from antoan_ingest.api.deps import BearerToken, Runtime, RuntimeDep
 from antoan_ingest.checkins import ScanAccepted, ScanCommand
-from antoan_shared.web import ApiError, ErrorBody, ErrorResponse
+from antoan_shared import codec
+from antoan_shared.web import ApiError, ErrorResponse
 
 PATH = "/v1/checkins"
 router = APIRouter(prefix=PATH, tags=["check-ins"])
@@ -32,13 +34,14 @@ def _command(item: schemas.CheckInRequest) -> ScanCommand:
     )
 
 
-def _accepted(result: ScanAccepted) -> schemas.CheckInAccepted:
-    return schemas.CheckInAccepted(
-        event_id=result.event_id,
-        person_key=result.person_key,
-        venue_id=result.venue_id,
-        dependants=[schemas.DependantAccepted(event_id=d.event_id, person_key=d.person_key) for d in result.dependants],
-    )
+def _accepted(result: ScanAccepted) -> dict[str, Any]:
+    """A check-in's answer (`schemas.CheckInAccepted`) as the JSON it is answered as: a batch answers a thousand."""
+    return {
+        "event_id": result.event_id,
+        "person_key": result.person_key,
+        "venue_id": result.venue_id,
+        "dependants": [{"event_id": d.event_id, "person_key": d.person_key} for d in result.dependants],
+    }
 
 
 @router.post(
@@ -59,7 +62,7 @@ def _accepted(result: ScanAccepted) -> schemas.CheckInAccepted:
         503: {"model": ErrorResponse, "description": "broker_unavailable"},
     },
 )
-async def check_in(body: schemas.CheckInRequest, runtime: RuntimeDep, token: BearerToken) -> schemas.CheckInAccepted:
+async def check_in(body: schemas.CheckInRequest, runtime: RuntimeDep, token: BearerToken) -> dict[str, Any]:
     """Record a scan; answers 202 only after Kafka acknowledged the event (acks=all).
 
     With `venue_qr` + `person_id`: the person scanned the venue's code. Without `venue_qr`, the venue's API key
@@ -88,7 +91,7 @@ async def check_in(body: schemas.CheckInRequest, runtime: RuntimeDep, token: Bea
     },
     status_code=status.HTTP_202_ACCEPTED,
 )
-async def check_in_batch(body: schemas.CheckInBatch, runtime: RuntimeDep, token: BearerToken) -> JSONResponse:
+async def check_in_batch(body: schemas.CheckInBatch, runtime: RuntimeDep, token: BearerToken) -> Response:
     """The offline upload: up to 1,000 scans, each accepted (202) or refused (4xx) on its own.
 
     The good items are published (and acknowledged) whatever happens to the bad ones. The answer is 202 when
@@ -98,18 +101,22 @@ async def check_in_batch(body: schemas.CheckInBatch, runtime: RuntimeDep, token:
     if len(body.items) > limit:
         raise ApiError(413, "batch_too_large", f"a batch holds at most {limit} items")
     outcomes = await runtime.checkins.record([_command(item) for item in body.items], token)
-    results = []
+    every = all(isinstance(outcome, ScanAccepted) for outcome in outcomes)
+    return Response(batch_answer(outcomes), status_code=202 if every else 207, media_type="application/json")
+
+
+def batch_answer(outcomes: Sequence[ScanAccepted | ApiError]) -> bytes:
+    """`schemas.BatchResults` as JSON, built from plain values (without building and dumping a model per item:
+    about a tenth of a batch's CPU); a unit test holds it to the model's own dump."""
+    results: list[dict[str, Any]] = []
     for index, outcome in enumerate(outcomes):
         if isinstance(outcome, ApiError):
-            error = ErrorBody(code=outcome.code, message=outcome.message)
-            results.append(schemas.BatchItemResult(index=index, status=outcome.status, error=error))
+            error = {"code": outcome.code, "message": outcome.message}
+            results.append({"index": index, "status": outcome.status, "error": error})
         else:
-            results.append(schemas.BatchItemResult(index=index, status=202, result=_accepted(outcome)))
-    accepted = sum(1 for r in results if r.status == 202)
-    answer = schemas.BatchResults(accepted=accepted, rejected=len(results) - accepted, results=results)
-    return JSONResponse(
-        answer.model_dump(mode="json", exclude_none=True), status_code=202 if accepted == len(results) else 207
-    )
+            results.append({"index": index, "status": 202, "result": _accepted(outcome)})
+    accepted = sum(1 for outcome in outcomes if isinstance(outcome, ScanAccepted))
+    return codec.dumps({"accepted": accepted, "rejected": len(outcomes) - accepted, "results": results})
 
 
 class SingleScanShortcut:
@@ -157,7 +164,7 @@ class SingleScanShortcut:
             response = await handler(Request(scope, receive), exc)
             await response(scope, receive, send)
             return
-        payload = _accepted(result).model_dump_json().encode()
+        payload = codec.dumps(_accepted(result))
         start: Message = {
             "type": "http.response.start",
             "status": status.HTTP_202_ACCEPTED,
