@@ -12,6 +12,7 @@ import threading
 from confluent_kafka import Message  # type: ignore[import-untyped,unused-ignore]
 
 from antoan_shared import codec, topics
+from antoan_shared.errors import ApiError, credential_verified
 from antoan_shared.events import VenueState
 from antoan_shared.kafka import make_reader, partitions_of, read_to_end, records_of
 from antoan_shared.settings import ServiceSettings
@@ -35,10 +36,6 @@ def api_key_matches(api_key: str | None, venue: VenueState) -> bool:
 
 def check_venue_key(api_key: str | None, expected_hash: str) -> None:
     """Refuses (401/403) a caller that does not hold the venue's API key, given the hash the registry keeps."""
-    # Imported here: only the HTTP services check keys, and the module brings FastAPI (0.6 s of a start) into
-    # every process that follows the venue registry, the tracer's stream process among them.
-    from antoan_shared.web import ApiError, credential_verified
-
     if api_key is None:
         raise ApiError(401, "venue_key_required", "this endpoint needs the venue's API key as bearer token")
     if not expected_hash or not hmac.compare_digest(api_key_hash(api_key), expected_hash):
@@ -60,8 +57,6 @@ class VenueDirectory:
     def require_loaded(self) -> None:
         """A venue not found before the directory is loaded is not known to be missing: 503, retry."""
         if not self.loaded.is_set():
-            from antoan_shared.web import ApiError  # as in check_venue_key: an HTTP service's call
-
             raise ApiError(503, "venues_loading", "the venue directory is still loading; retry shortly")
 
     def get(self, venue_id: str) -> VenueState | None:

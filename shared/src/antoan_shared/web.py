@@ -11,7 +11,6 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,10 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+# Defined where no web framework is imported (the venue directory raises and notes them), offered here too.
+from antoan_shared.errors import _VERIFIED
+from antoan_shared.errors import ApiError as ApiError
+from antoan_shared.errors import credential_verified as credential_verified
 from antoan_shared.settings import HttpServiceSettings
 
 # Person keys per vault look-up (ingest's `POST /v1/persons/lookup`, called by the tracer): 500 keys of 64
@@ -45,25 +48,6 @@ class ErrorResponse(BaseModel):
     """Every 4xx and 5xx answer: a machine-readable `code` and a human `message`."""
 
     error: ErrorBody
-
-
-class ApiError(Exception):
-    """Raised by routes and domain adapters; turned into an ErrorResponse."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        detail: Any | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.detail = detail
-        self.headers = dict(headers or {})
 
 
 def error_body(code: str, message: str, detail: Any | None = None) -> dict[str, Any]:
@@ -545,18 +529,6 @@ class TokenBuckets:
         tokens = self._tokens(client, now)
         self._keep(client, tokens, now)
         return tokens >= 1.0
-
-
-# Set by `RateLimit` for each request carrying a credential: a cell the credential checks mark once they
-# accepted the caller's bearer token (`credential_verified`), so the limiter keys that caller on it from then.
-_VERIFIED: ContextVar[list[bool] | None] = ContextVar("antoan_credential_verified", default=None)
-
-
-def credential_verified() -> None:
-    """Called by a credential check that accepted the request's bearer token."""
-    cell = _VERIFIED.get()
-    if cell is not None:
-        cell[0] = True
 
 
 class RateLimit:

@@ -45,4 +45,4 @@ def documented(outcomes: list[ScanAccepted | ApiError]) -> dict[str, object]:
 
 @given(st.lists(st.one_of(accepted, refused), max_size=20))
 def test_a_batch_answer_is_the_documented_models_dump(outcomes: list[ScanAccepted | ApiError]) -> None:
-    assert orjson.loads(batch_answer(outcomes)) == documented(outcomes)
+    assert orjson.loads(batch_answer(outcomes).body) == documented(outcomes)
