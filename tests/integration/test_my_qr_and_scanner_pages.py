@@ -32,7 +32,8 @@ from antoan_localstack.client import occupancy_reaches, register_venue
 from antoan_localstack.testing import RunningServices, TopicReader
 from antoan_shared import events, topics
 
-pytestmark = pytest.mark.integration
+# Shared services (antoan_localstack.testing): this module asserts only on its own venues, people and cases.
+pytestmark = [pytest.mark.integration, pytest.mark.shared_services]
 
 PAGE_WAIT_MS = 30_000
 REPEAT_MS = 5000  # scanner.js REPEAT_MS: a code out of sight this long may be sent again

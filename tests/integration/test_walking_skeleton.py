@@ -9,7 +9,8 @@ import pytest
 
 from antoan_localstack.testing import RunningServices, wait_for
 
-pytestmark = pytest.mark.integration
+# Shared services (antoan_localstack.testing): this module asserts only on its own venues, people and cases.
+pytestmark = [pytest.mark.integration, pytest.mark.shared_services]
 
 
 def _register(ingest: str, capacity: int = 30) -> dict[str, str]:

@@ -20,7 +20,8 @@ from antoan_ingest.api.routes.declarations import FREE_TEXT
 from antoan_localstack.testing import RunningServices, TopicReader
 from antoan_shared import events, topics
 
-pytestmark = pytest.mark.integration
+# Shared services (antoan_localstack.testing): this module asserts only on its own venues, people and cases.
+pytestmark = [pytest.mark.integration, pytest.mark.shared_services]
 
 PLANTED = {
     "places_visited": ["Nhà chị Lan 0912 345 678", "Quán phở 12 Lê Lợi"],
@@ -99,14 +100,12 @@ def test_free_text_is_in_the_vault_not_on_the_topic(running_services: RunningSer
     assert httpx.get(f"{ingest}/v1/declarations/{accepted[0]}/details").status_code == 401
     wrong = {"authorization": "Bearer not-the-health-authority"}
     assert httpx.get(f"{ingest}/v1/declarations/{accepted[0]}/details", headers=wrong).status_code == 403
+    read = {f"/v1/declarations/{event_id}/details" for event_id in accepted}
     reader = TopicReader(running_services.settings(), topics.AUDIT)
     try:
-        reads = reader.wait_until(
-            lambda b: sum(isinstance(e, events.PersonalDataRead) and "/v1/declarations/" in e.resource for e in b) >= 3,
-            what="the audited reads",
+        reader.wait_until(
+            lambda b: read <= {e.resource for e in b if isinstance(e, events.PersonalDataRead)},
+            what="the audited reads of these three declarations",
         )
     finally:
         reader.close()
-    assert {e.resource for e in reads if isinstance(e, events.PersonalDataRead)} >= {
-        f"/v1/declarations/{event_id}/details" for event_id in accepted
-    }

@@ -19,7 +19,8 @@ from antoan_ingest.domain import qr
 from antoan_localstack.testing import RunningServices, wait_for
 from antoan_shared import events
 
-pytestmark = pytest.mark.integration
+# Shared services (antoan_localstack.testing): this module asserts only on its own venues, people and cases.
+pytestmark = [pytest.mark.integration, pytest.mark.shared_services]
 
 
 def register(services: RunningServices, **fields: Any) -> dict[str, str]:

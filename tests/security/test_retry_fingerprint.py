@@ -17,7 +17,8 @@ from antoan_localstack.testing import RunningServices, TopicReader
 from antoan_shared import topics
 from antoan_shared.events import CheckInRecorded
 
-pytestmark = pytest.mark.integration
+# Shared services (antoan_localstack.testing): this module asserts only on its own venues, people and cases.
+pytestmark = [pytest.mark.integration, pytest.mark.shared_services]
 
 
 def test_a_retry_without_scanned_at_is_the_same_scan_not_a_conflict(running_services: RunningServices) -> None:

@@ -13,7 +13,8 @@ import pytest
 
 from antoan_localstack.testing import RunningServices
 
-pytestmark = pytest.mark.integration
+# Shared services (antoan_localstack.testing): this module asserts only on its own venues, people and cases.
+pytestmark = [pytest.mark.integration, pytest.mark.shared_services]
 
 
 def assert_guarded(answer: httpx.Response, *, data: bool = True) -> None:

@@ -276,13 +276,48 @@ def services_env() -> dict[str, str]:
     return {}
 
 
+# A module marked `shared_services` runs on the stack its worker process already started for the modules
+# marked so before it, rather than on one of its own (a stack's start costs the machine about 8-10 CPU-s:
+# four Python services and the broker's new topics). Such a module finds other modules' venues, people and
+# cases there, so it asserts only on its own, never on a whole topic, list or count; it stops nothing and
+# keeps to the default environment. Refused credentials from one address add up across modules on a shared
+# stack, so its limits are off; the limits' own tests run on stacks of their own.
+SHARED_MARKER = "shared_services"
+SHARED_SERVICES_ENV = {
+    "INGEST_RATE_LIMIT_PER_S": "0",
+    "TRACER_RATE_LIMIT_PER_S": "0",
+    "SAFETY_MAP_RATE_LIMIT_PER_S": "0",
+    "ANTOAN_AUTH_FAILURE_BURST": "0",
+}
+
+
+@pytest.fixture(scope="session")
+def shared_services(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServices]:
+    """The stack the modules marked `shared_services` share in this process, started when the first asks."""
+    with start_running_services(servers, tmp_path_factory.mktemp("shared-services"), SHARED_SERVICES_ENV) as services:
+        yield services
+
+
 @pytest.fixture(scope="module")
 def running_services(
-    servers: Servers, tmp_path_factory: pytest.TempPathFactory, services_env: dict[str, str]
+    request: pytest.FixtureRequest,
+    servers: Servers,
+    tmp_path_factory: pytest.TempPathFactory,
+    services_env: dict[str, str],
 ) -> Iterator[RunningServices]:
-    """The three services as real processes on free ports, in a namespace of this test module's own."""
-    with start_running_services(servers, tmp_path_factory.mktemp("services"), services_env) as services:
+    """The three services as real processes on free ports, in a namespace of this test module's own (or, for
+    a module marked `shared_services`, of the modules marked so in this process)."""
+    if request.node.get_closest_marker(SHARED_MARKER) is not None:
+        if services_env:
+            raise pytest.UsageError(f"{request.node.nodeid}: a module with services_env cannot share services")
+        services: RunningServices = request.getfixturevalue("shared_services")
+        pids = stack.running(services.config)
+        stopped = [name for name in (*stack.SERVICE_NAMES, stack.GATEWAY) if pids[name] is None]
+        assert not stopped, f"the shared services {stopped} have stopped (a module before this one?)"
         yield services
+        return
+    with start_running_services(servers, tmp_path_factory.mktemp("services"), services_env) as own:
+        yield own
 
 
 @contextlib.contextmanager
