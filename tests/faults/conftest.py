@@ -23,12 +23,13 @@ def fault_services(
 ) -> Iterator[RunningServices]:
     servers = Servers(fault_stack.kafka_bootstrap, fault_stack.redis_url, "local stack")
     # No rate limit: the load comes from one address. A claim left by a killed ingest expires in 3 s.
-    # ingest as deployed: a process per core.
+    # ingest and the tracer's stream as deployed: a process per core.
     env = {
         "INGEST_RATE_LIMIT_PER_S": "0",
         "SAFETY_MAP_RATE_LIMIT_PER_S": "0",
         "INGEST_IDEMPOTENCY_PENDING_TTL_S": "3",
         "INGEST_WORKERS": "0",
+        "TRACER_STREAM_PROCESSES": "0",
     }
     with start_running_services(servers, tmp_path_factory.mktemp("faults"), env, infra=fault_stack) as services:
         yield services

@@ -352,6 +352,8 @@ def start_running_services(
         # ingest as one process: a supervisor and a worker per core cost each test module's start about two
         # process imports more. The worker processes' own tests, and the fault suite, run the default.
         "INGEST_WORKERS": "1",
+        # and the tracer's stream as one process, for the same reason (its own tests and the fault suite: the default)
+        "TRACER_STREAM_PROCESSES": "1",
         **services_env,
     }
     ha_token = env["ANTOAN_HA_TOKEN"]

@@ -42,7 +42,7 @@ def main() -> None:
     Ticker(settings.librdkafka_config(), inboxes, settings.tick_interval_s).start()
     WindowRelay(settings).start()
 
-    supervisor = StreamSupervisor(settings.data_dir, settings.stream_processes)
+    supervisor = StreamSupervisor(settings.data_dir, settings.stream_process_count)
     worker = Worker(settings, directory, supervisor.alive)
     worker.warm_up()
     threading.Thread(target=worker.serve, name="tracer-http", daemon=True).start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import timedelta
 from functools import lru_cache
@@ -22,8 +23,10 @@ class TracerSettings(HttpServiceSettings, RedisSettings):
     data_dir: Path = Field(default=Path(".run/tracer-data"), validation_alias="TRACER_DATA_DIR")
     # Contacts' windows enter the venue inbox while the stages are at most this many records behind (relay.py).
     relay_max_lag: int = Field(default=500, ge=0, validation_alias="TRACER_RELAY_MAX_LAG")
-    # Stream processes per worker (each a Quix Streams application of the group, see `supervisor`).
-    stream_processes: int = Field(default=1, ge=1, le=64, validation_alias="TRACER_STREAM_PROCESSES")
+    # Stream processes per worker (each a Quix Streams application of the group, see `supervisor`); 0: one per
+    # core. One process's Python runs on one core: on the flood of 30,000 check-ins the stream process was the
+    # part at its limit (about 7 CPU-s a flood), and two cleared it faster than one (decision 0001).
+    stream_processes: int = Field(default=0, ge=0, le=64, validation_alias="TRACER_STREAM_PROCESSES")
     replication_factor: int = Field(default=1, ge=1, validation_alias="TRACER_REPLICATION_FACTOR")
     ingest_url: str = Field(default="http://127.0.0.1:8001", validation_alias="INGEST_URL")
     redis_prefix: str = Field(default="antoan:tracer:", validation_alias="TRACER_REDIS_PREFIX")
@@ -87,6 +90,10 @@ class TracerSettings(HttpServiceSettings, RedisSettings):
     @property
     def exposure_buffer(self) -> timedelta:
         return timedelta(minutes=self.exposure_buffer_minutes)
+
+    @property
+    def stream_process_count(self) -> int:
+        return self.stream_processes or os.cpu_count() or 1
 
 
 @lru_cache
