@@ -21,7 +21,6 @@ from playwright.sync_api import Browser, ConsoleMessage, Page
 from antoan_localstack.browser import chromium, only_loopback
 from antoan_localstack.testing import RunningServices
 
-# Shared services (antoan_localstack.testing): this module asserts only on its own venues, people and cases.
 pytestmark = [pytest.mark.integration, pytest.mark.shared_services]
 
 RENDER_TIMEOUT_MS = 30_000

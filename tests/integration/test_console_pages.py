@@ -29,7 +29,6 @@ from antoan_localstack import access, client
 from antoan_localstack.browser import PageContext, axe_violations, publish_screenshot
 from antoan_localstack.testing import RunningServices, wait_for
 
-# Shared services (antoan_localstack.testing): this module asserts only on its own venues, people and cases.
 pytestmark = [pytest.mark.integration, pytest.mark.shared_services]
 
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}

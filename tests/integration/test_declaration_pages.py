@@ -33,7 +33,6 @@ from antoan_localstack.browser import PHONE, PageContext, axe_violations, publis
 from antoan_localstack.testing import RunningServices, TopicReader, wait_for
 from antoan_shared import codec, events, topics
 
-# Shared services (antoan_localstack.testing): this module asserts only on its own venues, people and cases.
 pytestmark = [pytest.mark.integration, pytest.mark.shared_services]
 
 VIETNAM = timezone(timedelta(hours=7))

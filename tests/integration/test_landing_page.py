@@ -11,7 +11,6 @@ from playwright.sync_api import Browser, ViewportSize
 from antoan_localstack.browser import PageContext, axe_violations, publish_screenshot
 from antoan_localstack.testing import RunningServices
 
-# Shared services (antoan_localstack.testing): this module asserts only on its own venues, people and cases.
 pytestmark = [pytest.mark.integration, pytest.mark.shared_services]
 
 PHONE = ViewportSize(width=390, height=844)

@@ -32,7 +32,6 @@ from antoan_localstack.client import occupancy_reaches, register_venue
 from antoan_localstack.testing import RunningServices, TopicReader
 from antoan_shared import events, topics
 
-# Shared services (antoan_localstack.testing): this module asserts only on its own venues, people and cases.
 pytestmark = [pytest.mark.integration, pytest.mark.shared_services]
 
 PAGE_WAIT_MS = 30_000

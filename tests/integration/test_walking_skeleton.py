@@ -9,7 +9,6 @@ import pytest
 
 from antoan_localstack.testing import RunningServices, wait_for
 
-# Shared services (antoan_localstack.testing): this module asserts only on its own venues, people and cases.
 pytestmark = [pytest.mark.integration, pytest.mark.shared_services]
 
 

@@ -20,7 +20,6 @@ from antoan_ingest.api.routes.declarations import FREE_TEXT
 from antoan_localstack.testing import RunningServices, TopicReader
 from antoan_shared import events, topics
 
-# Shared services (antoan_localstack.testing): this module asserts only on its own venues, people and cases.
 pytestmark = [pytest.mark.integration, pytest.mark.shared_services]
 
 PLANTED = {

@@ -20,7 +20,6 @@ from antoan_shared.events import CaseConfirmed, CheckInRecorded, DeadLettered, D
 from antoan_shared.kafka import EventPublisher
 from antoan_tracer.pipeline.app import inbox_message
 
-# Shared services (antoan_localstack.testing): this module asserts only on its own venues, people and cases.
 pytestmark = [pytest.mark.integration, pytest.mark.shared_services]
 
 FAR_PAST = datetime(1, 1, 1, tzinfo=UTC)

@@ -19,7 +19,6 @@ from antoan_ingest.domain import qr
 from antoan_localstack.testing import RunningServices, wait_for
 from antoan_shared import events
 
-# Shared services (antoan_localstack.testing): this module asserts only on its own venues, people and cases.
 pytestmark = [pytest.mark.integration, pytest.mark.shared_services]
 
 

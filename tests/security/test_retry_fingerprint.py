@@ -17,7 +17,6 @@ from antoan_localstack.testing import RunningServices, TopicReader
 from antoan_shared import topics
 from antoan_shared.events import CheckInRecorded
 
-# Shared services (antoan_localstack.testing): this module asserts only on its own venues, people and cases.
 pytestmark = [pytest.mark.integration, pytest.mark.shared_services]
 
 

@@ -15,7 +15,6 @@ import pytest
 from antoan_localstack.testing import RunningServices, TopicReader, wait_for
 from antoan_shared import events, topics
 
-# Shared services (antoan_localstack.testing): this module asserts only on its own venues, people and cases.
 pytestmark = [pytest.mark.integration, pytest.mark.shared_services]
 
 

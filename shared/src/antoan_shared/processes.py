@@ -11,6 +11,11 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 
 
+def process_count(configured: int) -> int:
+    """The worker processes a service runs: `configured`, or one per core when it is 0."""
+    return configured or os.cpu_count() or 1
+
+
 def die_with(parent_pid: int) -> None:
     """Ask the kernel for SIGKILL when `parent_pid` goes (Linux's parent-death signal), and go now if it already
     has: a SIGKILL of the parent then stops its workers too, and a restart finds the port free."""

@@ -352,7 +352,7 @@ def start_running_services(
         # ingest as one process: a supervisor and a worker per core cost each test module's start about two
         # process imports more. The worker processes' own tests, and the fault suite, run the default.
         "INGEST_WORKERS": "1",
-        # and the tracer's stream as one process, for the same reason (its own tests and the fault suite: the default)
+        # The tracer's stream as one process too, for the same reason (the fault suite runs the default).
         "TRACER_STREAM_PROCESSES": "1",
         **services_env,
     }

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from antoan_ingest.settings import get_settings
-from antoan_ingest.workers import supervise, worker_count
+from antoan_ingest.workers import supervise
+from antoan_shared.processes import process_count
 from antoan_shared.web import serve
 
 
 def main() -> None:
     settings = get_settings()
-    workers = worker_count(settings.workers)
+    workers = process_count(settings.workers)
     if workers == 1:
         from antoan_ingest.app import create_app  # the supervisor of several workers serves nothing itself
 

@@ -36,10 +36,6 @@ log = logging.getLogger(__name__)
 STARTUP_FAILURE = 3
 
 
-def worker_count(configured: int) -> int:
-    return configured or os.cpu_count() or 1
-
-
 def own_socket(host: str, port: int) -> socket.socket:
     """A socket bound to the shared port beside the other processes' (`SO_REUSEPORT`), not yet listening:
     uvicorn listens on it once the app has started."""

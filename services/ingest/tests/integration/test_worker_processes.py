@@ -8,9 +8,9 @@ import signal
 import httpx
 import pytest
 
-from antoan_ingest.workers import worker_count
 from antoan_localstack import stack
 from antoan_localstack.testing import RunningServices, restart_services, wait_for
+from antoan_shared.processes import process_count
 
 pytestmark = pytest.mark.integration
 
@@ -43,8 +43,8 @@ def services_env() -> dict[str, str]:
 
 
 def test_the_default_is_one_process_per_core() -> None:
-    assert worker_count(0) == (os.cpu_count() or 1)
-    assert worker_count(3) == 3
+    assert process_count(0) == (os.cpu_count() or 1)
+    assert process_count(3) == 3
 
 
 def test_a_venue_written_through_one_process_is_known_to_every_other_at_once(

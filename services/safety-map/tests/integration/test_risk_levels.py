@@ -13,7 +13,6 @@ from antoan_localstack.testing import RunningServices, TopicReader, wait_for
 from antoan_shared import topics
 from antoan_shared.events import AreaRiskChanged, VenueRiskChanged
 
-# Shared services (antoan_localstack.testing): this module asserts only on its own venues, people and cases.
 pytestmark = [pytest.mark.integration, pytest.mark.shared_services]
 
 

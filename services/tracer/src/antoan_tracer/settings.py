@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from datetime import timedelta
 from functools import lru_cache
@@ -12,6 +11,7 @@ from pydantic import Field
 
 from antoan_shared import topics
 from antoan_shared.events import VenueCategory
+from antoan_shared.processes import process_count
 from antoan_shared.settings import HttpServiceSettings, RedisSettings
 
 
@@ -93,7 +93,7 @@ class TracerSettings(HttpServiceSettings, RedisSettings):
 
     @property
     def stream_process_count(self) -> int:
-        return self.stream_processes or os.cpu_count() or 1
+        return process_count(self.stream_processes)
 
 
 @lru_cache

@@ -18,7 +18,6 @@ from antoan_localstack.client import Antoan, new_person
 from antoan_localstack.testing import RunningServices, wait_for
 from antoan_shared.events import utc_now
 
-# Shared services (antoan_localstack.testing): this module asserts only on its own venues, people and cases.
 pytestmark = [pytest.mark.integration, pytest.mark.shared_services]
 
 NEW_ROUTES = (

@@ -23,7 +23,6 @@ from antoan_localstack.client import Antoan, new_person
 from antoan_localstack.testing import RunningServices, wait_for
 from antoan_shared.events import utc_now
 
-# Shared services (antoan_localstack.testing): this module asserts only on its own venues, people and cases.
 pytestmark = [pytest.mark.integration, pytest.mark.shared_services]
 
 # The case reads that answer and end (the live streams never end: test_console.py reads them).
