@@ -92,12 +92,15 @@ class CheckInRecorder:
         idempotency: IdempotencyStore,
         vault: IdentityVault,
     ) -> None:
-        self._settings = settings
         self._venues = venues
         self._publisher = publisher
         self._idempotency = idempotency
         self._vault = vault
         self._pepper = settings.pepper.get_secret_value().encode()
+        self._signed_qr = qr.SignedQrMemo(settings.qr_keys)
+        self._shown_for = timedelta(seconds=settings.rotating_qr_ttl_s)
+        self._skew = settings.max_clock_skew
+        self._retention = settings.retention
 
     async def venue_for_key(self, api_key: str | None) -> VenueState | None:
         """The venue a scanner's API key belongs to; None without a key, ApiError for a wrong one."""
@@ -123,13 +126,13 @@ class CheckInRecorder:
             again = self._validate_all([commands[i] for i in unknown], keyed_venue, now)
             for i, item in zip(unknown, again, strict=True):
                 results[i] = item
-        pending = [item for item in results if isinstance(item, _Pending)]
+        pending, repeats = _repeats_apart(results)
         await self._claim(pending)
         new = [item for item in pending if item.outcome is ClaimOutcome.NEW]
         for source in sorted({item.source for item in new}):
             await self._vault.remember([c for item in new if item.source == source for c in item.contacts], source)
         await self._publish(new)
-        answers = [self._answer(item) for item in results]
+        answers = [self._answer(repeats.get(index, item)) for index, item in enumerate(results)]
         _count(REJECTED_ITEMS, (answer.code for answer in answers if isinstance(answer, ApiError)))
         return answers
 
@@ -153,15 +156,14 @@ class CheckInRecorder:
             return None
 
     def _verified_qr(self, payload: str, scanned_at: datetime) -> qr.VenueQr:
-        settings = self._settings
-        shown_for = timedelta(seconds=settings.rotating_qr_ttl_s)
         try:
-            return qr.verify_qr(settings.qr_keys, payload, scanned_at, shown_for, settings.max_clock_skew)
+            venue_qr = self._signed_qr(payload)
+            qr.check_scanned_while_shown(venue_qr, scanned_at, self._shown_for, self._skew)
         except qr.QrError as exc:
             raise ApiError(400, exc.code, str(exc)) from exc
+        return venue_qr
 
     def _validate(self, command: ScanCommand, keyed_venue: VenueState | None, now: datetime) -> _Pending:
-        settings = self._settings
         scanned_at = command.scanned_at or now
         if command.venue_qr is not None:
             venue = self._venue_from_qr(command.venue_qr, scanned_at)
@@ -173,7 +175,7 @@ class CheckInRecorder:
             raise ApiError(401, "venue_key_required", "without a venue QR code, a check-in needs the venue's API key")
         person, contact = self._person(command)
         try:
-            checkins.check_scanned_at(scanned_at, now, settings.max_clock_skew, settings.retention)
+            checkins.check_scanned_at(scanned_at, now, self._skew, self._retention)
         except checkins.ScannedAtOutOfRangeError as exc:
             raise ApiError(400, exc.code, str(exc)) from exc
 
@@ -306,7 +308,7 @@ class CheckInRecorder:
         if not isinstance(item, _Pending):
             return item
         if item.outcome is ClaimOutcome.CONFLICT:
-            return ApiError(409, "client_event_id_conflict", "this client_event_id was used for another check-in")
+            return _conflict()
         if item.outcome is ClaimOutcome.IN_PROGRESS:
             return ApiError(409, "request_in_progress", "this check-in is being recorded; retry in a moment")
         if item.failed:
@@ -318,6 +320,38 @@ class CheckInRecorder:
             venue_id=item.venue.venue_id,
             dependants=tuple(PersonRecorded(e.event_id, e.person_key) for e in dependants),
         )
+
+
+def _repeats_apart(
+    results: Sequence[ScanAccepted | ApiError | _Pending],
+) -> tuple[list[_Pending], dict[int, _Pending | ApiError]]:
+    """The items to record, and what each repeat of one of them (the same client_event_id for the same person,
+    later in the same request) answers: the first's answer when it is the same scan, a conflict when not.
+
+    An offline phone may upload a scan twice in one batch, and coalesced single scans may hold a client's retry
+    beside its first attempt: each is the same event, recorded once, not an attempt "in progress" to come back for.
+    """
+    first: dict[str, _Pending] = {}
+    pending: list[_Pending] = []
+    repeats: dict[int, _Pending | ApiError] = {}
+    for index, item in enumerate(results):
+        if not isinstance(item, _Pending):
+            continue
+        if item.events[0].client_event_id is None:
+            pending.append(item)
+            continue
+        earlier = first.setdefault(item.events[0].event_id, item)
+        if earlier is item:
+            pending.append(item)
+        elif earlier.fingerprint == item.fingerprint:
+            repeats[index] = earlier
+        else:
+            repeats[index] = _conflict()
+    return pending, repeats
+
+
+def _conflict() -> ApiError:
+    return ApiError(409, "client_event_id_conflict", "this client_event_id was used for another check-in")
 
 
 def _count(counter: Counter, labels: Iterable[str]) -> None:

@@ -356,6 +356,31 @@ def test_a_batch_with_bad_items_publishes_exactly_the_good_ones(
     assert {e.event_id for e in recorded} == good
 
 
+def test_a_scan_repeated_within_one_batch_is_one_event(client: httpx.Client, running_services: RunningServices) -> None:
+    """An offline phone uploading the same scan twice in one batch: both answered as the one event, published once;
+    its client_event_id reused there for another scan is a conflict, as across requests."""
+    venue, other = register(client), register(client)
+    at = events.utc_now().isoformat()
+    same = {"venue_qr": venue["qr"], "person_id": "0912000015", "app": "pc-covid", "scanned_at": at}
+    items = [
+        {**same, "client_event_id": "twice-1"},
+        {**same, "person_id": "0912000016", "client_event_id": "twice-1"},  # another person: their own id
+        {**same, "client_event_id": "twice-1"},
+        {**same, "venue_qr": other["qr"], "client_event_id": "twice-1"},  # the first's id, another scan
+    ]
+    response = client.post("/v1/checkins/batch", json={"items": items})
+    assert response.status_code == 207, response.text
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == [202, 202, 202, 409]
+    assert results[3]["error"]["code"] == "client_event_id_conflict"
+    assert results[2]["result"] == results[0]["result"]
+    assert results[1]["result"]["event_id"] != results[0]["result"]["event_id"]
+    recorded = checkins_at(running_services, venue["venue_id"], expected=2)
+    assert sorted(e.event_id for e in recorded) == sorted(r["result"]["event_id"] for r in results[:2])
+    again = client.post("/v1/checkins/batch", json={"items": items[:1]})
+    assert again.status_code == 202 and again.json()["results"][0]["result"] == results[0]["result"]
+
+
 def test_scans_outside_the_time_window_are_refused(client: httpx.Client) -> None:
     venue = register(client)
     now = events.utc_now()

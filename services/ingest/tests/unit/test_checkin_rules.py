@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from antoan_ingest.domain.checkins import ScannedAtOutOfRangeError, check_scanned_at, checkin_event_id
+from antoan_ingest.domain.checkins import ScannedAtOutOfRangeError, check_scanned_at, checkin_event_id, uuid5_text
 
 NOW = datetime(2021, 9, 1, 8, 0, tzinfo=UTC)
 SKEW = timedelta(minutes=5)
@@ -32,3 +35,8 @@ def test_a_retry_with_the_same_client_event_id_is_the_same_event() -> None:
 
 def test_without_a_client_event_id_every_scan_is_new() -> None:
     assert checkin_event_id("pk", None) != checkin_event_id("pk", None)
+
+
+@given(st.binary(min_size=16, max_size=16), st.text())
+def test_derived_ids_are_the_standard_uuid5(namespace: bytes, name: str) -> None:
+    assert uuid5_text(namespace, name) == str(uuid.uuid5(uuid.UUID(bytes=namespace), name))

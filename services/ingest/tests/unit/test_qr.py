@@ -103,3 +103,26 @@ def test_an_altered_token_inside_the_address_is_refused() -> None:
     token = qr.static_qr(KEYS, "k1", "v_abc")
     with pytest.raises(qr.InvalidQrSignatureError):
         qr.verify_qr(KEYS, qr.qr_url("https://antoan.example.vn", token.replace("v_abc", "v_abd")), NOW)
+
+
+def test_the_memo_answers_what_verification_answers_and_keeps_a_bounded_number() -> None:
+    memo = qr.SignedQrMemo(KEYS, size=3)
+    payloads = [qr.static_qr(KEYS, "k1", f"v_{i}") for i in range(5)]
+    payloads.append(qr.rotating_qr(KEYS, "k2", "v_r", NOW))
+    for payload in [*payloads, *payloads]:
+        assert memo(payload) == qr.signed_qr(KEYS, payload)
+    assert len(memo._known) == 3
+    forged = payloads[0].replace("v_0", "v_9")
+    for _ in range(2):
+        with pytest.raises(qr.InvalidQrSignatureError):
+            memo(forged)
+    assert forged not in memo._known
+
+
+def test_a_remembered_rotating_code_is_still_refused_once_expired() -> None:
+    memo = qr.SignedQrMemo(KEYS)
+    payload = qr.rotating_qr(KEYS, "k1", "v_abc", NOW + timedelta(minutes=3))
+    shown = timedelta(minutes=3)
+    qr.check_scanned_while_shown(memo(payload), NOW, shown)
+    with pytest.raises(qr.ExpiredQrError):
+        qr.check_scanned_while_shown(memo(payload), NOW + timedelta(minutes=4), shown)

@@ -102,13 +102,16 @@ def verify_qr(
     shown_for: timedelta | None = None,
     skew: timedelta = timedelta(0),
 ) -> VenueQr:
-    """The venue a payload scanned at `scanned_at` names, or the reason it is refused.
+    """The venue a payload scanned at `scanned_at` names, or the reason it is refused: `signed_qr`, then
+    `check_scanned_while_shown`."""
+    venue_qr = signed_qr(keys, payload)
+    check_scanned_while_shown(venue_qr, scanned_at, shown_for, skew)
+    return venue_qr
 
-    A rotating code is good for what was scanned while it was on the screen: from `shown_for` before its
-    expiry until its expiry, each end widened by the devices' clock `skew`. So an offline scan made while the
-    code showed is taken when it is uploaded later, and a visit claimed for another day with a code seen
-    today is not.
-    """
+
+def signed_qr(keys: Mapping[str, bytes], payload: str) -> VenueQr:
+    """The code a payload carries, if its signature holds under one of `keys`; whenever it was scanned (so the
+    answer for a payload may be kept while the keys stay the same)."""
     token = token_of(payload)
     parts = token.split(".")
     if len(parts) < 5 or parts[0] != PREFIX or parts[1] not in (STATIC, ROTATING):
@@ -128,9 +131,42 @@ def verify_qr(
         expires_at = int(parts[4])
     except ValueError as exc:
         raise MalformedQrError("not an Antoan venue QR code") from exc
+    return VenueQr(venue_id, key_id, expires_at)
+
+
+def check_scanned_while_shown(
+    venue_qr: VenueQr, scanned_at: datetime, shown_for: timedelta | None = None, skew: timedelta = timedelta(0)
+) -> None:
+    """A rotating code is good for what was scanned while it was on the screen: from `shown_for` before its
+    expiry until its expiry, each end widened by the devices' clock `skew`. So an offline scan made while the
+    code showed is taken when it is uploaded later, and a visit claimed for another day with a code seen
+    today is not. A static poster's code is good at any time."""
+    expires_at = venue_qr.expires_at
+    if expires_at is None:
+        return
     scanned = scanned_at.timestamp()
     if scanned > expires_at + skew.total_seconds():
         raise ExpiredQrError("the rotating QR code had expired when it was scanned; scan the screen again")
     if shown_for is not None and scanned < expires_at - (shown_for + skew).total_seconds():
         raise ScannedBeforeShownError("scanned_at is before this rotating QR code was shown")
-    return VenueQr(venue_id, key_id, expires_at)
+
+
+class SignedQrMemo:
+    """`signed_qr` for the payloads verified last, kept (at most `size` of them, the oldest dropped first) so that
+    a venue's code scanned again costs a lookup, not a signature: an offline upload holds hundreds of scans of
+    a few codes. Only codes whose signature held are kept; refusals are worked out every time. A payload is at
+    most 512 characters (the check-in schema), so the memo holds at most about 10 MB."""
+
+    def __init__(self, keys: Mapping[str, bytes], size: int = 16_384) -> None:
+        self._keys = dict(keys)
+        self._size = size
+        self._known: dict[str, VenueQr] = {}
+
+    def __call__(self, payload: str) -> VenueQr:
+        venue_qr = self._known.get(payload)
+        if venue_qr is None:
+            venue_qr = signed_qr(self._keys, payload)
+            if len(self._known) >= self._size:
+                del self._known[next(iter(self._known))]
+            self._known[payload] = venue_qr
+        return venue_qr
