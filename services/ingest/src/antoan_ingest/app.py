@@ -24,6 +24,7 @@ from antoan_ingest.settings import IngestSettings, get_settings
 from antoan_ingest.venue_relay import PublicVenueRelay, adopt_public_records
 from antoan_shared import topics
 from antoan_shared.kafka import EventPublisher, ensure_topics
+from antoan_shared.processes import settle_heap
 from antoan_shared.stores import async_redis
 from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower
 from antoan_shared.web import (
@@ -91,6 +92,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             registrations,
             ScanCoalescer(recorder, settings.batch_max_items),
         )
+        settle_heap()
         log.info("ingest started", extra={"host": settings.host, "port": settings.port})
         try:
             yield
