@@ -17,7 +17,7 @@ from prometheus_client import Counter, Histogram
 
 from antoan_ingest.adapters.idempotency import Claim, ClaimOutcome, IdempotencyStore
 from antoan_ingest.adapters.recent_venues import VenueLookup
-from antoan_ingest.adapters.vault import IdentityVault, Source
+from antoan_ingest.adapters.vault import Added, IdentityVault, Source
 from antoan_ingest.domain import checkins, identity, personal_qr, qr
 from antoan_ingest.settings import IngestSettings
 from antoan_shared import events, topics
@@ -127,11 +127,10 @@ class CheckInRecorder:
             for i, item in zip(unknown, again, strict=True):
                 results[i] = item
         pending, repeats = _repeats_apart(results)
-        await self._claim(pending)
+        added = await self._claim(pending)
         new = [item for item in pending if item.outcome is ClaimOutcome.NEW]
-        for source in sorted({item.source for item in new}):
-            await self._vault.remember([c for item in new if item.source == source for c in item.contacts], source)
-        await self._publish(new)
+        await self._vault.publish_added(added)
+        await self._publish(new, added)
         answers = [self._answer(repeats.get(index, item)) for index, item in enumerate(results)]
         _count(REJECTED_ITEMS, (answer.code for answer in answers if isinstance(answer, ApiError)))
         return answers
@@ -269,38 +268,55 @@ class CheckInRecorder:
         except identity.InvalidPersonIdError as exc:
             raise ApiError(400, code, str(exc)) from exc
 
-    async def _claim(self, pending: list[_Pending]) -> None:
-        """Items with client event ids claim them; items without are always new."""
-        claims = [(item, Claim(item.events[0].event_id, item.fingerprint)) for item in pending]
-        with_ids = [(item, claim) for item, claim in claims if item.events[0].client_event_id is not None]
-        outcomes = await self._idempotency.claim([claim for _, claim in with_ids])
+    async def _claim(self, pending: list[_Pending]) -> Added:
+        """One round trip to Redis: items with client event ids claim them (items without are always new), and
+        the contacts of the items claimed now go to the vault."""
+        with_ids = [item for item in pending if item.events[0].client_event_id is not None]
+        claims = [Claim(item.events[0].event_id, item.fingerprint) for item in with_ids]
+        gate = {id(item): index for index, item in enumerate(with_ids, start=1)}
+        contacts = [
+            (person_key, contact, item.source, gate.get(id(item), 0))
+            for item in pending
+            for person_key, contact in item.contacts
+        ]
+        set_now, added = await self._vault.remember_gated(
+            self._idempotency.gates(claims), self._idempotency.pending_ttl_s, contacts
+        )
         for item in pending:
             item.outcome = ClaimOutcome.NEW
-        for (item, _), outcome in zip(with_ids, outcomes, strict=True):
+        for item, outcome in zip(with_ids, self._idempotency.outcomes(claims, set_now), strict=True):
             item.outcome = outcome
+        return added
 
-    async def _publish(self, items: list[_Pending]) -> None:
+    async def _publish(self, items: list[_Pending], added: Added) -> None:
+        """The check-ins published, then their claims settled and the vault's people (published before them)
+        unmarked, in one round trip."""
         batch = [event for item in items for event in item.events]
-        if not batch:
-            return
-        started = time.perf_counter()
-        outcomes = await self._publisher.publish_many_settled(topics.CHECKINS, batch)
-        ACK_SECONDS.observe(time.perf_counter() - started)
-        position = 0
-        for item in items:
-            item.published = [
-                not isinstance(o, BaseException) for o in outcomes[position : position + len(item.events)]
-            ]
-            position += len(item.events)
-            item.failed = not all(item.published)
-        _count(
-            ACCEPTED,
-            (event.method.value for item in items for event, ok in zip(item.events, item.published, strict=True) if ok),
-        )
+        if batch:
+            started = time.perf_counter()
+            outcomes = await self._publisher.publish_many_settled(topics.CHECKINS, batch)
+            ACK_SECONDS.observe(time.perf_counter() - started)
+            position = 0
+            for item in items:
+                item.published = [
+                    not isinstance(o, BaseException) for o in outcomes[position : position + len(item.events)]
+                ]
+                position += len(item.events)
+                item.failed = not all(item.published)
+            _count(
+                ACCEPTED,
+                (
+                    event.method.value
+                    for item in items
+                    for event, ok in zip(item.events, item.published, strict=True)
+                    if ok
+                ),
+            )
         with_ids = [item for item in items if item.events[0].client_event_id is not None]
         await self._idempotency.settle(
             published=[Claim(i.events[0].event_id, i.fingerprint) for i in with_ids if not i.failed],
             failed=[Claim(i.events[0].event_id, i.fingerprint) for i in with_ids if i.failed],
+            unmark=(self._vault.unpublished_key, added.people),
         )
 
     @staticmethod

@@ -96,3 +96,35 @@ async def test_a_failed_publish_never_retried_is_published_at_the_next_start(
     # Then the record is on the topic
     [record] = _published(settings, "pk_gone")
     assert [name.split("|")[:2] for name in record.fields] == [["name", "venue_staff"]]
+
+
+async def test_contacts_are_kept_only_for_scans_claimed_now(settings: ServiceSettings, client: aioredis.Redis) -> None:
+    """A recording sends its scans' idempotency claims and their people's contacts in one round trip: the
+    contacts of a scan whose claim is held already (a retry, a conflict) are neither stored nor known, and a
+    person marked unpublished by an earlier failed publish stays marked."""
+    prefix = f"test:{uuid.uuid4().hex}:"
+    publisher = EventPublisher(settings, "ingest")
+    try:
+        vault = _vault(client, publisher, prefix)
+        await client.set(prefix + "held", "done|abc")
+        await client.sadd(vault.unpublished_key, "pk_held")
+        set_now, added = await vault.remember_gated(
+            [(prefix + "held", "pending|xyz"), (prefix + "free", "pending|xyz")],
+            60,
+            [
+                ("pk_held", {"phone": "+84916000222"}, "self_declared", 1),
+                ("pk_free", {"phone": "+84916000333"}, "self_declared", 2),
+                ("pk_any", {"phone": "+84916000444"}, "venue_staff", 0),
+            ],
+        )
+    finally:
+        publisher.close()
+    assert set_now == [b"done|abc", 1]
+    assert await client.get(prefix + "free") == b"pending|xyz"
+    assert not await client.hgetall(prefix + "vault:pk_held")
+    for person in ("pk_free", "pk_any"):
+        assert len(await client.hgetall(f"{prefix}vault:{person}")) == 1
+    assert added.people == ["pk_any", "pk_free"]
+    assert {person for person, _ in added.claims} == {"pk_any", "pk_free"}
+    assert {person for person, _ in added.changed} == {"pk_any", "pk_free"}
+    assert await client.sismember(vault.unpublished_key, "pk_held")

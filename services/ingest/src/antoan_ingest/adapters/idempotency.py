@@ -19,25 +19,15 @@ PENDING = "pending"
 DONE = "done"
 
 
-# A batch's claims in one command (a script, not a pipeline of two commands per item: the batch endpoint's
-# 1,000 items were 2,000 replies to parse). KEYS: the records; ARGV: the pending TTL, then each new value.
-# Per key: 1 if claimed now, else the record as it is (0 if it expired meanwhile: come back).
-_CLAIM = """
-local out = {}
-for i, key in ipairs(KEYS) do
-  if redis.call('SET', key, ARGV[i + 1], 'NX', 'EX', ARGV[1]) then
-    out[i] = 1
-  else
-    out[i] = redis.call('GET', key) or 0
-  end
-end
-return out
-"""
-# KEYS: the published records, then the failed ones; ARGV: the TTL, how many were published, their values.
+# KEYS: the published records, the failed ones, then a set; ARGV: the TTL, how many were published and failed,
+# the published ones' values, then the members to remove from the set (the vault's people published meanwhile).
 _SETTLE = """
-local published = tonumber(ARGV[2])
-for i, key in ipairs(KEYS) do
-  if i <= published then redis.call('SET', key, ARGV[2 + i], 'EX', ARGV[1]) else redis.call('DEL', key) end
+local published, failed = tonumber(ARGV[2]), tonumber(ARGV[3])
+for i = 1, published + failed do
+  if i <= published then redis.call('SET', KEYS[i], ARGV[3 + i], 'EX', ARGV[1]) else redis.call('DEL', KEYS[i]) end
+end
+for i = 4 + published, #ARGV do
+  redis.call('SREM', KEYS[published + failed + 1], ARGV[i])
 end
 return published
 """
@@ -65,28 +55,30 @@ class IdempotencyStore:
         self._prefix = prefix
         self._ttl_s = ttl_s
         self._pending_ttl_s = min(pending_ttl_s, ttl_s)
-        self._claim_script = client.register_script(_CLAIM)
         self._settle_script = client.register_script(_SETTLE)
 
     def _key(self, event_id: str) -> str:
         return f"{self._prefix}idem:{event_id}"
 
-    async def claim(self, claims: Sequence[Claim]) -> list[ClaimOutcome]:
-        """Claim every event id in one round trip; existing records are compared by fingerprint."""
-        if not claims:
-            return []
-        keys = [self._key(claim.event_id) for claim in claims]
-        values = [f"{PENDING}|{claim.fingerprint}" for claim in claims]
-        replies = await self._claim_script(keys=keys, args=[self._pending_ttl_s, *values])
+    @property
+    def pending_ttl_s(self) -> int:
+        return self._pending_ttl_s
+
+    def gates(self, claims: Sequence[Claim]) -> list[tuple[str, str]]:
+        """The records to claim (set if absent, for `pending_ttl_s`), as the vault's script takes them: a
+        recording's claims and its contact claims go to Redis in one round trip (`IdentityVault.remember_gated`)."""
+        return [(self._key(claim.event_id), f"{PENDING}|{claim.fingerprint}") for claim in claims]
+
+    @staticmethod
+    def outcomes(claims: Sequence[Claim], replies: Sequence[bytes | int]) -> list[ClaimOutcome]:
+        """Each claim's outcome from what its record held (1: claimed now; 0: expired meanwhile, come back);
+        existing records are compared by fingerprint."""
         outcomes = []
         for claim, current in zip(claims, replies, strict=True):
-            if current == 1:
-                outcomes.append(ClaimOutcome.NEW)
+            if isinstance(current, int):  # 1: claimed now; 0: expired between the SET and the GET
+                outcomes.append(ClaimOutcome.NEW if current == 1 else ClaimOutcome.IN_PROGRESS)
                 continue
-            if current == 0:
-                outcomes.append(ClaimOutcome.IN_PROGRESS)
-                continue
-            state, _, fingerprint = (current or b"").decode().partition("|")
+            state, _, fingerprint = current.decode().partition("|")
             if fingerprint != claim.fingerprint:
                 outcomes.append(ClaimOutcome.CONFLICT)
             elif state == DONE:
@@ -95,13 +87,25 @@ class IdempotencyStore:
                 outcomes.append(ClaimOutcome.IN_PROGRESS)
         return outcomes
 
-    async def settle(self, published: Sequence[Claim], failed: Sequence[Claim]) -> None:
-        """Mark acknowledged events done and release the claims of those the broker did not take."""
-        if not published and not failed:
+    async def settle(
+        self, published: Sequence[Claim], failed: Sequence[Claim], unmark: tuple[str, Sequence[str]] = ("", ())
+    ) -> None:
+        """Mark acknowledged events done and release the claims of those the broker did not take; and, in the
+        same round trip, remove `unmark`'s members from its set (the vault's people whose records were
+        published before the events)."""
+        name, members = unmark
+        if not published and not failed and not members:
             return
         keys = [self._key(claim.event_id) for claim in (*published, *failed)]
         await self._settle_script(
-            keys=keys, args=[self._ttl_s, len(published), *(f"{DONE}|{claim.fingerprint}" for claim in published)]
+            keys=[*keys, name] if members else keys,
+            args=[
+                self._ttl_s,
+                len(published),
+                len(failed),
+                *(f"{DONE}|{claim.fingerprint}" for claim in published),
+                *members,
+            ],
         )
 
     async def bind(self, name: str, owner: str) -> str | None:

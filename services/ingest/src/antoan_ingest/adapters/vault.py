@@ -38,32 +38,51 @@ DROPPED_CLAIMS = Counter("antoan_vault_claims_dropped_total", "Contact claims no
 _PERSON_FIELD = "person_key"  # in a declaration's details record: whose it is (a pseudonym, not sealed)
 
 
-# Adds a batch of claims in one round trip. KEYS: the unpublished set, then each person's record;
-# ARGV: the bound, the number of people, their person_keys, then (person index, field, sealed value) per claim.
-# Returns the number of claims dropped at the bound, then per person their whole record (field, value, ...) if
-# it is to be published (a claim was added, or it was marked unpublished before: a publish not acknowledged),
-# else 0. Every key is the vault's; on Redis Cluster they would need one hash slot (a `{vault}` tag).
+# Adds a batch of claims in one round trip. KEYS: the unpublished set, each person's record, then the gates;
+# ARGV: the bound, the number of people and of gates, the gates' TTL, the people's person_keys, the gates' values,
+# then (person index, gate index, field, sealed value) per claim. A gate is another record set here first if
+# absent (a scan's idempotency claim: SET NX EX); a claim whose gate is not 0 is added only if its gate was set
+# now. Returns each gate's outcome (1 if set now, else its value, 0 if it expired meanwhile), the number of
+# claims dropped at the bound, then per person their whole record (field, value, ...) if it is to be published
+# (a claim was added, or it was marked unpublished before: a publish not acknowledged), else 0. Every key is
+# the vault's or ingest's; on Redis Cluster they would need one hash slot (a `{ingest}` tag).
 _ADD_CLAIMS = """
-local max, people = tonumber(ARGV[1]), tonumber(ARGV[2])
-local publish, dropped = {}, 0
-for p = 1, people do
-  publish[p] = redis.call('SADD', KEYS[1], ARGV[2 + p]) == 0
+local max, people, gates, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local set = {}
+for g = 1, gates do
+  if redis.call('SET', KEYS[1 + people + g], ARGV[4 + people + g], 'NX', 'EX', ttl) then
+    set[g] = 1
+  else
+    set[g] = redis.call('GET', KEYS[1 + people + g]) or 0
+  end
 end
-for i = 3 + people, #ARGV, 3 do
-  local p = tonumber(ARGV[i])
-  local key = KEYS[p + 1]
-  if redis.call('HSETNX', key, ARGV[i + 1], ARGV[i + 2]) == 1 then
-    if redis.call('HLEN', key) > max then
-      redis.call('HDEL', key, ARGV[i + 1])
-      dropped = dropped + 1
-    else
-      publish[p] = true
+local touched, publish, dropped = {}, {}, 0
+for i = 5 + people + gates, #ARGV, 4 do
+  local p, g = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+  if g == 0 or set[g] == 1 then
+    touched[p] = true
+    local key = KEYS[p + 1]
+    if redis.call('HSETNX', key, ARGV[i + 2], ARGV[i + 3]) == 1 then
+      if redis.call('HLEN', key) > max then
+        redis.call('HDEL', key, ARGV[i + 2])
+        dropped = dropped + 1
+      else
+        publish[p] = true
+      end
     end
   end
 end
-local out = {dropped}
+local out = {set, dropped}
 for p = 1, people do
-  if publish[p] then out[p + 1] = redis.call('HGETALL', KEYS[p + 1]) else out[p + 1] = 0 end
+  out[p + 2] = 0
+  if touched[p] then
+    if redis.call('SADD', KEYS[1], ARGV[4 + p]) == 0 then
+      publish[p] = true
+    end
+    if publish[p] then
+      out[p + 2] = redis.call('HGETALL', KEYS[p + 1])
+    end
+  end
 end
 return out
 """
@@ -123,7 +142,7 @@ class IdentityVault:
         return f"{self._prefix}vault:{person_key}"
 
     @property
-    def _unpublished_key(self) -> str:
+    def unpublished_key(self) -> str:
         """The people whose record may hold claims `identity-vault.v1` has not acknowledged yet."""
         return f"{self._prefix}vault-unpublished"
 
@@ -140,38 +159,66 @@ class IdentityVault:
         person still marked (a publish that failed, then the client's retry) publishes the record again, so
         nothing acknowledged is ever missing from `identity-vault.v1`, from which the vault is rebuilt.
         """
+        _, added = await self.remember_gated([], 0, [(key, contact, source, 0) for key, contact in people])
+        await self.publish_added(added)
+        if added.people:
+            await self._client.srem(self.unpublished_key, *added.people)
+
+    async def remember_gated(
+        self,
+        gates: Sequence[tuple[str, str]],
+        gate_ttl_s: int,
+        people: Sequence[tuple[str, Mapping[str, str], Source, int]],
+    ) -> tuple[list[bytes | int], Added]:
+        """`remember`'s first round trip, with gates: each (key, value) in `gates` is set first if absent (for
+        `gate_ttl_s`), and a person's claims with gate i (from 1; 0 for none) are added only if gate i was set
+        now. Returns each gate's outcome (1, or the value it held, or 0) and what was added: `publish_added`
+        publishes it, and the people are to be unmarked (`unpublished_key`) after."""
         claimed_at = utc_now().isoformat()
-        todo = [
-            (person_key, self._claim_field(person_key, field, source, value), value)
-            for person_key, contact in people
+        fields = (
+            (person_key, self._claim_field(person_key, field, source, value), value, gate)
+            for person_key, contact, source, gate in people
             for field, value in contact.items()
             if value
-        ]
-        todo = [item for item in todo if (item[0], item[1]) not in self._remembered]
-        if not todo:
-            return
-        # One round trip (a script): every claim added if new and within the bound, and the records to publish.
-        people_keys = sorted({person_key for person_key, _, _ in todo})
+        )
+        todo = [item for item in fields if (item[0], item[1]) not in self._remembered]
+        if not todo and not gates:
+            return [], Added([], [], [])
+        people_keys = sorted({person_key for person_key, _, _, _ in todo})
         index = {person_key: i for i, person_key in enumerate(people_keys, start=1)}
-        args: list[str | bytes | int] = [MAX_CLAIMS, len(people_keys), *people_keys]
-        for person_key, name, value in todo:
+        args: list[str | bytes | int] = [
+            MAX_CLAIMS,
+            len(people_keys),
+            len(gates),
+            gate_ttl_s,
+            *people_keys,
+            *(value for _, value in gates),
+        ]
+        for person_key, name, value, gate in todo:
             sealed = self._cipher.seal(person_key, name, codec.dumps({"value": value, "at": claimed_at}))
-            args += [index[person_key], name, sealed]
-        keys = [self._unpublished_key, *(self._key(person_key) for person_key in people_keys)]
-        dropped, *records = await self._add_claims(keys=keys, args=args)
+            args += [index[person_key], gate, name, sealed]
+        keys = [self.unpublished_key, *(self._key(person_key) for person_key in people_keys), *(k for k, _ in gates)]
+        set_now, dropped, *records = await self._add_claims(keys=keys, args=args)
         if dropped:
             DROPPED_CLAIMS.inc(dropped)
         changed = [(person_key, record) for person_key, record in zip(people_keys, records, strict=True) if record]
-        if changed:
+        # Only the claims whose gate was open were looked at: those people to unmark once published (another
+        # person may still be marked by a publish that failed earlier), those claims known from then on.
+        kept = [(person_key, name) for person_key, name, _, gate in todo if gate == 0 or set_now[gate - 1] == 1]
+        return list(set_now), Added(sorted({person_key for person_key, _ in kept}), kept, changed)
+
+    async def publish_added(self, added: Added) -> None:
+        """Publish the records `remember_gated` changed (raises when the broker does not acknowledge), then keep
+        their claims as known in this process."""
+        if added.changed:
             await self._publisher.publish_many(
                 topics.IDENTITY_VAULT,
                 [
                     self._record(person_key, dict(zip(flat[0::2], flat[1::2], strict=True)))
-                    for person_key, flat in changed
+                    for person_key, flat in added.changed
                 ],
             )
-        await self._client.srem(self._unpublished_key, *people_keys)
-        for person_key, name, _ in todo:
+        for person_key, name in added.claims:
             self._remember(person_key, name)
 
     async def publish_unpublished(self, batch: int = 500) -> int:
@@ -179,7 +226,7 @@ class IdentityVault:
         a batch at a time, unmarking each batch once acknowledged; returns how many. Run at start."""
         done = 0
         while True:
-            members = await self._client.srandmember(self._unpublished_key, batch)
+            members = await self._client.srandmember(self.unpublished_key, batch)
             people = sorted(_text(k) for k in cast(list[bytes], members))
             if not people:
                 return done
@@ -195,7 +242,7 @@ class IdentityVault:
                     if record
                 ],
             )
-            await self._client.srem(self._unpublished_key, *people)
+            await self._client.srem(self.unpublished_key, *people)
             done += len(people)
 
     def _record(self, person_key: str, record: Mapping[bytes | str, bytes | str]) -> IdentityRecorded:
@@ -287,6 +334,15 @@ class IdentityVault:
         source = rest.partition("|")[0]
         claim = codec.loads(plain)
         return ContactClaim(field, str(claim["value"]), source, claim.get("at"))
+
+
+@dataclass(frozen=True)
+class Added:
+    """What `IdentityVault.remember_gated` sent: the people, their claims, the records to publish."""
+
+    people: list[str]  # whose claims were looked at: to unmark once their records are published
+    claims: list[tuple[str, str]]  # (person_key, claim field)
+    changed: list[tuple[str, list[bytes]]]  # (person_key, the record as field, value, ...)
 
 
 @dataclass(frozen=True)
