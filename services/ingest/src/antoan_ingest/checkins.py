@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -271,14 +271,15 @@ class CheckInRecorder:
     async def _claim(self, pending: list[_Pending]) -> Added:
         """One round trip to Redis: items with client event ids claim them (items without are always new), and
         the contacts of the items claimed now go to the vault."""
-        with_ids = [item for item in pending if item.events[0].client_event_id is not None]
+        with_ids: list[_Pending] = []
+        contacts: list[tuple[str, Mapping[str, str], Source, int]] = []
+        for item in pending:
+            gate = 0  # an item without a client event id is always new: its contacts are kept
+            if item.events[0].client_event_id is not None:
+                with_ids.append(item)
+                gate = len(with_ids)
+            contacts += [(person_key, contact, item.source, gate) for person_key, contact in item.contacts]
         claims = [Claim(item.events[0].event_id, item.fingerprint) for item in with_ids]
-        gate = {id(item): index for index, item in enumerate(with_ids, start=1)}
-        contacts = [
-            (person_key, contact, item.source, gate.get(id(item), 0))
-            for item in pending
-            for person_key, contact in item.contacts
-        ]
         set_now, added = await self._vault.remember_gated(
             self._idempotency.gates(claims), self._idempotency.pending_ttl_s, contacts
         )

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 # Idempotency: a retry with the same client_event_id is the same event, so its id is derived from it.
 _EVENT_NAMESPACE = uuid.UUID("6f1d3c1e-8a4b-4f7e-9c55-2b0d5e7a9a10")
+_EVENT_NAMESPACE_BYTES = _EVENT_NAMESPACE.bytes
 
 
 class ScannedAtOutOfRangeError(ValueError):
@@ -28,9 +29,6 @@ def derived_event_id(scope: str, client_event_id: str | None) -> str:
     if client_event_id is None:
         return str(uuid.uuid4())
     return uuid5_text(_EVENT_NAMESPACE_BYTES, f"{scope}/{client_event_id}")
-
-
-_EVENT_NAMESPACE_BYTES = _EVENT_NAMESPACE.bytes
 
 
 def uuid5_text(namespace: bytes, name: str) -> str:
