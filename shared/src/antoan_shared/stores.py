@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from redis import asyncio as aioredis
+from redis.asyncio.connection import AbstractConnection
+from redis.connection import HiredisRespSerializer
+from redis.utils import HIREDIS_AVAILABLE
 
 # Connections a process keeps to Redis at most. A request needs one only for its round trip (a millisecond),
 # so a few dozen serve thousands of requests a second; more concurrent requests wait their turn.
@@ -18,4 +23,23 @@ def async_redis(url: str, max_connections: int = MAX_CONNECTIONS, wait_s: float 
     which a burst of requests reaches: ingest answered 503 to scans it could have served a moment later. Each
     new connection also costs the event loop (redis-py looks its own version up on every connect)."""
     pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=wait_s)
+    if HIREDIS_AVAILABLE:
+        pool.connection_class = _packed_by_hiredis(pool.connection_class)
     return aioredis.Redis.from_pool(pool)
+
+
+class _HiredisPacking:
+    """Commands packed by hiredis (C), as redis-py's own synchronous client does when hiredis is installed; its
+    asyncio client packs them in Python, joining each argument onto a growing buffer. A batch's vault script
+    has about twelve thousand arguments: 14.5 ms to pack in Python, 1.6 ms with hiredis, the same bytes."""
+
+    _serializer = HiredisRespSerializer()
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        packed: list[bytes] = self._serializer.pack(*args)
+        return packed
+
+
+def _packed_by_hiredis(base: type[AbstractConnection]) -> type[AbstractConnection]:
+    """`base` (the URL's connection class: TCP, TLS or a Unix socket) with hiredis's packing."""
+    return type(f"HiredisPacked{base.__name__}", (_HiredisPacking, base), {})
