@@ -8,8 +8,6 @@ when); the internal compacted topic `identity-vault.v1` holds the durable one. N
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import os
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -22,6 +20,7 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from prometheus_client import Counter
 
+from antoan_ingest.domain.keyed import HmacSha256
 from antoan_shared import codec, topics
 from antoan_shared.events import DeclarationDetailsRecorded, IdentityRecorded, utc_now
 from antoan_shared.kafka import EventPublisher
@@ -101,7 +100,9 @@ class VaultCipher:
     def __init__(self, key: bytes, key_id: str) -> None:
         self._aead = AESGCM(key)
         self.key_id = key_id
-        self._digest_key = HKDF(algorithm=SHA256(), length=32, salt=None, info=b"antoan vault digests v1").derive(key)
+        self._digest_mac = HmacSha256(
+            HKDF(algorithm=SHA256(), length=32, salt=None, info=b"antoan vault digests v1").derive(key)
+        )
 
     def seal(self, person_key: str, field: str, value: str | bytes) -> str:
         nonce = os.urandom(_NONCE_BYTES)
@@ -112,7 +113,7 @@ class VaultCipher:
 
     def digest(self, person_key: str, field: str, value: str) -> str:
         """A keyed digest of a value (HMAC under the vault key): equal for equal values, useless without it."""
-        mac = hmac.new(self._digest_key, f"{person_key}/{field}/{value}".encode(), hashlib.sha256).digest()
+        mac = self._digest_mac.digest(f"{person_key}/{field}/{value}".encode())
         return base64.urlsafe_b64encode(mac[:12]).decode()
 
     def open(self, person_key: str, field: str, token: str) -> str:

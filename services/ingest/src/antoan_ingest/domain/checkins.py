@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import uuid
 from datetime import datetime, timedelta
+
+from antoan_ingest.domain.keyed import hmac_sha256
 
 # Idempotency: a retry with the same client_event_id is the same event, so its id is derived from it.
 _EVENT_NAMESPACE = uuid.UUID("6f1d3c1e-8a4b-4f7e-9c55-2b0d5e7a9a10")
@@ -54,7 +55,7 @@ def client_reference(pepper: bytes, client_event_id: str | None) -> str | None:
     """What travels on the topic instead of the client's own id, which may be built from personal data."""
     if client_event_id is None:
         return None
-    return hmac.new(pepper, f"client-event/{client_event_id}".encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac_sha256(pepper).hexdigest(f"client-event/{client_event_id}".encode())[:32]
 
 
 def fingerprint(*parts: object) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
+
+from antoan_ingest.domain.keyed import hmac_sha256
 
 
 class IdentifierKind(StrEnum):
@@ -75,4 +75,4 @@ def normalise_person_id_of_kind(kind: IdentifierKind, raw: str) -> PersonId:
 
 def person_key(pepper: bytes, person: PersonId) -> str:
     """The pseudonym that travels on topics: HMAC-SHA256 of the normalised identifier."""
-    return hmac.new(pepper, person.canonical.encode(), hashlib.sha256).hexdigest()
+    return hmac_sha256(pepper).hexdigest(person.canonical.encode())
