@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from antoan_bench import kafka_io
+from antoan_bench import kafka_io, stages
 from antoan_bench.__main__ import main
 from antoan_bench.province import (
     SCALES,
@@ -28,6 +28,7 @@ from antoan_bench.province import (
     to_ms,
 )
 from antoan_bench.stages import case_interval, pick_cases
+from antoan_localstack.simulate import Venue
 from antoan_shared import codec
 from antoan_shared.events import CheckInRecorded
 
@@ -122,6 +123,18 @@ def test_the_hot_venue_day_is_over_before_the_run() -> None:
     assert int(visits.end.max()) < to_ms(now)
 
 
+def test_the_warm_up_is_sent_by_people_the_timed_batches_do_not_have() -> None:
+    venues = [Venue(venue_id=f"v{i}", qr=f"qr{i}", capacity=10 + i) for i in range(5)]
+
+    def people(batches: list[tuple[bytes, list[str]]]) -> set[str]:
+        return {person for _, persons in batches for person in persons}
+
+    timed = stages.ingest_batches(venues, 3_000, 38)
+    warmup = stages.ingest_batches(venues, 2_000, 43, first_serial=stages.WARMUP_SERIAL)
+    assert sum(len(persons) for _, persons in warmup) == 2_000
+    assert people(timed) and people(warmup) and not people(timed) & people(warmup)
+
+
 @pytest.mark.integration
 @pytest.mark.timeout(900)
 @pytest.mark.skipif(shutil.which("java") is None, reason="the benchmark's own Kafka needs java")
@@ -136,6 +149,9 @@ def test_tiny_benchmark_writes_the_report_ratios_and_plots(tmp_path: Path) -> No
     report = json.loads((latest / "report.json").read_text())
     assert report["ingest_batch"]["accepted"] > 0
     assert report["ingest_batch"]["person_keys_agree"] is True
+    # The warm-up went first, untimed, and the report says so
+    assert report["ingest_batch"]["warmup"]["accepted"] == 1_000
+    assert "after a warm-up of 1,000 check-ins" in (latest / "report.md").read_text()
     assert report["kafka_ceiling"]["records_per_s"] > 0
     assert report["postgres"]["agrees_with_reference"] is True
     # The tracer flood ran: the tracer cleared it at some rate, the plain consumer read the same records

@@ -169,8 +169,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
                 # ingest alone: the tracer is stopped, so it does not compete for the cores.
                 batches = stages.ingest_batches(venues, scale.ingest_checkins, args.seed)
+                warmup_batches = stages.ingest_batches(
+                    venues, scale.ingest_warmup, args.seed + 5, first_serial=stages.WARMUP_SERIAL
+                )
                 bs.stop_tracer()
                 before_ingest = kafka_io.end_offsets(bs.config.kafka_bootstrap, writer.topic)
+                with log_stage(
+                    "ingest warm-up",
+                    f"ingest's batch endpoint, {scale.ingest_warmup:,} check-ins by other people, not timed: "
+                    "a started ingest's first requests (its broker and Redis connections, the broker's own "
+                    "code paths) cost two or three times what later ones do",
+                    "tracer stopped; safety map idle",
+                ):
+                    warmup = stages.load_batches(bs, warmup_batches, scale.batch_clients, timeline)
+                log.info("ingest warm-up: %d accepted, %.0f check-ins/s", warmup.accepted, warmup.per_s)
                 with (
                     log_stage(
                         "ingest batch",
@@ -349,6 +361,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "clients": scale.batch_clients,
                 "request": stages.latency_summary(batch.request_ms),
                 "person_keys_agree": keys_agree,
+                "warmup": {
+                    "items": warmup.items,
+                    "accepted": warmup.accepted,
+                    "errors": warmup.errors,
+                    "seconds": round(warmup.seconds, 1),
+                    "per_s": round(warmup.per_s),
+                },
             },
             "tracer_restart": {"ready_seconds": round(ready_s, 1), **_cleared(backlog)},
             "flood": {"venues": len(flood_venues), **flood_out.summary()},

@@ -64,6 +64,7 @@ class Scale:
     retry_share: float = 0.02  # the same scan sent again with its client_event_id (idempotent retry)
     late_share: float = 0.05  # live scans uploaded late by an offline phone
     ingest_checkins: int = 30_000  # through the batch endpoint, with the tracer stopped
+    ingest_warmup: int = 10_000  # sent first, by other people, and not timed: a started ingest's first traffic
     batch_clients: int = 4
     single_rate: float = 2000.0  # SPEC §6: p99 at 2,000 requests/s
     single_seconds: float = 10.0
@@ -94,6 +95,7 @@ SCALES: dict[str, Scale] = {
         days=2,
         people_per_venue=10,
         ingest_checkins=2_000,
+        ingest_warmup=1_000,
         single_rate=50.0,
         single_seconds=5.0,
         flood_checkins=2_000,

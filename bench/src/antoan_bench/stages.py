@@ -177,17 +177,26 @@ class BatchOutcome:
         return self.accepted / self.seconds if self.seconds else 0.0
 
 
+WARMUP_SERIAL = 5_000_000  # the warm-up's people: numbers past the timed batches' and below the live scans'
+
+
 def ingest_batches(
-    venues: list[Venue], count: int, seed: int, batch_size: int = 1000, late_share: float = 0.05
+    venues: list[Venue],
+    count: int,
+    seed: int,
+    batch_size: int = 1000,
+    late_share: float = 0.05,
+    first_serial: int = 1,
 ) -> list[tuple[bytes, list[str]]]:
     """`count` check-ins for the batch endpoint as ready request bodies (encoding is not part of the timing):
-    people of their own entering the province's venues within the last minutes (some uploaded up to an hour
-    late, after the history's end: they never touch a benchmark case's windows), 2 % sent twice."""
+    people of their own (numbered from `first_serial`) entering the province's venues within the last minutes
+    (some uploaded up to an hour late, after the history's end: they never touch a benchmark case's windows),
+    2 % sent twice."""
     rng = random.Random(seed + 4)
     weights = [v.capacity for v in venues]
     now = datetime.now(UTC)
     items: list[dict[str, str]] = []
-    serial = 0
+    serial = first_serial - 1
     while len(items) < count:
         serial += 1
         venue = rng.choices(venues, weights=weights)[0]
