@@ -145,6 +145,16 @@ def cpu_seconds(pid: int | None) -> float | None:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def stolen_seconds() -> float | None:
+    """CPU time the hypervisor has taken from this machine's cores so far (steal, summed over the cores): on a
+    virtual machine, what a neighbour used while this one wanted to run. None where the kernel does not say."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")  # cpu user nice system idle iowait irq softirq steal
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def dir_size_mb(path: Path) -> float | None:
     """Bytes on disk (allocated blocks) under `path`, in MiB."""
     if not path.exists():

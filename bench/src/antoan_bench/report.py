@@ -313,12 +313,16 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str, str, str]]:
 
 def stage_rows(r: dict[str, Any]) -> list[str]:
     head = "| stage | s | measures | what else ran | " + " | ".join(f"CPU s, {c}" for c in COMPONENTS)
-    lines = [head + " | load average at its end |", "|" + "---|" * (5 + len(COMPONENTS))]
+    lines = [
+        head + " | CPU s taken by the hypervisor | load average at its end |",
+        "|" + "---|" * (6 + len(COMPONENTS)),
+    ]
     for s in r["stages"]:
         cpu = " | ".join(_fmt(s["cpu_s"].get(c)) for c in COMPONENTS)
         span = s["end"] - s["start"]
         load = _fmt(s.get("load_1m"))
-        lines.append(f"| {s['name']} | {span:,.1f} | {s['measures']} | {s['others']} | {cpu} | {load} |")
+        stolen = _fmt(s.get("stolen_s"))
+        lines.append(f"| {s['name']} | {span:,.1f} | {s['measures']} | {s['others']} | {cpu} | {stolen} | {load} |")
     return lines
 
 
@@ -343,7 +347,9 @@ def markdown(r: dict[str, Any]) -> str:
     ]
     lines += ["| " + " | ".join(row) + " |" for row in rows(r)]
     stages = (
-        "\n\nStages, in order, with the CPU time each component used during them and the machine's load "
+        "\n\nStages, in order, with the CPU time each component used during them, the CPU time the hypervisor "
+        "gave to other machines while this one's wanted to run (steal: on a shared virtual machine, every figure "
+        "of a stage with much of it is low) and the machine's load "
         f"average ({r['machine'].split(', ')[1]}; above the benchmark's own, something else was running):\n\n"
         + "\n".join(stage_rows(r))
     )

@@ -107,6 +107,7 @@ class StageRecord:
     others: str  # what else ran, and what was idle
     cpu_s: dict[str, float | None]  # CPU seconds each component used during the stage
     load_1m: float  # the machine's load average at the stage's end: anything above the benchmark's own shows
+    stolen_s: float | None = None  # CPU seconds the hypervisor gave to other machines while this one wanted them
 
 
 class StageLog:
@@ -126,12 +127,14 @@ class StageLog:
     @contextlib.contextmanager
     def __call__(self, name: str, measures: str, others: str) -> Iterator[None]:
         before = self._cpu()
+        stolen = infra.stolen_seconds()
         start = time.monotonic()
         log.info("stage: %s", name)
         try:
             yield
         finally:
             after = self._cpu()
+            stolen_after = infra.stolen_seconds()
             cpu: dict[str, float | None] = {}
             for component, (pid, used) in after.items():
                 was_pid, was = before.get(component, (None, None))
@@ -150,6 +153,7 @@ class StageLog:
                     others=others,
                     cpu_s=cpu,
                     load_1m=round(os.getloadavg()[0], 1),
+                    stolen_s=None if stolen is None or stolen_after is None else round(stolen_after - stolen, 1),
                 )
             )
 
