@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from redis.asyncio import connection
+from redis.exceptions import DataError
 
 from antoan_shared.stores import async_redis
 
@@ -12,6 +13,8 @@ COMMANDS = [
     ("CONFIG GET", "maxmemory"),
     (b"CLIENT SETNAME", "ingest"),
     ("SET", "k", memoryview(b"a view"), "EX", 30),
+    (b"EVALSHA", "0123abcd", 1, "k", bytearray(b"a bytearray"), 2.5),
+    (b"SET", "k", b"v"),
 ]
 
 
@@ -33,3 +36,9 @@ def test_commands_are_packed_as_redis_py_packs_them(args: tuple[object, ...]) ->
 )
 def test_the_url_still_chooses_the_connection(url: str, kind: type[connection.AbstractConnection]) -> None:
     assert issubclass(async_redis(url).connection_pool.connection_class, kind)
+
+
+def test_what_no_packer_takes_is_refused_as_redis_py_refuses_it() -> None:
+    client = async_redis("redis://localhost:6379/0")
+    with pytest.raises(DataError):
+        client.connection_pool.connection_class().pack_command(b"SET", "k", None)
