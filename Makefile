@@ -49,10 +49,14 @@ down: install-run ## stop everything `make up` started
 status: install-run ## what is running
 	$(RUN) python -m antoan_localstack status
 
-lint: install ## ruff and mypy (strict)
+lint: install ## ruff and mypy (strict); gofmt and go vet for the benchmark's load generator when Go is here
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy
+	@if command -v go >/dev/null; then \
+		test -z "$$(gofmt -l bench/scanload)" || { gofmt -l bench/scanload; exit 1; }; \
+		cd bench/scanload && GOTOOLCHAIN=local go vet ./...; \
+	fi
 
 format: install ## apply ruff's fixes and formatting
 	$(RUN) ruff check --fix .

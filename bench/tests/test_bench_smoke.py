@@ -165,10 +165,10 @@ def test_tiny_benchmark_writes_the_report_ratios_and_plots(tmp_path: Path) -> No
     assert all(case["unexpected_f1"] == 0 for case in report["exposure"]["cases"])
     assert all(case["v2_unexpected_f1"] in (0, None) for case in report["exposure"]["cases"])
     assert report["tracer"]["state_on_disk_mb"]["end"] is not None
-    # Single scans were sent by vegeta, ingest alone and end to end, every one answered
+    # Single scans were sent by scanload, ingest alone and end to end, every one answered
     for stage in ("ingest_single_alone", "ingest_single"):
         single = report[stage]
-        assert single["generator"].startswith("vegeta")
+        assert single["generator"].startswith("scanload")
         assert single["sent"] == single["accepted"] + single["failed"] > 0
         assert single["latency"]["count"] == single["accepted"]
     # and the stages that measure a bar were profiled

@@ -1,41 +1,44 @@
-"""The benchmark's instruments without a stack: vegeta's results read with latency counted from when each
-request was due, and py-spy's samples summed by package and function."""
+"""The benchmark's instruments without a stack: the load generator's results read with latency counted from
+when each request was due, and py-spy's samples summed by package and function."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 
 from antoan_bench.loadgen import read_results
 from antoan_bench.profiling import package_of, parse
 
+START = "start_unix_ns 1796383200000000000"
 
-def _result(seq: int, sent_at: str, latency_ms: float, code: int = 202) -> str:
-    return json.dumps({"seq": seq, "timestamp": sent_at, "latency": int(latency_ms * 1e6), "code": code, "error": ""})
+
+def _result(seq: int, sent_ms: float, done_ms: float, status: int = 202, error: str = "-") -> str:
+    return f"{seq} {int(sent_ms * 1e6)} {int(done_ms * 1e6)} {status} {error}"
 
 
 def test_latency_counts_from_when_a_request_was_due_not_when_it_was_sent() -> None:
     # Given 10 requests/s, where the generator sent the third 400 ms late (it was stalled) and each took 10 ms
     lines = [
-        _result(0, "2026-12-02T10:00:00.000000000Z", 10),
-        _result(1, "2026-12-02T10:00:00.100000000Z", 10),
-        _result(2, "2026-12-02T10:00:00.600000000+00:00", 10),
-        _result(3, "2026-12-02T10:00:00.300000000Z", 10, code=503),
+        START,
+        _result(0, 0, 10),
+        _result(1, 100, 110),
+        _result(2, 600, 610),
+        _result(3, 300, 310, status=503),
+        _result(4, -1e-6, 420, status=0, error="refused"),
     ]
     # When read
     attack = read_results(lines, rate=10)
     # Then the late one counts its 400 ms of waiting, as a client would have waited
     assert attack.latency_ms == pytest.approx([10, 10, 410], abs=0.01)
     assert attack.service_ms == pytest.approx([10, 10, 10])
-    assert (attack.sent, attack.accepted, attack.failed) == (4, 3, 1)
-    assert attack.statuses == {"202": 3, "503": 1}
+    assert (attack.sent, attack.accepted, attack.failed) == (5, 3, 2)
+    assert attack.statuses == {"202": 3, "503": 1, "refused": 1}
     assert attack.seconds == pytest.approx(0.61, abs=1e-6)
+    assert attack.answered_at[0] == pytest.approx(1796383200.010)
 
 
-def test_requests_due_but_never_sent_are_counted_as_unsent() -> None:
-    # Given 6 requests meant to go at 10/s, of which vegeta sent 4 before its duration ran out
-    lines = [_result(n, f"2026-12-02T10:00:00.{n}00000000Z", 10) for n in range(4)]
+def test_requests_with_no_result_are_counted_as_unsent() -> None:
+    # Given 6 requests meant to go at 10/s, of which the generator sent 4 before it stopped
+    lines = [START, *(_result(n, n * 100, n * 100 + 10) for n in range(4))]
     # When read
     attack = read_results(lines, rate=10, intended=6)
     # Then the two it never sent are reported, not silently dropped

@@ -197,7 +197,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 with (
                     log_stage(
                         "single scans, ingest alone",
-                        f"POST /v1/checkins at {scale.single_rate:,.0f}/s by vegeta (open loop)",
+                        f"POST /v1/checkins at {scale.single_rate:,.0f}/s by scanload (open loop)",
                         "tracer stopped; safety map idle",
                     ),
                     profiled("single scans, ingest alone", "ingest"),
@@ -304,7 +304,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     profiled("single scans", "tracer"),
                     log_stage(
                         "single scans",
-                        f"end to end: POST /v1/checkins at {scale.single_rate:,.0f}/s by vegeta (open loop), "
+                        f"end to end: POST /v1/checkins at {scale.single_rate:,.0f}/s by scanload (open loop), "
                         "occupancy probes through the safety map",
                         "everything running: this is what it measures",
                     ),

@@ -1,17 +1,18 @@
-"""The native open-loop load generator for single scans: vegeta (Go), pinned, built once into the user cache.
+"""The native open-loop load generator for single scans: `bench/scanload` (Go, standard library only), built
+once per source version into the user cache. It POSTs one body per request; request i is due at
+`start + i / rate` whatever the answers (open loop: a request whose turn comes while every connection waits gets
+a new one), and its result carries when it was sent and when its answer was read, so the latency reported here
+is counted from when the request was *due*, which corrects for coordinated omission: a generator or a service
+that fell behind shows as latency, not as a lower rate.
 
-A Python client at 2,000 requests/s takes a good part of a core, which on this two-core machine is the CPU the
-stage measures; vegeta takes a few per cent. vegeta is open-loop: it sends at the rate asked whatever the
-answers (new workers are started while the others wait), and each result carries its sequence number, so the
-latency reported here is counted from when the request was *due* (`start + seq / rate`) to its answer, which
-corrects for coordinated omission: a generator that fell behind shows as latency, not as a lower rate.
+It runs on the two cores the benchmark measures, so its own cost per request is taken from the services: about
+100 µs of CPU a request against vegeta's 170 (docs/decisions/0004), which the benchmark used before.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
+import hashlib
 import logging
 import os
 import shutil
@@ -20,25 +21,31 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from antoan_localstack import stack
 
 log = logging.getLogger(__name__)
 
-VEGETA_MODULE = "github.com/tsenart/vegeta/v12"
-VEGETA_VERSION = "v12.13.0"
+GENERATOR = "scanload (bench/scanload), open loop; latency from when each request was due"
 PROGRESS_EVERY_S = 5.0
 
 
-def ensure_vegeta() -> Path:
-    """The vegeta binary, built with `go install` from the Go module proxy into the cache on first use.
+def scanload_source() -> Path:
+    return stack.repo_root() / "bench" / "scanload"
 
-    Built into a temporary directory beside the cache and renamed into place once complete, under a lock, as
-    the Kafka jars are."""
-    base = stack.cache_dir() / f"vegeta-{VEGETA_VERSION}"
-    binary = base / "vegeta"
+
+def ensure_scanload() -> Path:
+    """The scanload binary, built with `go build` from `bench/scanload` into the cache on first use of each
+    version of its source. Built into a temporary directory beside the cache and renamed into place once
+    complete, under a lock, as the Kafka jars are."""
+    source = scanload_source()
+    digest = hashlib.sha256()
+    for name in ("go.mod", "main.go"):
+        digest.update((source / name).read_bytes())
+    base = stack.cache_dir() / f"scanload-{digest.hexdigest()[:16]}"
+    binary = base / "scanload"
     if binary.is_file():
         return binary
     with stack.file_lock(base / ".lock"):
@@ -46,20 +53,21 @@ def ensure_vegeta() -> Path:
             return binary
         go = shutil.which("go")
         if go is None:
-            raise RuntimeError("the single-scan stage needs Go (https://go.dev/dl/) to build vegeta once")
-        log.info("building vegeta %s with go install (first run only)…", VEGETA_VERSION)
+            raise RuntimeError("the single-scan stage needs Go (https://go.dev/dl/) to build bench/scanload once")
+        log.info("building bench/scanload with go build (first run of this version only)…")
         tmp = Path(tempfile.mkdtemp(prefix="bin.", suffix=".partial", dir=base))
         try:
             proc = subprocess.run(
-                [go, "install", f"{VEGETA_MODULE}@{VEGETA_VERSION}"],
-                env={**os.environ, "GOBIN": str(tmp), "GOFLAGS": "-mod=mod", "CGO_ENABLED": "0"},
+                [go, "build", "-trimpath", "-o", str(tmp / "scanload"), "."],
+                cwd=source,
+                env={**os.environ, "CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"},
                 capture_output=True,
                 text=True,
                 check=False,
             )
-            if proc.returncode != 0 or not (tmp / "vegeta").is_file():
-                raise RuntimeError(f"go install {VEGETA_MODULE}@{VEGETA_VERSION} failed:\n{proc.stderr[-2000:]}")
-            (tmp / "vegeta").rename(binary)
+            if proc.returncode != 0 or not (tmp / "scanload").is_file():
+                raise RuntimeError(f"go build of bench/scanload failed:\n{proc.stderr[-2000:]}")
+            (tmp / "scanload").rename(binary)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return binary
@@ -70,12 +78,12 @@ class Attack:
     rate: float
     seconds: float = 0.0  # from the first request due to the last answer
     sent: int = 0
-    unsent: int = 0  # due within the duration but never sent: the generator fell behind (starved of CPU)
+    unsent: int = 0  # due but with no result: the generator stopped before it sent them
     accepted: int = 0
     failed: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     latency_ms: list[float] = field(default_factory=list)  # from when each accepted request was due
-    service_ms: list[float] = field(default_factory=list)  # from when each was sent (vegeta's own figure)
+    service_ms: list[float] = field(default_factory=list)  # from when each was sent
     answered_at: list[float] = field(default_factory=list)  # epoch seconds of each accepted answer
 
     @property
@@ -83,50 +91,31 @@ class Attack:
         return self.accepted / self.seconds if self.seconds else 0.0
 
 
-def _targets(url: str, bodies: list[bytes]) -> str:
-    header = {"Content-Type": ["application/json"]}
-    return "".join(
-        json.dumps({"method": "POST", "url": url, "body": base64.b64encode(body).decode(), "header": header}) + "\n"
-        for body in bodies
-    )
-
-
-def _timestamp(text: str) -> float:
-    """An RFC 3339 time with up to nanoseconds, as epoch seconds (microsecond precision is plenty here)."""
-    head, _, rest = text.partition(".")
-    if not rest:
-        return datetime.fromisoformat(text).timestamp()
-    digits = len(rest) - len(rest.lstrip("0123456789"))
-    fraction, zone = rest[:digits], rest[digits:]
-    return datetime.fromisoformat(f"{head}.{fraction[:6].ljust(6, '0')}{zone}").timestamp()
-
-
 def read_results(lines: list[str], rate: float, accepted_code: int = 202, intended: int = 0) -> Attack:
-    """vegeta's results (`vegeta encode -to json`), each request's latency counted from when it was due; of
-    `intended` requests, those with no result were never sent (vegeta stops at the end of its duration)."""
+    """scanload's results, each request's latency counted from when it was due (`seq / rate` after the start);
+    of `intended` requests, those with no result line were never sent."""
     out = Attack(rate=rate)
-    results = [json.loads(line) for line in lines if line.strip()]
-    if not results:
+    rows = [line.split() for line in lines if line.strip()]
+    if not rows or rows[0][0] != "start_unix_ns":
         out.unsent = intended
         return out
-    started = min(_timestamp(r["timestamp"]) - r["seq"] / rate for r in results)
-    finished = started
-    for r in results:
-        sent = _timestamp(r["timestamp"])
-        answered = sent + r["latency"] / 1e9
-        finished = max(finished, answered)
-        code = str(r["code"]) if r["code"] else (r.get("error") or "no answer")[:60]
+    start_s = int(rows[0][1]) / 1e9
+    finished_ns = 0
+    for seq_text, sent_text, done_text, status, error in rows[1:]:
+        seq, sent_ns, done_ns = int(seq_text), int(sent_text), int(done_text)
+        finished_ns = max(finished_ns, done_ns)
+        code = status if status != "0" else error[:60]
         out.statuses[code] = out.statuses.get(code, 0) + 1
-        if r["code"] == accepted_code:
+        if status == str(accepted_code):
             out.accepted += 1
-            out.latency_ms.append((answered - (started + r["seq"] / rate)) * 1000)
-            out.service_ms.append(r["latency"] / 1e6)
-            out.answered_at.append(answered)
+            out.latency_ms.append((done_ns - seq / rate * 1e9) / 1e6)
+            out.service_ms.append((done_ns - sent_ns) / 1e6)
+            out.answered_at.append(start_s + done_ns / 1e9)
         else:
             out.failed += 1
-    out.sent = len(results)
+    out.sent = len(rows) - 1
     out.unsent = max(0, intended - out.sent)
-    out.seconds = finished - started
+    out.seconds = finished_ns / 1e9
     return out
 
 
@@ -138,56 +127,52 @@ def attack(
     alongside: Callable[[], Awaitable[None]] | None = None,
     timeout_s: float = 30.0,
 ) -> Attack:
-    """POST each body once to `url` at `rate` per second with vegeta; `alongside` runs meanwhile on this
+    """POST each body once to `url` at `rate` per second with scanload; `alongside` runs meanwhile on this
     process's event loop (and is cancelled at the end if still running)."""
-    vegeta = ensure_vegeta()
+    binary = ensure_scanload()
     workdir.mkdir(parents=True, exist_ok=True)
-    targets = workdir / "targets.jsonl"
-    results = workdir / "results.bin"
-    targets.write_text(_targets(url, bodies))
-    seconds = len(bodies) / rate
+    if any(b"\n" in body for body in bodies):
+        raise ValueError("scanload takes one body per line: a body may not hold a newline")
+    source = workdir / "bodies.jsonl"
+    results = workdir / "results.txt"
+    source.write_bytes(b"".join(body + b"\n" for body in bodies))
+    parts = urlsplit(url)
     cmd = [
-        str(vegeta),
-        "attack",
-        "-format=json",
-        f"-targets={targets}",
-        f"-rate={round(rate)}/1s",
-        f"-duration={seconds:.3f}s",
+        str(binary),
+        f"-addr={parts.netloc}",
+        f"-path={parts.path or '/'}",
+        f"-bodies={source}",
+        f"-rate={rate}",
         f"-timeout={timeout_s:.0f}s",
-        "-http2=false",
-        "-max-body=0",
-        "-name=single-scans",
-        f"-output={results}",
+        f"-out={results}",
     ]
-    returncode, stderr = asyncio.run(_run(cmd, seconds, results, alongside))
+    returncode, stderr = asyncio.run(_run(cmd, len(bodies) / rate, alongside))
     if returncode != 0:
-        raise RuntimeError(f"vegeta attack failed ({returncode}): {stderr[-2000:]}")
-    encoded = subprocess.run(
-        [str(vegeta), "encode", "-to=json", str(results)], capture_output=True, text=True, check=True
-    ).stdout
-    return read_results(encoded.splitlines(), rate, intended=len(bodies))
+        raise RuntimeError(f"scanload failed ({returncode}): {stderr[-2000:]}")
+    return read_results(results.read_text().splitlines(), rate, intended=len(bodies))
 
 
-async def _run(
-    cmd: list[str], seconds: float, results: Path, alongside: Callable[[], Awaitable[None]] | None
-) -> tuple[int, str]:
+async def _run(cmd: list[str], seconds: float, alongside: Callable[[], Awaitable[None]] | None) -> tuple[int, str]:
     side = asyncio.ensure_future(alongside()) if alongside is not None else None
     started = time.monotonic()
-    proc = await asyncio.create_subprocess_exec(*cmd, stderr=asyncio.subprocess.PIPE)
-    while True:
-        try:
-            await asyncio.wait_for(proc.wait(), timeout=PROGRESS_EVERY_S)
-            break
-        except TimeoutError:
-            size = os.path.getsize(results) if os.path.exists(results) else 0  # noqa: ASYNC240  (a stat)
-            log.info(
-                "  single scans (vegeta): %.0f s of %.0f, %d KiB of results",
-                time.monotonic() - started,
-                seconds,
-                size // 1024,
-            )
-    stderr = (await proc.stderr.read()).decode() if proc.stderr else ""
+    # One thread: on the two cores it shares with what it measures, a second one only adds the Go
+    # scheduler's hand-offs between threads (measured: 96 µs of CPU a request with one, 124 with two).
+    env = {**os.environ, "GOMAXPROCS": "1"}
+    proc = await asyncio.create_subprocess_exec(
+        *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    errors = asyncio.ensure_future(proc.stderr.read())
+    progress, logged = "", started
+    async for line in proc.stdout:
+        progress = line.decode().strip()
+        if time.monotonic() - logged >= PROGRESS_EVERY_S:
+            logged = time.monotonic()
+            log.info("  single scans (scanload): %.0f s of %.0f, %s", logged - started, seconds, progress)
+    returncode = await proc.wait()
+    stderr = (await errors).decode()
     if side is not None:
         side.cancel()
         await asyncio.gather(side, return_exceptions=True)
-    return proc.returncode or 0, stderr
+    return returncode, stderr

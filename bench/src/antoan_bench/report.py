@@ -93,7 +93,7 @@ def _single_row(
         f"{_fmt(latency['p50_ms'])} / {_fmt(latency['p99_ms'], ' ms')} "
         f"({single['accepted']:,} accepted, {single['achieved_per_s']:,.0f}/s; {single['failed']:,} failed"
         + (
-            f"; {unsent:,} never sent: the generator fell behind its schedule"
+            f"; {unsent:,} never sent: the generator stopped before their turn"
             if (unsent := single.get("unsent", 0))
             else ""
         )

@@ -321,7 +321,7 @@ class SingleOutcome:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "generator": f"vegeta {loadgen.VEGETA_VERSION}, open loop; latency from when each request was due",
+            "generator": loadgen.GENERATOR,
             "rate": self.rate,
             "seconds": round(self.seconds, 1),
             "sent": self.sent,
@@ -371,7 +371,7 @@ def single_scans(
     timeline: Timeline,
     label: str,
 ) -> SingleOutcome:
-    """`bodies` POSTed to /v1/checkins at `rate` by vegeta (open loop, latency from when each was due), with
+    """`bodies` POSTed to /v1/checkins at `rate` by scanload (open loop, latency from when each was due), with
     occupancy probes through the safety map alongside when `probe_venue` is given."""
     outcome = SingleOutcome(rate=rate)
 
@@ -417,7 +417,7 @@ def single_scans(
         f"{bs.ingest}/v1/checkins",
         bodies,
         rate,
-        bs.config.state_dir / "vegeta" / label,
+        bs.config.state_dir / "scanload" / label,
         alongside=probe if probe_venue is not None else None,
     )
     to_monotonic = time.monotonic() - time.time()

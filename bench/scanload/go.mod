@@ -1,0 +1,3 @@
+module antoan/scanload
+
+go 1.22
