@@ -28,6 +28,7 @@ from antoan_shared.processes import settle_heap
 from antoan_shared.stores import async_redis
 from antoan_shared.venues import VenueDirectory, VenueDirectoryFollower
 from antoan_shared.web import (
+    NO_OPENTELEMETRY,
     ErrorResponse,
     TokenBuckets,
     error_response,
@@ -105,6 +106,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             await client.aclose()
 
     app = FastAPI(
+        telemetry=NO_OPENTELEMETRY,
         title="Antoan ingest",
         version="1",
         description=(

@@ -25,6 +25,7 @@ from antoan_shared.kafka import EventPublisher, ensure_topics
 from antoan_shared.stores import async_redis
 from antoan_shared.web import (
     LIMIT_RESPONSES,
+    NO_OPENTELEMETRY,
     health_router,
     install_api_docs,
     install_error_handlers,
@@ -71,6 +72,7 @@ def create_app(settings: SafetyMapSettings | None = None) -> FastAPI:
             await asyncio.to_thread(publisher.close)
 
     app = FastAPI(
+        telemetry=NO_OPENTELEMETRY,
         title="Antoan safety map",
         version="1",
         description="Venue and area risk levels (SPEC §3.6), occupancy, GeoJSON, a live stream and the public map.",

@@ -35,6 +35,7 @@ from antoan_shared.events import VenueState, utc_now
 from antoan_shared.venues import VenueDirectory, check_venue_key
 from antoan_shared.web import (
     LIMIT_RESPONSES,
+    NO_OPENTELEMETRY,
     PERSON_LOOKUP_MAX_KEYS,
     ApiError,
     ErrorResponse,
@@ -210,6 +211,7 @@ def create_api(
 ) -> FastAPI:
     """The tracer's HTTP app over a read model and the venue directory; `ready_checks` answers `/readyz`."""
     app = FastAPI(
+        telemetry=NO_OPENTELEMETRY,
         title="Antoan tracer",
         version="1",
         description=(
