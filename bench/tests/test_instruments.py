@@ -1,10 +1,14 @@
 """The benchmark's instruments without a stack: the load generator's results read with latency counted from
-when each request was due, and py-spy's samples summed by package and function."""
+when each request was due, py-spy's samples summed by package and function, and a stop that a second Ctrl-C
+does not cut short."""
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
+from antoan_bench import infra
 from antoan_bench.loadgen import read_results
 from antoan_bench.profiling import package_of, parse
 
@@ -61,3 +65,19 @@ def test_samples_are_summed_by_package_and_function() -> None:
     assert profile["by_package_pct"] == [["confluent_kafka", 60.0], ["antoan_ingest", 30.0], ["stdlib:asyncio", 10.0]]
     assert profile["by_function_pct"][0] == ["produce (confluent_kafka)", 60.0]
     assert package_of("/a/dist-packages/redis/client.py") == "redis"
+
+
+def test_a_second_interrupt_while_the_stack_stops_does_not_cut_the_stop_short() -> None:
+    # Given the benchmark stopping what it started
+    stopped = []
+    before = signal.getsignal(signal.SIGINT)
+    with infra.uninterrupted():
+        # When Ctrl-C (SIGINT) and a SIGTERM arrive meanwhile
+        signal.raise_signal(signal.SIGINT)
+        signal.raise_signal(signal.SIGTERM)
+        stopped.append("kafka")
+    # Then the stop went on to its end, and the handlers are back as they were
+    assert stopped == ["kafka"]
+    assert signal.getsignal(signal.SIGINT) is before
+    with pytest.raises(KeyboardInterrupt):
+        signal.raise_signal(signal.SIGINT)

@@ -11,11 +11,14 @@ import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 from antoan_localstack import stack
 from antoan_localstack.testing import free_port, wait_for
@@ -58,6 +61,27 @@ class BenchStack:
 
 
 @contextlib.contextmanager
+def uninterrupted() -> Iterator[None]:
+    """SIGINT and SIGTERM only say "still stopping" while the block runs: a Ctrl-C reaches every process of
+    the terminal's group (make, uv and the benchmark), so the benchmark can get a second one while it stops
+    what it started, and that second one would leave Kafka and Redis running. Outside the main thread (where
+    handlers cannot be set) the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def still_stopping(signum: int, frame: FrameType | None) -> None:
+        log.warning("still stopping what the benchmark started, please wait…")
+
+    previous = {sig: signal.signal(sig, still_stopping) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
 def running_stack(state_dir: Path) -> Iterator[BenchStack]:
     """Kafka, Redis and the three services of the benchmark's own, in a fresh namespace."""
     cfg = stack.StackConfig(
@@ -89,7 +113,8 @@ def running_stack(state_dir: Path) -> Iterator[BenchStack]:
         yield BenchStack(config=cfg, env=stack.service_env(cfg, env), namespace=namespace, ha_token=ha_token)
     finally:
         log.info("stopping the benchmark's stack")
-        stack.stop_all(cfg)
+        with uninterrupted():
+            stack.stop_all(cfg)
 
 
 def wait_group_coordinator(bootstrap: str, timeout: float = 60) -> None:
@@ -323,9 +348,10 @@ def running_postgres(state_dir: Path) -> Iterator[Postgres]:
     finally:
         if started:
             log.info("stopping PostgreSQL")
-            subprocess.run(
-                _as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
-                check=False,
-                capture_output=True,
-            )
+            with uninterrupted():
+                subprocess.run(
+                    _as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]),
+                    check=False,
+                    capture_output=True,
+                )
         shutil.rmtree(base, ignore_errors=True)
