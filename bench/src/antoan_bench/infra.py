@@ -11,14 +11,11 @@ import logging
 import os
 import re
 import shutil
-import signal
 import subprocess
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 from antoan_localstack import stack
 from antoan_localstack.testing import free_port, wait_for
@@ -60,25 +57,9 @@ class BenchStack:
         stack.wait_services_ready(self.config, timeout=timeout)
 
 
-@contextlib.contextmanager
-def uninterrupted() -> Iterator[None]:
-    """SIGINT and SIGTERM only say "still stopping" while the block runs: a Ctrl-C reaches every process of
-    the terminal's group (make, uv and the benchmark), so the benchmark can get a second one while it stops
-    what it started, and that second one would leave Kafka and Redis running. Outside the main thread (where
-    handlers cannot be set) the block runs as it is."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def still_stopping(signum: int, frame: FrameType | None) -> None:
-        log.warning("still stopping what the benchmark started, please wait…")
-
-    previous = {sig: signal.signal(sig, still_stopping) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+def uninterrupted() -> contextlib.AbstractContextManager[None]:
+    """A second Ctrl-C or SIGTERM while the benchmark stops what it started only says so (`stack.uninterrupted`)."""
+    return stack.uninterrupted(lambda: log.warning("still stopping what the benchmark started, please wait…"))
 
 
 @contextlib.contextmanager

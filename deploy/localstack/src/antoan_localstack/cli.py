@@ -143,9 +143,6 @@ def cmd_demo(cfg: stack.StackConfig, args: argparse.Namespace) -> int:
     def request_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    def still_stopping(signum: int, frame: FrameType | None) -> None:
-        print("still stopping, please wait…", file=sys.stderr)
-
     # Explicit, since a shell may start us with SIGINT ignored (e.g. in the background).
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
@@ -176,11 +173,10 @@ def cmd_demo(cfg: stack.StackConfig, args: argparse.Namespace) -> int:
         raise
     finally:
         stop.set()
-        signal.signal(signal.SIGINT, still_stopping)
-        signal.signal(signal.SIGTERM, still_stopping)
-        print("Stopping Antoan…", file=sys.stderr)
-        stack.stop_all(cfg)
-        print("Antoan stopped." if code == 0 else "Antoan stopped after an error.", file=sys.stderr)
+        with stack.uninterrupted(lambda: print("still stopping, please wait…", file=sys.stderr)):
+            print("Stopping Antoan…", file=sys.stderr)
+            stack.stop_all(cfg)
+            print("Antoan stopped." if code == 0 else "Antoan stopped after an error.", file=sys.stderr)
     return code
 
 

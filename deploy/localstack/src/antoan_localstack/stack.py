@@ -22,13 +22,15 @@ import string
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from secrets import token_urlsafe
+from types import FrameType
 from typing import IO, Any
 
 from antoan_localstack import access, gateway
@@ -1193,6 +1195,27 @@ def stop_components(cfg: StackConfig, names: Sequence[str]) -> list[str]:
     """Stop some components (SIGTERM, then SIGKILL after a timeout); fault tests stop the broker this way."""
     with _state_lock(cfg):
         return _stop(cfg, names)
+
+
+@contextlib.contextmanager
+def uninterrupted(say: Callable[[], None]) -> Iterator[None]:
+    """SIGINT and SIGTERM only `say` something ("still stopping") while the block runs: a Ctrl-C reaches every
+    process of the terminal's group (make, uv and ours), so a second one can arrive while we stop what we
+    started, and cutting that short would leave Kafka and Redis running. Outside the main thread (where handlers
+    cannot be set) the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def still_stopping(signum: int, frame: FrameType | None) -> None:
+        say()
+
+    previous = {sig: signal.signal(sig, still_stopping) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def stop_all(cfg: StackConfig) -> None:
