@@ -405,13 +405,16 @@ class TracerWorker:
 
         def ready() -> bool:
             if self.process.poll() is not None:
-                raise AssertionError(f"the tracer worker exited:\n{self.log_path.read_text()[-3000:]}")
+                raise AssertionError(f"the tracer worker exited:\n{self.log_tail()}")
             try:
                 return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
             except httpx.HTTPError:
                 return False
 
         wait_for(ready, timeout=timeout, interval=0.3, what="the extra tracer worker")
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:]
 
     def stop(self) -> None:
         if self.process.poll() is None:

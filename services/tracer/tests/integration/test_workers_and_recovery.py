@@ -222,6 +222,17 @@ def test_two_workers_in_one_group_give_the_same_contacts_and_occupancy_as_one(
     second = TracerWorker(running_services, "tracer-2")
     try:
         second.wait_ready()
+        # (ready answers before the group has rebalanced: wait until the newcomer holds partitions of its own,
+        # whose state it keeps on disk, so that what follows is processed by both and not by the first alone)
+        data = second.log_path.parent / "data"
+        try:
+            wait_for(
+                lambda: any(p.is_dir() and p.name.isdigit() for p in data.rglob("*")),
+                timeout=120,
+                what="the second worker to be given partitions",
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; its log ends:\n{second.log_tail()}") from None
         # When a scenario is processed by both
         now = events.utc_now()
         scenario = make_scenario(ingest, seed=11, people=150, venues=6, now=now)
@@ -237,8 +248,5 @@ def test_two_workers_in_one_group_give_the_same_contacts_and_occupancy_as_one(
         )
         assert contacts(second.url, running_services, case_id) == expected_contacts
         no_exposure_counted_twice(running_services, case_id, expected_contacts)
-        # and the second worker did take part: it keeps the state of partitions of its own
-        data = second.log_path.parent / "data"
-        assert any(p.is_dir() and p.name.isdigit() for p in data.rglob("*")), sorted(data.rglob("*"))
     finally:
         second.stop()
