@@ -139,7 +139,7 @@ def published_declaration(services: RunningServices, event_id: str) -> Published
     topic = settings.topic(topics.DECLARATIONS)
     found: list[Published] = []
     try:
-        partitions = wait_for(lambda: consumer.partitions_for_topic(topic), timeout=30, what=topic)
+        partitions = wait_for(lambda: consumer.partitions_for_topic(topic), what=topic)
         consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
         consumer.seek_to_beginning()
 

@@ -53,7 +53,6 @@ def venue(public: httpx.Client) -> dict[str, Any]:
     created: dict[str, Any] = response.json()
     wait_for(
         lambda: public.get(f"/v1/venues/{created['venue_id']}/risk").status_code == 200,
-        timeout=30,
         what="the venue on the map",
     )
     return created
@@ -101,7 +100,7 @@ def test_a_venues_visitor_history_is_the_tracers(public: httpx.Client, venue: di
         # the tracer's venue directory follows the registry a moment behind ingest
         return None if response.status_code == 404 else response
 
-    answer = wait_for(history, timeout=30, what="the tracer knowing the venue")
+    answer = wait_for(history, what="the tracer knowing the venue")
     assert answer.status_code == 200, answer.text
     assert answer.json()["visits"] == []
     spreadsheet = public.get(f"/v1/venues/{venue['venue_id']}/visits.csv", params=window, headers=owner)

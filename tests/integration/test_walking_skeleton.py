@@ -43,7 +43,6 @@ def test_a_check_in_shows_as_occupancy_one_on_the_safety_map(running_services: R
     # Then the safety map shows one person there, against the venue's capacity
     shown = wait_for(
         lambda: (o := _occupancy(running_services.safety_map, venue["venue_id"])) and o["current"] == 1 and o,
-        timeout=30,
         what="occupancy 1 on the safety map",
     )
     assert shown["capacity"] == 30
@@ -58,7 +57,6 @@ def test_a_check_in_shows_as_occupancy_one_on_the_safety_map(running_services: R
     assert response.status_code == 202, response.text
     wait_for(
         lambda: (o := _occupancy(running_services.safety_map, venue["venue_id"])) and o["current"] == 0,
-        timeout=30,
         what="occupancy back to 0",
     )
 

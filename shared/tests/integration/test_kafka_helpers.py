@@ -59,7 +59,7 @@ def test_published_events_come_back_keyed_by_venue_in_order(settings: ServiceSet
         received.extend((r.partition(), r.key(), codec.decode_event(r.value())) for r in records)
         return len(received) >= len(sent)
 
-    wait_for(read, timeout=30, what="the published check-ins")
+    wait_for(read, what="the published check-ins")
     consumer.close()
     assert [event for _, _, event in received] == sent
     assert {partition for partition, _, _ in received} == {received[0][0]}
@@ -225,7 +225,7 @@ def test_an_undecodable_record_is_kept_on_the_dead_letter_topic_with_the_error(s
         dead.extend(codec.decode_event(r.value()) for r in records_of(dlq.consume(num_messages=10, timeout=0.5)))
         return bool(dead)
 
-    wait_for(read, timeout=30, what="the dead letter")
+    wait_for(read, what="the dead letter")
     dlq.close()
     assert isinstance(dead[0], events.DeadLettered)
     assert (dead[0].key, dead[0].value) == ("v_bad", "{not json")

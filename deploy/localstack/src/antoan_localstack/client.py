@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from antoan_localstack.testing import RunningServices, wait_for
+from antoan_localstack.testing import PATIENCE_S, RunningServices, wait_for
 
 _phones = itertools.count(1)
 
@@ -80,7 +80,7 @@ class Antoan:
         response = self.http.post(f"{self.services.ingest}/v1/venues", json=body)
         assert response.status_code == 201, response.text
         venue: dict[str, Any] = response.json()
-        wait_for(lambda: self.risk(venue["venue_id"]), timeout=30, what="the venue on the safety map")
+        wait_for(lambda: self.risk(venue["venue_id"]), what="the venue on the safety map")
         return venue
 
     def check_in(
@@ -113,7 +113,7 @@ class Antoan:
         return response.json() if response.status_code == 200 else None
 
     def wait_venue_level(
-        self, venue_id: str, level: int, timeout: float = 30, reason: str | None = None
+        self, venue_id: str, level: int, timeout: float = PATIENCE_S, reason: str | None = None
     ) -> dict[str, Any]:
         def reached() -> dict[str, Any] | None:
             risk = self.risk(venue_id)
@@ -125,7 +125,9 @@ class Antoan:
 
         return wait_for(reached, timeout=timeout, interval=0.2, what=f"venue {venue_id} at level {level} ({reason})")
 
-    def wait_area_level(self, code: str, level: int, timeout: float = 30, cases: int | None = None) -> dict[str, Any]:
+    def wait_area_level(
+        self, code: str, level: int, timeout: float = PATIENCE_S, cases: int | None = None
+    ) -> dict[str, Any]:
         def reached() -> dict[str, Any] | None:
             risk = self.area_risk(code)
             if risk is None or risk["level"] != level or (cases is not None and risk["cases_7d"] != cases):

@@ -104,7 +104,15 @@ def free_port() -> int:
     raise RuntimeError(f"no free loopback port below {low}")
 
 
-def wait_for(condition: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.1, what: str = "") -> T:
+# How long a wait gives up after unless a test says otherwise. An upper bound, not a pace: a passing wait returns
+# as soon as its condition holds. On a shared two-core machine in a slow phase (the whole suite at twice its
+# usual time) the first results after a module's stack started took over 30 s.
+PATIENCE_S = 60.0
+
+
+def wait_for(
+    condition: Callable[[], T | None], timeout: float = PATIENCE_S, interval: float = 0.1, what: str = ""
+) -> T:
     """Poll until `condition()` returns something truthy, and return it; never a fixed sleep."""
     deadline = time.monotonic() + timeout
     while True:
@@ -185,7 +193,7 @@ class TopicReader:
         return self.events
 
     def wait_until(
-        self, predicate: Callable[[list[Event]], bool], timeout: float = 30.0, what: str = ""
+        self, predicate: Callable[[list[Event]], bool], timeout: float = PATIENCE_S, what: str = ""
     ) -> list[Event]:
         wait_for(lambda: predicate(self.read()), timeout=timeout, what=what or "records on the topic")
         return self.events

@@ -92,7 +92,6 @@ def _read_all(broker: Broker, user: str, spec: topics.TopicSpec, group: str | No
         seen: list[bytes] = []
         wait_for(
             lambda: seen.extend(r.value for rs in consumer.poll(timeout_ms=500).values() for r in rs) or seen,
-            timeout=30,
             what=f"records on {topic} for {user}",
         )
         return seen

@@ -564,7 +564,7 @@ def test_a_client_over_its_rate_is_told_to_slow_down(servers: Servers, namespace
     app = create_app(settings)
     with TestClient(app) as local:
         # (once its venue directory is loaded: before that an unknown venue is a 503, not a 404)
-        wait_for(lambda: local.get("/readyz").status_code == 200, timeout=30, what="ingest ready")
+        wait_for(lambda: local.get("/readyz").status_code == 200, what="ingest ready")
         flood = {"authorization": "Bearer flood"}
         # When one client sends 4 requests at once
         statuses = [local.get("/v1/venues/v_0000000000000000", headers=flood).status_code for _ in range(4)]

@@ -121,7 +121,6 @@ def test_a_case_s_contacts_arrive_live_and_a_withdrawal_follows_on_the_same_stre
     antoan.confirm_case(case, tested_at=ago(60), case_id=case_id)
     wait_for(
         lambda: public.get(f"/v1/cases/{case_id}/contacts", headers=ha).status_code == 200,
-        timeout=30,
         what="the case known to the tracer",
     )
 
@@ -180,7 +179,7 @@ def test_a_fever_alert_is_listed_streamed_and_acknowledged_by_the_authority(
             listed = public.get("/v1/alerts", params={"status": "open", "limit": 50}, headers=ha).json()["alerts"]
             return next((a for a in listed if a["person_key"] == person_key), None)
 
-        alert = wait_for(open_alert, timeout=30, what="the fever alert on /v1/alerts")
+        alert = wait_for(open_alert, what="the fever alert on /v1/alerts")
         assert alert["reason"] == "fever" and alert["detail"]["temperature_c"] == 38.5, alert
         assert alert["acknowledged_at"] is None and alert["acknowledged_by"] is None
         # and it arrived on the stream
@@ -232,7 +231,7 @@ def test_a_read_of_a_person_s_details_is_a_line_of_the_audit(
         entries = public.get("/v1/audit", params={"limit": 100}, headers=ha).json()["entries"]
         return next((e for e in entries if e["person_keys"] == [person_key]), None)
 
-    entry = wait_for(line, timeout=30, what="the read in /v1/audit")
+    entry = wait_for(line, what="the read in /v1/audit")
     assert entry["actor"] == "health-authority"
     assert entry["resource"] == f"/v1/persons/{person_key}"
     assert abs(datetime.fromisoformat(entry["read_at"]) - read_at) < timedelta(seconds=30)
@@ -261,7 +260,7 @@ def test_the_console_s_routes_need_the_health_authority_s_token(
     assert venue_key.json()["error"]["code"] == "invalid_token"
     # while the authority's token gets past the door (a stream is only opened)
     if path.endswith("/stream"):
-        wait_for(lambda: public.get(f"/v1/cases/{case_id}/contacts", headers=ha).status_code == 200, timeout=30)
+        wait_for(lambda: public.get(f"/v1/cases/{case_id}/contacts", headers=ha).status_code == 200)
         with public.stream(method, path, headers=ha) as answer:
             assert answer.status_code == 200
             assert answer.headers["content-type"].startswith("text/event-stream")

@@ -88,7 +88,7 @@ def test_a_venues_visitor_history_downloads_as_a_spreadsheet_safe_csv(
         lengths = sorted(datetime.fromisoformat(v["end"]) - datetime.fromisoformat(v["start"]) for v in visits)
         return visits if len(visits) == 3 and lengths[0] < timedelta(minutes=45) else None
 
-    visits = wait_for(three_visits_one_closed, timeout=30, what="three visits, the case's checked out")
+    visits = wait_for(three_visits_one_closed, what="three visits, the case's checked out")
     # When the owner downloads it as CSV
     response = tracer.get(f"{path}.csv", params=window, headers=key)
     # Then it is the same history, one row per visit, offered as a file named after the venue

@@ -56,7 +56,7 @@ def occupancy(running_services: RunningServices, where: dict[str, str]) -> int |
 
 
 def settles_at(running_services: RunningServices, where: dict[str, str], expected: int) -> None:
-    wait_for(lambda: occupancy(running_services, where) == expected, timeout=30, what=f"occupancy {expected}")
+    wait_for(lambda: occupancy(running_services, where) == expected, what=f"occupancy {expected}")
 
 
 def test_duplicate_scans_on_the_way_in_count_once(ingest: httpx.Client, running_services: RunningServices) -> None:
@@ -131,7 +131,6 @@ def test_quarantine_fever_symptom_and_missed_updates_raise_alerts(
                 {(e.person_key, e.reason) for e in batch if isinstance(e, events.QuarantineAlertRaised)}
                 >= {(fever, "fever"), (cough, "symptom"), (well, "missed_update")}
             ),
-            timeout=30,
             what="fever, symptom and missed-update alerts",
         )
     finally:
@@ -166,7 +165,7 @@ def test_a_venue_reads_its_visitor_history_with_its_key_only(
         return visits if len(visits) == 2 else None
 
     # Then the owner sees both visits, the closed one with its check-out time
-    visits = wait_for(history, timeout=30, what="two visits in the history")
+    visits = wait_for(history, what="two visits in the history")
     durations = sorted(
         (datetime.fromisoformat(v["end"]) - datetime.fromisoformat(v["start"])).total_seconds() for v in visits
     )

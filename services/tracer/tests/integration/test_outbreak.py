@@ -450,7 +450,7 @@ def test_an_outbreak_s_published_contacts_equal_the_brute_force_reference(
                 if isinstance(e, events.VisitClosed)
             }
 
-        published_visits = settled(closed, lambda found: built <= found, timeout=30)
+        published_visits = settled(closed, lambda found: built <= found)
     finally:
         visits.close()
 
@@ -504,7 +504,6 @@ def test_an_outbreak_s_published_contacts_equal_the_brute_force_reference(
         recorded = settled(
             of_the_case,
             lambda found: case_windows <= {(e.venue_id, e.window_start, e.window_end) for e in found},
-            timeout=30,
         )
         record_keys = list(reader.keys)
     finally:
@@ -522,7 +521,6 @@ def test_an_outbreak_s_published_contacts_equal_the_brute_force_reference(
     answer = settled(
         lambda: listed_contacts(tracer, running_services, case_id),
         lambda a: by_person(a) == listing_expected,
-        timeout=30,
     )
     listing = by_person(answer)
     assert len(answer["contacts"]) == len(listing), "a person is listed more than once"
@@ -580,7 +578,7 @@ class Tracing:
                 reached.append(time.monotonic() - started)
             return found
 
-        degrees = settled(degrees_now, lambda found: found == expected, timeout=30)
+        degrees = settled(degrees_now, lambda found: found == expected)
         assert degrees == expected, (
             f"{what}:\n{explain(ref, self.keys, expected, degrees, self.exposures, self.venues)}"
         )
@@ -588,7 +586,6 @@ class Tracing:
         listing = settled(
             lambda: by_person(listed_contacts(self.tracer, self.services, self.case_id)),
             lambda found: found == listing_expected,
-            timeout=30,
         )
         differences = explain(ref, self.keys, listing_expected, listing, self.exposures, self.venues)
         assert listing == listing_expected, f"{what}:\n{differences}"
@@ -697,4 +694,4 @@ def test_contacts_need_the_health_authority_token(
     assert wrong.status_code == 403, wrong.text
     assert without.json()["error"]["code"] and wrong.json()["error"]["code"]
     # while the health authority's token reads them
-    wait_for(lambda: tracer.get(path, headers=ha(running_services)).status_code == 200, timeout=30, what="the list")
+    wait_for(lambda: tracer.get(path, headers=ha(running_services)).status_code == 200, what="the list")

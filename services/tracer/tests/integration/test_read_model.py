@@ -447,7 +447,7 @@ def test_a_groups_lag_is_what_it_has_still_to_read_and_none_without_a_broker(set
         read.extend(records_of(consumer.consume(num_messages=10, timeout=0.5)))
         return len(read) == 3
 
-    wait_for(all_read, timeout=30, what="the three records read")
+    wait_for(all_read, what="the three records read")
     consumer.commit(asynchronous=False)
     consumer.close()
     wait_for(lambda: consumer_group_lag(settings, group, [name]) == 0, timeout=10, what="no lag")

@@ -55,8 +55,8 @@ def test_visits_and_contacts_past_the_retention_period_leave_the_state(
         listed: list[dict[str, Any]] = response.json().get("contacts", []) if response.status_code == 200 else []
         return listed
 
-    wait_for(lambda: len(visits()) == 2, timeout=30, what="both visits in the venue's history")
-    wait_for(lambda: len(contacts()) == 1, timeout=30, what="the neighbour as the case's contact")
+    wait_for(lambda: len(visits()) == 2, what="both visits in the venue's history")
+    wait_for(lambda: len(contacts()) == 1, what="the neighbour as the case's contact")
     # When the retention period passes with no new scan at the venue or by the people
     # Then the visits and the contact leave the tracer's state: it withdraws them on visits.v1 and exposures.v2
     # (the HTTP reads filter by the period too, so the topics are what shows the state itself forgot them)
@@ -73,12 +73,11 @@ def test_visits_and_contacts_past_the_retention_period_leave_the_state(
             lambda batch: any(
                 isinstance(e, events.ExposureChanged) and e.case_id == case["case_id"] and e.withdrawn for e in batch
             ),
-            timeout=30,
             what="the contact withdrawn on exposures.v2",
         )
     finally:
         withdrawn_visits.close()
         withdrawn_contacts.close()
     # and neither the venue's history (the query asks for the same times) nor the case's list shows them
-    wait_for(lambda: not visits(), timeout=30, interval=1, what="the visits gone from the history")
-    wait_for(lambda: not contacts(), timeout=30, interval=1, what="the contact gone from the case's list")
+    wait_for(lambda: not visits(), interval=1, what="the visits gone from the history")
+    wait_for(lambda: not contacts(), interval=1, what="the contact gone from the case's list")

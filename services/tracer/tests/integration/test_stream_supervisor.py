@@ -77,7 +77,7 @@ def test_a_stream_process_that_dies_is_started_again_and_readiness_says_so_meanw
     os.kill(first, signal.SIGKILL)
     # Then readiness says so while it is down, and the supervisor starts a new one
     wait_for(lambda: readiness(running_services).get("stream") is False, timeout=10, what="not ready: stream")
-    wait_for(lambda: [p for p in stream_children(supervisor) if p != first], timeout=30, what="a new stream process")
+    wait_for(lambda: [p for p in stream_children(supervisor) if p != first], what="a new stream process")
     wait_for(lambda: readiness(running_services).get("stream") is True, timeout=60, what="ready again")
     # And it carries on from where the dead one committed, counting nothing twice
     antoan.check_in(venue, new_person())
@@ -96,7 +96,7 @@ def test_a_worker_far_behind_says_it_is_not_ready_until_it_has_caught_up(
         answer = httpx.post(f"{running_services.ingest}/v1/checkins/batch", json={"items": items}, timeout=30)
         assert answer.status_code == 202, answer.text
         # Then the worker says it is not ready: its group is more than TRACER_MAX_READY_LAG records behind
-        wait_for(lambda: readiness(running_services).get("caught_up") is False, timeout=30, what="not ready: behind")
+        wait_for(lambda: readiness(running_services).get("caught_up") is False, what="not ready: behind")
         assert readiness(running_services).get("stream") is True
     finally:
         os.kill(stream, signal.SIGCONT)
@@ -113,5 +113,5 @@ def test_the_stream_process_dies_with_its_supervisor(running_services: RunningSe
     wait_for(lambda: not alive(child), timeout=15, what="the stream process to die with its supervisor")
     # (and the supervisor's port is let go, as the kernel closes what the killed process held)
     port = running_services.config.tracer_port
-    wait_for(lambda: not stack.port_in_use(port), timeout=30, what=f"the tracer's port {port} to be free")
+    wait_for(lambda: not stack.port_in_use(port), what=f"the tracer's port {port} to be free")
     restart_services(running_services)
