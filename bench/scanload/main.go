@@ -6,9 +6,10 @@
 // from the start, so the caller counts latency from when the request was due (correcting for coordinated
 // omission) and from when it was sent.
 //
-// It speaks just enough HTTP/1.1 for that (keep-alive, Content-Length or chunked answers, Connection: close)
-// on raw connections, one goroutine per connection: the benchmark runs it on the two cores it measures, so
-// what it spends per request is taken from the service (docs/decisions/0004 has the figures against vegeta).
+// It speaks just enough HTTP/1.1 for that (keep-alive, Content-Length or chunked answers, Connection: close,
+// the answers that never have a body: interim 1xx ones before the final answer, 204 and 304) on raw
+// connections, one goroutine per connection: the benchmark runs it on the two cores it measures, so what it
+// spends per request is taken from the service (docs/decisions/0004 has the figures against vegeta).
 //
 // Output (-out): a header line "start_unix_ns <n>", then one line per request in order:
 // "<seq> <sent_ns> <done_ns> <status> <error>", status 0 and an error word when no answer was read.
@@ -109,6 +110,17 @@ func (c *conn) exchange(request []byte) (int, bool, error) {
 	if _, err := c.c.Write(request); err != nil {
 		return 0, false, err
 	}
+	for {
+		status, keep, err := c.answer()
+		// An interim answer (1xx: 100 Continue, 103 Early Hints) has no body; the final one follows it.
+		if err != nil || status >= 200 {
+			return status, keep, err
+		}
+	}
+}
+
+// answer reads one answer: its status line, its headers, and its body if it has one.
+func (c *conn) answer() (int, bool, error) {
 	line, err := c.r.ReadSlice('\n')
 	if err != nil {
 		return 0, false, err
@@ -118,7 +130,7 @@ func (c *conn) exchange(request []byte) (int, bool, error) {
 		return 0, false, errors.New("malformed_status_line")
 	}
 	status, err := strconv.Atoi(string(fields[1]))
-	if err != nil {
+	if err != nil || status < 100 || status > 999 {
 		return 0, false, errors.New("malformed_status_line")
 	}
 	keep := bytes.Equal(fields[0], []byte("HTTP/1.1"))
@@ -151,6 +163,7 @@ func (c *conn) exchange(request []byte) (int, bool, error) {
 		}
 	}
 	switch {
+	case status < 200 || status == 204 || status == 304: // never a body, whatever the headers say (RFC 9112 §6.3)
 	case chunked:
 		err = discardChunked(c.r)
 	case length >= 0:

@@ -26,8 +26,13 @@ class Server:
 
 
 def _answer(status: int, body: bytes, framing: str) -> bytes:
+    if framing == "empty":  # no body and nothing to say so: a 204 never has one
+        return b"HTTP/1.1 204 No Content\r\nx-note: none\r\n\r\n"
     reason = {202: "Accepted", 503: "Service Unavailable"}[status]
     head = f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+    if framing == "hints":  # an interim answer first, then the final one
+        early = b"HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\n"
+        return early + (head + f"content-length: {len(body)}\r\n\r\n").encode() + body
     if framing == "chunked":
         chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:3], body[3:]))
         return (head + "transfer-encoding: chunked\r\n\r\n").encode() + chunks + b"0\r\n\r\n"
@@ -39,7 +44,8 @@ def _answer(status: int, body: bytes, framing: str) -> bytes:
 @pytest.fixture
 def server() -> Iterator[Server]:
     """An HTTP/1.1 server with keep-alive: a body `stall` holds every answer for `stall_s`; `close` answers with
-    Connection: close, `chunked` chunked, `busy` 503; anything else 202 with a Content-Length."""
+    Connection: close, `chunked` chunked, `empty` 204 with no framing header, `hints` a 103 before its 202,
+    `busy` 503; anything else 202 with a Content-Length."""
     state = Server()
     loop = asyncio.new_event_loop()
     ready = threading.Event()
@@ -65,7 +71,7 @@ def server() -> Iterator[Server]:
                         await asyncio.sleep(state.stall_s)
                 async with gate:
                     pass
-                framing = kind.decode() if kind in (b"close", b"chunked") else "length"
+                framing = kind.decode() if kind in (b"close", b"chunked", b"empty", b"hints") else "length"
                 writer.write(_answer(503 if kind == b"busy" else 202, b'{"ok":true}', framing))
                 await writer.drain()
                 if framing == "close":
@@ -110,6 +116,25 @@ def test_every_body_is_posted_once_and_every_framing_of_answer_is_read(server: S
     assert attack.statuses == {"202": 200 - busy, "503": busy}
     assert all(0 <= sent <= due for sent, due in zip(attack.service_ms, attack.latency_ms, strict=True))
     assert attack.seconds == pytest.approx(199 / 400, abs=0.4)
+
+
+def test_answers_without_a_body_are_read_at_once_and_interim_ones_are_passed_over(
+    server: Server, tmp_path: Path
+) -> None:
+    # Given 100 bodies at 200/s, every third answered 204 with no Content-Length (nor anything else saying its
+    # body is empty), every fifth with a 103 Early Hints before its 202
+    kinds = ["empty" if n % 3 == 0 else "hints" if n % 5 == 0 else "ok" for n in range(100)]
+    bodies = _bodies(kinds)
+    # When scanload posts them
+    attack = loadgen.attack(f"http://127.0.0.1:{server.port}/v1/checkins", bodies, 200, tmp_path)
+    # Then each answer counts with its final status, none waited for a body that never comes (the connection
+    # kept, not read to its end), and the 103s were not taken for answers
+    empty = kinds.count("empty")
+    assert attack.statuses == {"204": empty, "202": 100 - empty}
+    assert sorted(server.bodies) == sorted(bodies)
+    assert max(attack.latency_ms) < 1000
+    assert attack.seconds < 2
+    assert server.connections < 20
 
 
 def test_a_stalled_server_shows_as_latency_on_every_request_due_during_the_stall(
