@@ -176,7 +176,7 @@ class TopicReader:
             **settings.kafka_client_config(), enable_auto_commit=False, isolation_level="read_committed"
         )
         topic = settings.topic(spec)
-        partitions = wait_for(lambda: self._consumer.partitions_for_topic(topic), timeout=30, what=f"{topic}")
+        partitions = wait_for(lambda: self._consumer.partitions_for_topic(topic), what=f"{topic}")
         assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
         self._consumer.assign(assigned)
         self._consumer.seek_to_beginning(*assigned)
@@ -451,7 +451,7 @@ def restart_services(services: RunningServices) -> None:
     """
     down = {name for name, pid in stack.running(services.config).items() if pid is None}
     ports = [int(getattr(services.config, spec.port_field)) for spec in stack.SERVICES if spec.name in down]
-    wait_for(lambda: not any(map(stack.port_in_use, ports)), timeout=30, what=f"ports {ports} to be free")
+    wait_for(lambda: not any(map(stack.port_in_use, ports)), what=f"ports {ports} to be free")
     stack.start_services(services.config, services.env)
     stack.wait_services_ready(services.config)
 
