@@ -11,6 +11,8 @@ address tokens of their own.
 from __future__ import annotations
 
 import secrets
+import time
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -20,12 +22,13 @@ from antoan_localstack.testing import RunningServices
 pytestmark = pytest.mark.integration
 
 BURST = 20
+PER_S = 0.2
 FAILURE_BURST = 5
 
 
 @pytest.fixture(scope="module")
 def services_env() -> dict[str, str]:
-    limits = {"RATE_LIMIT_PER_S": "0.2", "RATE_LIMIT_BURST": str(BURST)}
+    limits = {"RATE_LIMIT_PER_S": str(PER_S), "RATE_LIMIT_BURST": str(BURST)}
     return {
         **{
             f"{service}_{name}": value
@@ -46,6 +49,14 @@ def statuses(answers: list[httpx.Response]) -> list[int]:
     return [answer.status_code for answer in answers]
 
 
+def in_a_row(count: int, send: Callable[[int], httpx.Response]) -> tuple[list[httpx.Response], int]:
+    """The answers to `count` requests sent one after another, and the most that one client may be served
+    among them: its burst and what its bucket earned back while they were sent (seconds on a slow machine)."""
+    started = time.monotonic()
+    answers = [send(i) for i in range(count)]
+    return answers, BURST + int((time.monotonic() - started) * PER_S)
+
+
 def test_anonymous_venue_registration_is_limited_per_address(running_services: RunningServices) -> None:
     # Issue 12's finding: anonymous venue registration was unlimited. (First in the module: the tests below
     # spend ingest's per-address request allowance.)
@@ -59,14 +70,16 @@ def test_anonymous_venue_registration_is_limited_per_address(running_services: R
 def test_a_forged_forwarded_address_does_not_escape_the_limit(running_services: RunningServices) -> None:
     # When one client sends twice its burst, each request claiming another address
     url = f"{running_services.safety_map}/v1/self-assessment/checklist"
-    answers = [
-        httpx.get(url, headers={"x-forwarded-for": f"10.{i // 250}.{i % 250}.7", "x-real-ip": f"10.9.9.{i % 250}"})
-        for i in range(2 * BURST)
-    ]
-    # Then it is one client: its burst is served and the rest told to slow down
-    assert statuses(answers).count(200) <= BURST + 1, statuses(answers)
+    answers, most = in_a_row(
+        2 * BURST,
+        lambda i: httpx.get(
+            url, headers={"x-forwarded-for": f"10.{i // 250}.{i % 250}.7", "x-real-ip": f"10.9.9.{i % 250}"}
+        ),
+    )
+    # Then it is one client: its burst (and what it earned back meanwhile) is served, the rest told to slow down
+    assert statuses(answers).count(200) <= most, (most, statuses(answers))
     refused = [answer for answer in answers if answer.status_code == 429]
-    assert len(refused) >= BURST - 1
+    assert len(refused) >= 2 * BURST - most
     assert refused[0].json()["error"]["code"] == "rate_limited"
     assert int(refused[0].headers["retry-after"]) >= 1
 
@@ -74,9 +87,11 @@ def test_a_forged_forwarded_address_does_not_escape_the_limit(running_services: 
 def test_random_tokens_are_one_client_not_many(running_services: RunningServices) -> None:
     # When a client sends a new made-up bearer token with each request to a public endpoint
     url = f"{running_services.ingest}/openapi.json"
-    answers = [httpx.get(url, headers={"authorization": f"Bearer {secrets.token_hex(16)}"}) for _ in range(2 * BURST)]
+    answers, most = in_a_row(
+        2 * BURST, lambda _: httpx.get(url, headers={"authorization": f"Bearer {secrets.token_hex(16)}"})
+    )
     # Then the tokens do not make it a new client each time
-    assert statuses(answers).count(429) >= BURST - 1, statuses(answers)
+    assert statuses(answers).count(429) >= 2 * BURST - most, (most, statuses(answers))
 
 
 def test_guessing_tokens_is_stopped_and_the_real_token_still_works(running_services: RunningServices) -> None:
