@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from antoan_localstack import stack
@@ -341,11 +341,13 @@ def test_a_person_finds_a_venue_by_typing_its_name_without_accents_and_its_panel
         # When a person types the name without diacritics and picks the first result with the keyboard
         box = page.get_by_role("combobox")
         box.click()
-        page.keyboard.type(f"ca phe song lam {tag}", delay=20)
+        # (a pause in the typing searches what is typed so far, which lists more: the test waits for the
+        # answer to the whole of it, and then for the list to show it)
+        with page.expect_response(lambda answer: "/v1/map/search" in answer.url and tag in answer.url):
+            page.keyboard.type(f"ca phe song lam {tag}", delay=20)
         options = page.get_by_role("listbox").get_by_role("option")
-        options.first.wait_for()
         # Then both are listed, the one named so first
-        assert options.count() == 2
+        expect(options).to_have_count(2)
         assert options.nth(0).get_attribute("data-venue-id") == cafe["venue_id"]
         assert options.nth(1).get_attribute("data-venue-id") == other["venue_id"]
         page.keyboard.press("ArrowDown")
