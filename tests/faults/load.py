@@ -40,6 +40,16 @@ class Figures:
         )
 
 
+def _error_code(response: httpx.Response) -> str:
+    """The answer's error code, or what it was instead of an error body (a bare 500 from the server itself)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"not JSON: {response.text[:80]!r}"
+    code = body.get("error", {}).get("code") if isinstance(body, dict) else None
+    return str(code) if code else f"no error code: {str(body)[:80]}"
+
+
 class CheckInLoad(threading.Thread):
     """Posts check-ins at `rate` a second (bounded by `total`); what is not acknowledged is retried later
     with the same client_event_id, as an app would, so at the end every check-in is acknowledged once."""
@@ -58,6 +68,7 @@ class CheckInLoad(threading.Thread):
         self.event_of: dict[str, str] = {}  # client id -> event_id
         self.person_of: dict[str, str] = {}  # event_id -> person_key
         self.figures = Figures()
+        self.crashed: BaseException | None = None
         self._halt = threading.Event()
         self._lock = threading.Lock()
 
@@ -78,6 +89,14 @@ class CheckInLoad(threading.Thread):
         }
 
     def run(self) -> None:
+        try:
+            self._run()
+        except BaseException as exc:
+            # Not a silent stop: the test's next look at the load raises it (a thread's death is only a warning).
+            self.crashed = exc
+            raise
+
+    def _run(self) -> None:
         interval = 1.0 / self.rate
         while not self._halt.is_set():
             started = time.monotonic()
@@ -92,7 +111,7 @@ class CheckInLoad(threading.Thread):
             response = self.client.post("/v1/checkins", json=item)
             status = str(response.status_code)
             if response.status_code != 202:
-                status += " " + response.json().get("error", {}).get("code", "?")
+                status += " " + _error_code(response)
         except httpx.HTTPError as exc:
             response, status = None, type(exc).__name__
         self.figures.statuses[status] += 1
@@ -123,7 +142,16 @@ class CheckInLoad(threading.Thread):
         self.figures.acknowledged = len(self.accepted)
 
     def answered(self, status: str) -> int:
+        self._still_running()
         return self.figures.statuses[status]
+
+    def acknowledged_more_than(self, count: int) -> bool:
+        self._still_running()
+        return len(self.accepted) > count
+
+    def _still_running(self) -> None:
+        if self.crashed is not None:
+            raise AssertionError(f"the load stopped: {self.crashed!r}; answers so far {dict(self.figures.statuses)}")
 
     def expected_occupancy(self, now: datetime) -> dict[str, int]:
         scans: dict[str, list[Scan]] = {}

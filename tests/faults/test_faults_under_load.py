@@ -32,7 +32,7 @@ def load(fault_services: RunningServices) -> Iterator[CheckInLoad]:
 
 def _some_acknowledged(load: CheckInLoad, more_than: int = 0) -> None:
     try:
-        wait_for(lambda: len(load.accepted) > more_than, timeout=60, what="check-ins acknowledged under load")
+        wait_for(lambda: load.acknowledged_more_than(more_than), timeout=60, what="check-ins acknowledged under load")
     except AssertionError as exc:
         raise AssertionError(f"{exc}; answers so far {dict(load.figures.statuses)}") from exc
 
