@@ -10,7 +10,14 @@ test asserts: the smoke run checks that each stage ran and measured something, a
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -179,3 +186,68 @@ def test_tiny_benchmark_writes_the_report_ratios_and_plots(tmp_path: Path) -> No
     assert "Where the CPU went" in table
     for plot in ("throughput.png", "latency.png", "flood.png"):
         assert (latest / plot).stat().st_size > 0
+
+
+def _still_running(marker: str) -> list[str]:
+    """Command lines of this machine's processes that mention `marker` (the run's own state directory)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if entry.name.isdigit() and marker in cmdline:
+            found.append(cmdline[:200])
+    return found
+
+
+def _refused(address: str) -> bool:
+    host, port = address.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=2).close()
+    except OSError:
+        return True
+    return False
+
+
+def test_a_run_stopped_midway_stops_everything_it_started_and_says_so_quietly(tmp_path: Path) -> None:
+    # Given a tiny run past its broker ceiling, with its own Kafka clients open
+    out = tmp_path / "out.log"
+    state = tmp_path / "state"
+    command = [
+        sys.executable,
+        "-m",
+        "antoan_bench",
+        "--scale",
+        "tiny",
+        "--out",
+        str(tmp_path),
+        "--state-dir",
+        str(state),
+    ]
+    with out.open("w") as sink:
+        run = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 240
+        while "stage: ingest warm-up" not in out.read_text():
+            assert run.poll() is None, out.read_text()[-3000:]
+            assert time.monotonic() < deadline, out.read_text()[-3000:]
+            time.sleep(0.2)
+        # When it is told to stop (SIGTERM, as a supervisor or `kill` would)
+        run.send_signal(signal.SIGTERM)
+        code = run.wait(timeout=180)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    text = out.read_text()
+    # Then it says it stopped on request (not that it failed) and exits 130
+    assert code == 130, text[-3000:]
+    assert "stopping on request" in text and "the run failed" not in text
+    # And its own Kafka clients were closed before the broker stopped: none complains of it afterwards
+    after_stop = text[text.index("stopping the benchmark's stack") :]
+    assert "|FAIL|" not in after_stop, after_stop
+    # And nothing it started is left: the broker and Redis refuse connections, no process mentions its state
+    started = re.search(r"starting Kafka and Redis on (\S+), redis://([^/]+)/", text)
+    assert started is not None, text[:2000]
+    assert _refused(started.group(1)) and _refused(started.group(2))
+    assert _still_running(str(state)) == []

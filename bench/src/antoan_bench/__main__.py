@@ -127,7 +127,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         },
     }
     try:
-        with infra.running_stack(state_dir) as bs:
+        # The benchmark's own Kafka clients close before the stack stops, however the run ends (an interrupted
+        # run's clients would otherwise log the stopped broker's refusals until the process exits).
+        with infra.running_stack(state_dir) as bs, contextlib.ExitStack() as clients:
             log_stage = stages.StageLog(t0, bs.pids)
             profiles: dict[str, dict[str, Any]] = {}
             result["profiles"] = profiles
@@ -155,8 +157,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 flood_keys = stages.person_keys(pepper, flood.people)
                 hot_keys = stages.person_keys(pepper, hot_people)
             log.info("%d venues registered", len(registered))
-            offsets = stages.tracer_offsets(bs)
-            writer = kafka_io.CheckinWriter(bs.config.kafka_bootstrap, stages.topic_of(bs, topics.CHECKINS))
+            offsets = clients.enter_context(contextlib.closing(stages.tracer_offsets(bs)))
+            writer = clients.enter_context(
+                contextlib.closing(
+                    kafka_io.CheckinWriter(bs.config.kafka_bootstrap, stages.topic_of(bs, topics.CHECKINS))
+                )
+            )
             ids = kafka_io.EventIds()
             with kafka_io.GroupSampler(kafka_io.GroupOffsets(**_offsets_args(offsets)), t0) as sampler:
                 with log_stage(
@@ -320,8 +326,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     stages.percentile(single.latency_ms, 99),
                 )
                 samples = list(sampler.samples)
-            writer.close()
-            offsets.close()
+            clients.close()
             memory = {name: infra.peak_rss_mb(pid) for name, pid in bs.pids().items()}
             state_end = infra.dir_size_mb(bs.config.tracer_data_dir)
 
@@ -339,6 +344,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 seed=args.seed,
                 timed_rows=scale.pg_timed_rows,
             )
+    except KeyboardInterrupt:
+        log.error("stopping on request; the stack's logs are kept in %s", state_dir / "logs")
+        raise
     except BaseException:
         log.error("the run failed; the stack's logs are kept in %s", state_dir / "logs")
         raise

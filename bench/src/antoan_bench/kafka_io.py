@@ -159,6 +159,7 @@ class CheckinWriter:
 
     def close(self) -> None:
         self._producer.flush(30)
+        del self._producer  # librdkafka's producer has no close: dropping the last reference destroys it
 
 
 # --------------------------------------------------------------------------------------------------
@@ -254,6 +255,7 @@ class GroupOffsets:
 
     def close(self) -> None:
         self._asker.close()
+        self._admin = None  # librdkafka's admin client has no close: dropping the last reference destroys it
 
     @property
     def inbox_partitions(self) -> int:
