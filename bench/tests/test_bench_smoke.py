@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from antoan_bench.province import (
     to_ms,
 )
 from antoan_bench.stages import case_interval, pick_cases
+from antoan_localstack import stack
 from antoan_localstack.simulate import Venue
 from antoan_shared import codec
 from antoan_shared.events import CheckInRecorded
@@ -201,15 +201,6 @@ def _still_running(marker: str) -> list[str]:
     return found
 
 
-def _refused(address: str) -> bool:
-    host, port = address.rsplit(":", 1)
-    try:
-        socket.create_connection((host, int(port)), timeout=2).close()
-    except OSError:
-        return True
-    return False
-
-
 def test_a_run_stopped_midway_stops_everything_it_started_and_says_so_quietly(tmp_path: Path) -> None:
     # Given a tiny run measuring its broker ceiling (a Java child running), its own Kafka clients open
     out = tmp_path / "out.log"
@@ -247,7 +238,8 @@ def test_a_run_stopped_midway_stops_everything_it_started_and_says_so_quietly(tm
     after_stop = text[text.index("stopping the benchmark's stack") :]
     assert "|FAIL|" not in after_stop, after_stop
     # And nothing it started is left: the broker and Redis refuse connections, no process mentions its state
-    started = re.search(r"starting Kafka and Redis on (\S+), redis://([^/]+)/", text)
+    started = re.search(r"starting Kafka and Redis on ([\d.]+):(\d+), redis://([\d.]+):(\d+)/", text)
     assert started is not None, text[:2000]
-    assert _refused(started.group(1)) and _refused(started.group(2))
+    kafka_host, kafka_port, redis_host, redis_port = started.groups()
+    assert not stack.port_in_use(int(kafka_port), kafka_host) and not stack.port_in_use(int(redis_port), redis_host)
     assert _still_running(str(state)) == []
