@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -60,6 +61,32 @@ class BenchStack:
 def uninterrupted() -> contextlib.AbstractContextManager[None]:
     """A second Ctrl-C or SIGTERM while the benchmark stops what it started only says so (`stack.uninterrupted`)."""
     return stack.uninterrupted(lambda: log.warning("still stopping what the benchmark started, please wait…"))
+
+
+def run_child(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """`subprocess.run(argv, capture_output=True, text=True)` that a Ctrl-C or SIGTERM never leaves running.
+
+    `subprocess.run` kills its child on an interrupt only once `Popen()` has returned: one that lands while
+    `Popen()` waits for the exec leaves a child nothing holds (seen: ProducerPerformance outliving a stopped run).
+    Here the interrupt waits until the child is held, then kills it."""
+    held: list[int] = []
+    previous = {
+        sig: signal.signal(sig, lambda signum, _: held.append(signum)) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    try:
+        if held:
+            raise KeyboardInterrupt
+        out, err = child.communicate(timeout=timeout)
+    except BaseException:
+        child.kill()
+        child.wait()
+        raise
+    return subprocess.CompletedProcess(argv, child.returncode, out, err)
 
 
 @contextlib.contextmanager
@@ -226,7 +253,7 @@ def producer_ceiling(bs: BenchStack, records: int, record_size: int) -> dict[str
         "batch.size=262144",
     ]
     log.info("broker ceiling: ProducerPerformance, %d records of %d bytes, acks=all", records, record_size)
-    proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=600)
+    proc = run_child(argv, timeout=600)
     summary = [line for line in proc.stdout.splitlines() if "records sent" in line]
     if proc.returncode != 0 or not summary:
         raise RuntimeError(f"ProducerPerformance failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
