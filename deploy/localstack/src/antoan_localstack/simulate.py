@@ -336,6 +336,7 @@ def run(
 
         def send(body: dict[str, Any]) -> None:
             nonlocal rejections_logged
+            stats.record("sent")  # here, not when queued: a run's end cancels what is still queued
             try:
                 resp = client.post(f"{ingest_url}/v1/checkins", json=body)
             except httpx.HTTPError as exc:
@@ -410,7 +411,6 @@ def run(
                     # fresh on every run, so a re-run is not taken for retries of the last one
                     "client_event_id": str(uuid.uuid4()),
                 }
-                stats.record("sent")
                 pool.submit(send, body)
             pool.shutdown(wait=True, cancel_futures=True)
     log.info(

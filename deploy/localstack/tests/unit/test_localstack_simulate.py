@@ -57,7 +57,8 @@ def test_run_against_a_fake_ingest() -> None:
                 return httpx.Response(201, json={"venue_id": f"v{n}", "qr": f"qr-{n}", "api_key": "k"})
             assert request.url.path == "/v1/checkins"
             checkins.append(body)
-        if len(checkins) % 10 == 0:
+            every_tenth = len(checkins) % 10 == 0
+        if every_tenth:
             return httpx.Response(422, json={"error": "scanned_at_out_of_range"})
         return httpx.Response(202, json={"event_id": "e", "person_key": "p", "venue_id": "v"})
 
