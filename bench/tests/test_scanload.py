@@ -132,8 +132,10 @@ def test_answers_without_a_body_are_read_at_once_and_interim_ones_are_passed_ove
     empty = kinds.count("empty")
     assert attack.statuses == {"204": empty, "202": 100 - empty}
     assert sorted(server.bodies) == sorted(bodies)
-    assert max(attack.latency_ms) < 1000
-    assert attack.seconds < 2
+    # (a request waiting for a body that never comes would end at scanload's 30 s timeout; the bounds leave a
+    # slow machine room and still catch that)
+    assert max(attack.latency_ms) < 10_000
+    assert attack.seconds < 10
     assert server.connections < 20
 
 
