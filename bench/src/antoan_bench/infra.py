@@ -11,7 +11,6 @@ import logging
 import os
 import re
 import shutil
-import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -69,15 +68,9 @@ def run_child(argv: list[str], timeout: float) -> subprocess.CompletedProcess[st
     `subprocess.run` kills its child on an interrupt only once `Popen()` has returned: one that lands while
     `Popen()` waits for the exec leaves a child nothing holds (seen: ProducerPerformance outliving a stopped run).
     Here the interrupt waits until the child is held, then kills it."""
-    held: list[int] = []
-    previous = {
-        sig: signal.signal(sig, lambda signum, _: held.append(signum)) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
+    held: list[bool] = []
+    with stack.uninterrupted(lambda: held.append(True)):
         child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     try:
         if held:
             raise KeyboardInterrupt
