@@ -158,6 +158,9 @@ def test_tiny_benchmark_writes_the_report_ratios_and_plots(tmp_path: Path) -> No
     assert report["ingest_batch"]["person_keys_agree"] is True
     # The warm-up went first, untimed, and the report says so
     assert report["ingest_batch"]["warmup"]["accepted"] == 1_000
+    # PostgreSQL's table holds every visit, the bulk by COPY and the rest by timed batches
+    assert 0 < report["postgres"]["timed_rows"] < report["history"]["visits"]
+    assert report["postgres"]["rows"] == report["history"]["visits"]
     assert "after a warm-up of 1,000 check-ins" in (latest / "report.md").read_text()
     assert report["kafka_ceiling"]["records_per_s"] > 0
     assert report["postgres"]["agrees_with_reference"] is True

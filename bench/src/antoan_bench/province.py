@@ -104,6 +104,7 @@ SCALES: dict[str, Scale] = {
         fresh_scans=3,
         cases=2,
         pg_queries=20,
+        pg_timed_rows=400,  # the rest (about 200) by COPY, so that the smoke test loads the table both ways
         ceiling_records=20_000,
         batch_clients=2,
     ),
