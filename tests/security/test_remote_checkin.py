@@ -20,11 +20,14 @@ from antoan_localstack.testing import RunningServices, wait_for
 from antoan_shared import events
 
 pytestmark = [pytest.mark.integration, pytest.mark.shared_services]
+# What these tests check is who may do what, not how fast: a request may wait on a loaded machine (a poster's
+# PDF drawn while the suite's other workers run took longer than httpx's default 5 s once).
+TIMEOUT = 30.0
 
 
 def register(services: RunningServices, **fields: Any) -> dict[str, str]:
     body = {"name": "Bệnh viện Đa khoa tỉnh", "category": "hospital", "province_code": "38", "capacity": 500}
-    answer = httpx.post(f"{services.ingest}/v1/venues", json={**body, **fields})
+    answer = httpx.post(f"{services.ingest}/v1/venues", json={**body, **fields}, timeout=TIMEOUT)
     assert answer.status_code == 201, answer.text
     venue: dict[str, str] = answer.json()
     return venue
@@ -34,7 +37,7 @@ def scan(services: RunningServices, code: str, person: str, scanned_at: datetime
     body: dict[str, Any] = {"venue_qr": code, "person_id": person, "direction": "in", "app": "pc-covid"}
     if scanned_at is not None:
         body["scanned_at"] = scanned_at.isoformat()
-    return httpx.post(f"{services.ingest}/v1/checkins", json=body)
+    return httpx.post(f"{services.ingest}/v1/checkins", json=body, timeout=TIMEOUT)
 
 
 def rotating_code(services: RunningServices, venue_id: str, expires_at: datetime) -> str:
@@ -51,9 +54,13 @@ def test_poster_codes_are_only_for_the_key_holder(running_services: RunningServi
     venue = register(running_services)
     for image in ("qr.png", "qr.svg", "poster.pdf"):
         url = f"{running_services.ingest}/v1/venues/{venue['venue_id']}/{image}"
-        assert httpx.get(url).status_code == 401, image
-        assert httpx.get(url, headers={"authorization": "Bearer vk_someone-elses"}).status_code == 403, image
-        assert httpx.get(url, headers={"authorization": f"Bearer {venue['api_key']}"}).status_code == 200, image
+        assert httpx.get(url, timeout=TIMEOUT).status_code == 401, image
+        assert (
+            httpx.get(url, headers={"authorization": "Bearer vk_someone-elses"}, timeout=TIMEOUT).status_code == 403
+        ), image
+        assert (
+            httpx.get(url, headers={"authorization": f"Bearer {venue['api_key']}"}, timeout=TIMEOUT).status_code == 200
+        ), image
 
 
 def test_a_venue_can_take_only_its_screen_code(running_services: RunningServices) -> None:
@@ -62,11 +69,16 @@ def test_a_venue_can_take_only_its_screen_code(running_services: RunningServices
     # The printed poster's code, photographed and sent from anywhere, is refused
     assert code_of(scan(running_services, venue["qr"], "0915000001")) == (403, "rotating_qr_required")
     # The screen's code is taken
-    screen = httpx.get(f"{running_services.ingest}/v1/venues/{venue['venue_id']}/qr/rotating", headers=owner)
+    screen = httpx.get(
+        f"{running_services.ingest}/v1/venues/{venue['venue_id']}/qr/rotating", headers=owner, timeout=TIMEOUT
+    )
     assert scan(running_services, screen.json()["qr"], "0915000001").status_code == 202
     # Staff scanning at the door with the venue's key still work
     staff = {"person_id": "0915000002", "direction": "in", "app": "venue-scanner"}
-    assert httpx.post(f"{running_services.ingest}/v1/checkins", json=staff, headers=owner).status_code == 202
+    assert (
+        httpx.post(f"{running_services.ingest}/v1/checkins", json=staff, headers=owner, timeout=TIMEOUT).status_code
+        == 202
+    )
     # And the owner can switch the rule off and on
     url = f"{running_services.ingest}/v1/venues/{venue['venue_id']}"
     assert httpx.patch(url, json={"rotating_qr_only": False}, headers=owner).json()["rotating_qr_only"] is False
