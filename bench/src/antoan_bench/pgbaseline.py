@@ -97,9 +97,9 @@ def _copy_lines(province: Province, venue_ids: list[str], index: npt.NDArray[np.
 
 
 def copy_streams() -> int:
-    """How many COPY streams load the bulk: one per core, as a team's loader would on a machine where nothing
-    else runs (a GiST insert keeps one PostgreSQL backend busy on a core: on 2 cores two streams loaded a
-    million visits in 45 s where one took 79)."""
+    """How many COPY streams load the bulk: one per core (up to four), as a team's loader would on a machine
+    where nothing else runs (a GiST insert keeps one PostgreSQL backend busy on a core: on 2 cores two streams
+    loaded a million visits in 45 s where one took 79)."""
     return max(1, min(4, os.cpu_count() or 1))
 
 
@@ -108,6 +108,7 @@ def _copy_bulk(dsn: str, province: Province, venue_ids: list[str], bulk: npt.NDA
     import psycopg
 
     n = copy_streams()
+    log.info("PostgreSQL: COPY of %d visits in %d streams (not timed as inserts)", len(bulk), n)
     failures: list[BaseException] = []
     sent = [0] * n  # rows each stream has handed to PostgreSQL so far
 
@@ -163,7 +164,6 @@ def run_baseline(
     with psycopg.connect(pg.dsn, autocommit=True) as conn:
         conn.execute(SCHEMA)
         if len(bulk):
-            log.info("PostgreSQL: COPY of %d visits in %d streams (not timed as inserts)", len(bulk), copy_streams())
             started = time.monotonic()
             _copy_bulk(pg.dsn, province, venue_ids, bulk)
             out.copy_seconds = time.monotonic() - started
