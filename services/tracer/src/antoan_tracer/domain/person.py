@@ -2,7 +2,8 @@
 
 A person's state is small and bounded by the person's own activity, never by a venue's or a case's size:
 - `p`: one value (read once per message) holding their scans within the retention period (at most
-  `max_scans`; visits follow from them, visits.py), their retention due time, and the cases they spread in,
+  `max_scans`; visits follow from them, visits.py) with the visit builder's state after the last of them (a
+  scan that comes last, the usual case, is built from there), their retention due time, and the cases they spread in,
   one role per case: degree 0 as the case itself, degree k as an F(k) who spreads to F(k+1) from their
   exposure time on (only while k < the maximum degree);
 - `m|<case>|<match>`: every contact match the venues found for them in a case (one per overlapping pair of
@@ -165,30 +166,44 @@ class PersonStage:
             return []  # older than the retention period: forgotten already
         scan = [message["t"], event_id, message["v"], message["d"]]
         at = bisect_right(scans, scan)  # where insort puts it
-        # The visits that close before the new scan are the same with it and without it: the scans before it
-        # are built once, then the rest twice (the person's scans are kept in order; a new one usually comes last).
-        prefix = VisitBuilder(self._dwell_us)
-        prefix.feed(islice(scans, at))
-        without = prefix.fork()
-        without.feed(islice(scans, at, None))
         scans.insert(at, scan)
         kept = self._bounded(scans, cutoff)
         if len(kept) == len(scans):
-            with_it = prefix.fork()
+            # The visits that close before the new scan are the same with it and without it: only the visits from
+            # the new scan on are built, with it and without it, from the builder's state where it goes.
+            prefix = self._builder_at(record, at)
+            without, with_it = prefix.fork(), prefix.fork()
+            without.feed(islice(scans, at + 1, None))
             with_it.feed(islice(scans, at, None))
-            # only the visits from the new scan on: the others, and their windows (one per visit), are unchanged
+            # the other visits, and their windows (one per visit), are unchanged
             before, after = self._visit_dict(without.rows()), self._visit_dict(with_it.rows())
+            record["b"] = [len(scans), *with_it.saved()]
         else:  # older scans left too: the visits before the new one change as well
-            before, after = self._visit_dict(prefix.visits + without.rows()), self.visits(kept)
-            record["s"] = kept
+            del scans[at]
+            before = self.visits(scans)
+            builder = VisitBuilder(self._dwell_us)
+            builder.feed(kept)
+            after = self._visit_dict(builder.rows())
+            record["s"], record["b"] = kept, [len(kept), *builder.saved()]
         self._schedule_retention(stores, record, person)
         self._save(store, record)
         return self._visits_changed(record["r"], person, before, after)
 
     @staticmethod
     def _record(store: Store) -> dict[str, Any]:
-        """The person's scans (`s`), roles (`r`) and retention due time (`rd`): one value, read once per message."""
+        """The person's scans (`s`), roles (`r`) and retention due time (`rd`): one value, read once per message.
+        With them, `b`: how many scans there were and the visit builder's state after the last of them, so that a
+        scan coming after all the others (the usual case) costs the same however many scans the person has."""
         return store.get("p") or {"s": [], "r": {}, "rd": None}
+
+    def _builder_at(self, record: dict[str, Any], at: int) -> VisitBuilder:
+        """A builder in its state after the person's first `at` scans (the new one is at `at` in `s`)."""
+        saved = record.get("b")
+        if saved is not None and saved[0] == at == len(record["s"]) - 1:
+            return VisitBuilder.resume(self._dwell_us, saved[1:])
+        builder = VisitBuilder(self._dwell_us)  # a late scan, or a record from before `b`: from the first scan
+        builder.feed(islice(record["s"], at))
+        return builder
 
     @staticmethod
     def _save(store: Store, record: dict[str, Any]) -> None:
@@ -198,6 +213,9 @@ class PersonStage:
             store.delete("p")
 
     def _bounded(self, scans: list[list[Any]], cutoff: int) -> list[list[Any]]:
+        """The scans within the retention period, at most `max_scans` of them (the list itself when all are)."""
+        if (not scans or scans[0][0] >= cutoff) and len(scans) <= self.rules.max_scans:
+            return scans  # in time order: the first is the oldest
         kept = [scan for scan in scans if scan[0] >= cutoff]
         return kept[-self.rules.max_scans :]
 
@@ -503,6 +521,7 @@ class PersonStage:
         if len(kept) != len(scans):
             before = self.visits(scans)
             record["s"] = kept
+            record.pop("b", None)  # the builder's state after the last scan, rebuilt by the next scan
             outs = self._visits_changed(record["r"], person, before, self.visits(kept))
         roles: dict[str, list[Any]] = record["r"]
         ended = [case for case, role in roles.items() if role[0] == 0 and role[2] is not None and role[2] < cutoff]

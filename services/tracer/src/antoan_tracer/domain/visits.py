@@ -97,6 +97,18 @@ class VisitBuilder:
         other.seen = set(self.seen)
         return other
 
+    def saved(self) -> list[Any]:
+        """What `resume` needs to go on from here: the open visit, if any (JSON-able, for a person's record)."""
+        return [self.open_at, self.open_id, self.open_venue, self.is_open]
+
+    @classmethod
+    def resume(cls, dwell_us: Callable[[str], int], saved: list[Any]) -> VisitBuilder:
+        """A builder in the state `saved` left, which records only the visits closed from now on. The scans fed
+        before are not remembered, so it must be fed none of them again (a person's stored scans are unique)."""
+        builder = cls(dwell_us)
+        builder.open_at, builder.open_id, builder.open_venue, builder.is_open = saved
+        return builder
+
     def _stay(self, venue: str) -> int:
         found = self._stays.get(venue)
         if found is None:
