@@ -381,6 +381,31 @@ def test_a_scan_after_all_of_a_persons_scans_costs_the_same_however_many_they_ha
     assert visits == {"e01499": "moved", "e01500": "auto_checkout"}
 
 
+def test_a_record_changed_by_a_tracer_from_before_the_saved_visit_state_is_built_from_its_scans() -> None:
+    # Given a person's record as a tracer from before the saved builder state would leave it: it kept `b` as it
+    # was while it took a late scan in (at another venue, within an open visit) and let the oldest scan go, so
+    # the record still has as many scans as `b` says
+    stage = PersonStage(PersonRules(dwell=lambda _: HOUR, buffer=BUFFER, retention=timedelta(days=21)), Clock(at(72)))
+    stores = DictStores()
+
+    def scan(event_id: str, venue: str, when: datetime) -> list[Any]:
+        message = {"k": "scan", "id": event_id, "v": venue, "t": to_us(when), "d": "in"}
+        return stage.handle(stores, "p", message)
+
+    for number, hour in enumerate((1, 3, 5)):
+        scan(f"e{number}", "home", at(hour))
+    record = stores.of("p").get("p")
+    record["s"] = sorted([*record["s"][1:], [to_us(at(5, 30)), "late", "shop", "in"]])
+    stores.of("p").set("p", record)
+    # When a scan comes after all of them
+    published = scan("e3", "home", at(7))
+    # Then what it published is the difference between the visits of the scans without it and with it
+    visits = {
+        out.value.visit_id: (out.value.closed_by, out.value.open) for out in published if out.spec == topics.VISITS
+    }
+    assert visits == {"late": ("auto_checkout", False), "e3": ("auto_checkout", True)}
+
+
 def f1s_at_a_hall(f1_count: int, others: int) -> Tracer:
     """A case with `f1_count` F1 from a clinic (08:00–09:00), who all went on to a hall 12:00–13:00 where
     `others` people were too: every F1's window at the hall matches every one of them."""

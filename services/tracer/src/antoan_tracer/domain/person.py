@@ -177,14 +177,14 @@ class PersonStage:
             with_it.feed(islice(scans, at, None))
             # the other visits, and their windows (one per visit), are unchanged
             before, after = self._visit_dict(without.rows()), self._visit_dict(with_it.rows())
-            record["b"] = [len(scans), *with_it.saved()]
+            record["b"] = [*self._marks(scans, len(scans)), *with_it.saved()]
         else:  # older scans left too: the visits before the new one change as well
             del scans[at]
             before = self.visits(scans)
             builder = VisitBuilder(self._dwell_us)
             builder.feed(kept)
             after = self._visit_dict(builder.rows())
-            record["s"], record["b"] = kept, [len(kept), *builder.saved()]
+            record["s"], record["b"] = kept, [*self._marks(kept, len(kept)), *builder.saved()]
         self._schedule_retention(stores, record, person)
         self._save(store, record)
         return self._visits_changed(record["r"], person, before, after)
@@ -192,17 +192,24 @@ class PersonStage:
     @staticmethod
     def _record(store: Store) -> dict[str, Any]:
         """The person's scans (`s`), roles (`r`) and retention due time (`rd`): one value, read once per message.
-        With them, `b`: how many scans there were and the visit builder's state after the last of them, so that a
-        scan coming after all the others (the usual case) costs the same however many scans the person has."""
+        With them, `b`: the scans it was built from (`_marks`) and the visit builder's state after the last of them,
+        so that a scan coming after all the others (the usual case) costs the same however many the person has."""
         return store.get("p") or {"s": [], "r": {}, "rd": None}
+
+    @staticmethod
+    def _marks(scans: list[list[Any]], count: int) -> list[Any]:
+        """Of the first `count` scans: how many, and the first's and the last's event ids. A tracer from before `b`
+        keeps it as it is while it changes the scans, and every change it can make (scans added, the oldest
+        leaving) changes one of these: a `b` that does not match the scans is not used."""
+        return [count, scans[0][1], scans[count - 1][1]] if count else [0, "", ""]
 
     def _builder_at(self, record: dict[str, Any], at: int) -> VisitBuilder:
         """A builder in its state after the person's first `at` scans (the new one is at `at` in `s`)."""
-        saved = record.get("b")
-        if saved is not None and saved[0] == at == len(record["s"]) - 1:
-            return VisitBuilder.resume(self._dwell_us, saved[1:])
+        saved, scans = record.get("b"), record["s"]
+        if saved is not None and at == len(scans) - 1 and saved[:3] == self._marks(scans, at):
+            return VisitBuilder.resume(self._dwell_us, saved[3:])
         builder = VisitBuilder(self._dwell_us)  # a late scan, or a record from before `b`: from the first scan
-        builder.feed(islice(record["s"], at))
+        builder.feed(islice(scans, at))
         return builder
 
     @staticmethod
