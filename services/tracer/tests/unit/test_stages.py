@@ -25,8 +25,10 @@ from antoan_shared.events import (
     Direction,
     ExposureChanged,
     OccupancyChanged,
+    VisitClosed,
 )
 from antoan_tracer.domain.localrun import LocalPipeline
+from antoan_tracer.domain.outputs import VisitRecord
 from antoan_tracer.domain.person import PersonRules, PersonStage, case_message, scan_message
 from antoan_tracer.domain.store import DictStore, DictStores
 from antoan_tracer.domain.times import to_us, us_of
@@ -519,3 +521,29 @@ def test_a_new_scan_publishes_what_building_every_visit_again_would(
         )
 
     assert said(published) == said(expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    start=st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(4900, 1, 1), timezones=st.just(UTC)),
+    minutes=st.integers(min_value=0, max_value=12 * 60),
+    is_open=st.booleans(),
+    withdrawn=st.booleans(),
+    closed_by=st.sampled_from(["checkout", "auto_checkout", "moved", "out_only"]),
+    names=st.text(min_size=1, max_size=8),
+)
+def test_a_visit_record_is_the_json_of_its_event(
+    start: datetime, minutes: int, is_open: bool, withdrawn: bool, closed_by: str, names: str
+) -> None:
+    # Given a visit as the person stage keeps it (any instant, with or without microseconds; any text in its names)
+    row = [f"venue-{names}", to_us(start), to_us(start + timedelta(minutes=minutes)), is_open, closed_by]
+    # When the stage makes its visits.v1 record
+    out = PersonStage._visit_event(f"person-{names}", f"visit-{names}", row, withdrawn=withdrawn)
+    assert isinstance(out.value, VisitRecord)
+    # Then its bytes are the JSON the contract's model gives for the same event, byte for byte
+    event = out.value.event()
+    assert isinstance(event, VisitClosed)
+    assert out.value.encode() == event.model_dump_json().encode()
+    end = start + timedelta(minutes=minutes)
+    assert (event.visit_start, event.visit_end, event.closed_by) == (start, end, closed_by)
+    assert (event.withdrawn, event.open, out.key) == (withdrawn, is_open and not withdrawn, row[0])

@@ -16,7 +16,7 @@ from typing import Any
 
 from antoan_shared import topics
 from antoan_shared.events import Event, ExposureChanged, OccupancyChanged
-from antoan_tracer.domain.outputs import Out
+from antoan_tracer.domain.outputs import Out, VisitRecord
 from antoan_tracer.domain.person import PersonStage, tick_message
 from antoan_tracer.domain.store import DictStores
 from antoan_tracer.domain.venue import VenueStage
@@ -47,13 +47,19 @@ class LocalPipeline:
     def _partition(self, key: str) -> int:
         return zlib.crc32(key.encode()) % self.partitions
 
+    @staticmethod
+    def _message(out: Out) -> dict[str, Any]:
+        """A copy of an inbox's message (the tracer's own topics carry compact messages, never events)."""
+        assert isinstance(out.value, dict), out
+        return dict(out.value)
+
     def send(self, out: Out) -> None:
         if out.spec == topics.TRACER_PERSON_INBOX:
-            self.person_queues[self._partition(out.key)].append((out.key, dict(out.value)))
+            self.person_queues[self._partition(out.key)].append((out.key, self._message(out)))
         elif out.spec == topics.TRACER_VENUE_INBOX:
-            self.venue_queues[self._partition(out.key)].append((out.key, dict(out.value)))
+            self.venue_queues[self._partition(out.key)].append((out.key, self._message(out)))
         elif out.spec == topics.TRACER_CONTACT_WINDOWS:
-            self.window_queues[self._partition(out.key)].append((out.key, dict(out.value)))
+            self.window_queues[self._partition(out.key)].append((out.key, self._message(out)))
         else:
             self.published.append(out)
 
@@ -92,7 +98,11 @@ class LocalPipeline:
     # --- what was published, reduced as a subscriber would -----------------------------------------------
 
     def events(self, spec: topics.TopicSpec) -> list[Event]:
-        return [out.value for out in self.published if out.spec == spec and isinstance(out.value, Event)]
+        return [
+            out.value.event() if isinstance(out.value, VisitRecord) else out.value
+            for out in self.published
+            if out.spec == spec and isinstance(out.value, Event | VisitRecord)
+        ]
 
     def exposures(self) -> dict[tuple[str, str], ExposureChanged]:
         """exposures.v2 reduced: the latest record per (case, person), withdrawn ones dropped."""

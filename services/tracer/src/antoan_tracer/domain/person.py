@@ -30,7 +30,6 @@ from typing import Any
 
 from antoan_shared import topics
 from antoan_shared.events import (
-    SCHEMA_VERSION,
     CaseConfirmed,
     CheckInRecorded,
     DeclarationKind,
@@ -39,11 +38,10 @@ from antoan_shared.events import (
     ExposureDetected,
     QuarantineAlertRaised,
     VenueExposureRecorded,
-    VisitClosed,
     utc_now,
 )
 from antoan_tracer.domain.exposure import Interval, case_interval, spreader_windows
-from antoan_tracer.domain.outputs import Out
+from antoan_tracer.domain.outputs import Out, VisitRecord
 from antoan_tracer.domain.store import PARTITION_KEY, Store, Stores, prefix_stop
 from antoan_tracer.domain.times import from_us, sortable, to_us, us_of
 from antoan_tracer.domain.visits import Dwell, Visit, VisitBuilder, build_visit_rows
@@ -272,13 +270,9 @@ class PersonStage:
     @staticmethod
     def _visit_event(person: str, visit_id: str, visit: VisitRow, *, withdrawn: bool) -> Out:
         venue, start, end, is_open, closed_by = visit
-        # Built without validation (every field is the tracer's own); the id names the visit and its shape.
-        event = VisitClosed.model_construct(
-            event_id=f"{visit_id}.{end}.{int(is_open)}{int(withdrawn)}",
-            type="visit.closed",
-            schema_version=SCHEMA_VERSION,
+        event = VisitRecord(
+            event_id=f"{visit_id}.{end}.{int(is_open)}{int(withdrawn)}",  # names the visit and its shape
             occurred_at=utc_now(),
-            producer="tracer",
             venue_id=venue,
             person_key=person,
             visit_id=visit_id,
