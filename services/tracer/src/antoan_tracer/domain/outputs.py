@@ -16,8 +16,8 @@ class VisitRecord(NamedTuple):
     """A `visits.v1` value (`VisitClosed`) that encodes itself without building the model: the person stage
     publishes one or two for every scan, and `model_construct` + `model_dump_json` took about 6 % of a stream
     process loading the benchmark's history. The bytes are the model's own JSON (a unit test holds them equal);
-    `event()` is the model, for whatever reads the record as an event. (A named tuple: made in a quarter of the
-    time a frozen dataclass takes.)"""
+    `event()` is the model, for whatever reads the record as an event. (A named tuple: made in 1.8 µs where a
+    frozen dataclass took 4.5, measured alone.)"""
 
     event_id: str
     occurred_at: datetime
